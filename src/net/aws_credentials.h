@@ -1,0 +1,96 @@
+// Where AWS credentials come from, in the AWS CLI's order (the first source that
+// is configured wins and is kept for the life of the provider):
+//   1. environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN)
+//   2. the profile (aws_config.h): aws_access_key_id / aws_secret_access_key /
+//      aws_session_token in the credentials file, then in the config file; or a
+//      profile with role_arn + web_identity_token_file (as 3.)
+//   3. web identity: AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE
+//      (+ AWS_ROLE_SESSION_NAME): an unsigned STS AssumeRoleWithWebIdentity POST to
+//      the "sts" endpoint of AwsConfig (AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL
+//      override it for tests); the token file is re-read at each refresh
+//   4. container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI against
+//      http://169.254.170.2, or AWS_CONTAINER_CREDENTIALS_FULL_URI (https, or http
+//      to a loopback / the ECS or EKS link-local address) with
+//      AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE) as the Authorization header
+//   5. EC2 instance metadata, IMDSv2: PUT /latest/api/token, GET the role name,
+//      GET the role's credentials (IMDSv1 if the token PUT answers 403/404/405);
+//      AWS_EC2_METADATA_SERVICE_ENDPOINT overrides http://169.254.169.254;
+//      skipped when AWS_EC2_METADATA_DISABLED=true; 1 s timeouts, so a machine
+//      without IMDS fails over fast.
+// Nothing configured (and no IMDS answering) -> Error(Denied) "no AWS credentials:
+// set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE ...".
+//
+// Temporary credentials (3-5) are cached and refreshed when less than
+// refresh_margin of their life is left; if a refresh fails while the old ones are
+// still valid, the old ones are used. Messages never contain secret keys,
+// session tokens or web identity tokens.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "net/aws_config.h"
+#include "net/http.h"
+#include "net/sigv4.h"  // AwsCredentials
+
+namespace sacker::net {
+
+class AwsCredentialsProvider {
+ public:
+  virtual ~AwsCredentialsProvider() = default;
+  // Valid credentials, fetched or refreshed as needed. Thread-safe. Throws
+  // Error(Denied) when there are none or the source refuses, Error(Unavailable)
+  // when a configured source cannot be reached, Error(Invalid) for a broken
+  // configuration (e.g. only one of the two key variables set).
+  virtual AwsCredentials get() = 0;
+};
+
+struct AwsCredentialsOptions {
+  // The clock for expiry decisions; default system_clock::now.
+  std::function<std::chrono::system_clock::time_point()> now;
+  // Refresh temporary credentials this long before they expire.
+  std::chrono::seconds refresh_margin{300};
+  // HTTP settings for STS and the container endpoint (log hook, retry sleeper).
+  // ca_bundle is taken from AwsConfig when empty here.
+  HttpOptions http;
+  // Instance metadata: timeout of each of its requests and its attempts.
+  std::chrono::milliseconds imds_timeout{1000};
+  int imds_attempts = 1;
+  // Base of AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (tests point it at a fixture).
+  std::string container_relative_base = "http://169.254.170.2";
+};
+
+// The chain above, resolved lazily at the first get() (so building it costs
+// nothing and never touches the network). `config` is copied.
+std::shared_ptr<AwsCredentialsProvider> make_default_credentials_provider(
+    const AwsConfig& config, AwsCredentialsOptions options = {});
+
+// Always returns `credentials` (tests, and the etcd/S3 code paths given explicit keys).
+std::shared_ptr<AwsCredentialsProvider> make_static_credentials_provider(AwsCredentials credentials);
+
+// ---- the sources one by one (exposed for tests) -------------------------------
+// Each returns nullopt when its source is not configured, and throws (as get()
+// above) when it is configured but fails.
+
+// Environment variables only.
+std::optional<AwsCredentials> credentials_from_env(const AwsConfig& config);
+// Static keys of the selected profile only.
+std::optional<AwsCredentials> credentials_from_profile(const AwsConfig& config);
+// STS AssumeRoleWithWebIdentity (environment or profile settings).
+std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config,
+                                                            HttpClient& http);
+std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config, HttpClient& http,
+                                                         const AwsCredentialsOptions& options);
+// nullopt also when the metadata service does not answer (not an EC2 instance).
+std::optional<AwsCredentials> credentials_from_instance_metadata(
+    const AwsConfig& config, const AwsCredentialsOptions& options);
+
+// Parses an ISO 8601 UTC time ("2024-01-02T03:04:05Z", fractions allowed) as used
+// by STS, ECS and IMDS. Throws Error(Invalid).
+std::chrono::system_clock::time_point parse_iso8601_utc(std::string_view text);
+
+}  // namespace sacker::net
