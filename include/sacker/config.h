@@ -1,0 +1,36 @@
+// Where the ledger and the store are: flags > $SACKER_LEDGER/$SACKER_STORE > the
+// config file ($SACKER_CONFIG, else ~/.sacker.json) > the embedded default
+// (sqlite + file under $XDG_DATA_HOME/sacker, else ~/.local/share/sacker).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sacker {
+
+struct Config {
+  std::string ledger;               // a URI
+  std::vector<std::string> stores;  // one URI, or cache first then remotes
+  std::string source;               // where the values came from, for -v
+};
+
+// Reads an environment variable; injectable for tests. Returns nullopt if unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup process_env();
+
+struct ConfigFlags {
+  std::optional<std::string> ledger, store, config_file;
+};
+
+// Pure apart from reading the config file. Throws Error(Invalid) for a malformed
+// config file (naming the file and the problem), Error(NotFound) if an explicitly
+// named config file (--config or $SACKER_CONFIG) does not exist. A missing
+// ~/.sacker.json is not an error.
+Config resolve_config(const ConfigFlags& flags, const EnvLookup& env);
+
+// $XDG_DATA_HOME/sacker or $HOME/.local/share/sacker.
+std::string default_data_dir(const EnvLookup& env);
+
+}  // namespace sacker

@@ -1,0 +1,86 @@
+// The store: blobs addressed only by their sha256 (64 lowercase hex digits).
+//
+// Contract for every backend (checked by tests/conformance/store_conformance.cpp):
+// - The store never holds bytes under a sha they don't hash to (invariant 4):
+//   `put_file` verifies, or lets the server verify, the content against the sha
+//   before the blob becomes visible under it.
+// - `put_file` of a blob that is already there is fine (OK not to upload again,
+//   OK to overwrite with the same bytes).
+// - A partially written blob is never visible (temp + rename, multipart complete,
+//   or a single PUT).
+// - Absent is not failed: `contains` answers nullopt when it cannot tell (a
+//   write-only credential gets 403 on HEAD); `get` of a missing blob throws
+//   Error(NotFound); denied/unreachable throw Denied/Unavailable.
+// Thread-safety: one instance is used from one thread at a time (backends may use
+// threads inside a call).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sacker {
+
+// Reports transfer progress; called from the calling thread only.
+class Progress {
+ public:
+  virtual ~Progress() = default;
+  virtual void start(std::uint64_t total_bytes) = 0;
+  virtual void advance(std::uint64_t bytes) = 0;
+  virtual void finish() = 0;
+};
+
+// Where `get` writes a blob, in order, from offset 0.
+class BlobSink {
+ public:
+  virtual ~BlobSink() = default;
+  virtual void write(const char* data, std::size_t size) = 0;
+};
+
+struct BlobInfo {
+  std::string sha256;
+  std::uint64_t size = 0;
+  std::int64_t modified = 0;  // Unix seconds: when the blob was (last) written
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Creates whatever the backend needs (directories, bucket). Idempotent.
+  virtual void init() = 0;
+
+  // true/false if the blob is there or not; nullopt if the store cannot tell.
+  virtual std::optional<bool> contains(const std::string& sha256) = 0;
+
+  // Stores the file at `source` (`size` bytes, expected to hash to `sha256`) unless
+  // the blob is already there. Returns true if bytes were uploaded, false if the
+  // blob was already stored (backends that can, refresh its modification time so
+  // gc's grace period protects it; see Client::gc). Throws Error(Integrity) if the
+  // content does not hash to `sha256`.
+  virtual bool put_file(const std::string& sha256, const std::filesystem::path& source,
+                        std::uint64_t size, Progress* progress) = 0;
+
+  // Writes the blob to `sink` from the first byte to the last. The caller verifies
+  // the sha256 of what it receives. Throws Error(NotFound) if the blob is absent.
+  virtual void get(const std::string& sha256, BlobSink& sink, Progress* progress) = 0;
+
+  // Removes a blob. Returns false if it was not there.
+  virtual bool remove(const std::string& sha256) = 0;
+
+  // Every blob in the store (for gc), in no particular order.
+  virtual std::vector<BlobInfo> list() = 0;
+
+  // A URL that lets anyone GET the blob for `expires_seconds`, or nullopt if the
+  // backend has no such thing.
+  virtual std::optional<std::string> presigned_get_url(const std::string& sha256,
+                                                       std::int64_t expires_seconds);
+
+  // A description for messages: the URI with any secret removed.
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace sacker

@@ -1,0 +1,139 @@
+#include "sacker/config.h"
+
+#include <fmt/core.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <system_error>
+#include <filesystem>
+
+#include "sacker/error.h"
+#include "sacker/names.h"
+
+namespace sacker {
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::string default_data_dir(const EnvLookup& env) {
+  if (auto xdg = env("XDG_DATA_HOME"); xdg && !xdg->empty()) return *xdg + "/sacker";
+  auto home = env("HOME");
+  if (!home || home->empty())
+    throw Error(ErrorKind::Invalid, "no data directory: neither XDG_DATA_HOME nor HOME is set");
+  return *home + "/.local/share/sacker";
+}
+
+namespace {
+
+struct FileConfig {
+  std::optional<std::string> ledger;
+  std::vector<std::string> stores;
+};
+
+FileConfig read_config_file(const std::string& path, bool must_exist) {
+  FileConfig fc;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (must_exist) throw Error(ErrorKind::NotFound, fmt::format("config file {}: does not exist", path));
+    return fc;
+  }
+  std::ifstream in(path);
+  if (!in) throw Error(ErrorKind::Denied, fmt::format("config file {}: cannot be read", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::Invalid, fmt::format("config file {}: not valid JSON: {}", path, e.what()));
+  }
+  if (!j.is_object()) throw Error(ErrorKind::Invalid, fmt::format("config file {}: must be a JSON object", path));
+  for (const auto& [key, value] : j.items()) {
+    if (key == "ledger") {
+      if (!value.is_string() || value.get<std::string>().empty())
+        throw Error(ErrorKind::Invalid, fmt::format("config file {}: \"ledger\" must be a URI string", path));
+      fc.ledger = value.get<std::string>();
+    } else if (key == "store") {
+      if (value.is_string() && !value.get<std::string>().empty()) {
+        fc.stores = {value.get<std::string>()};
+      } else if (value.is_array() && !value.empty()) {
+        for (const auto& item : value) {
+          if (!item.is_string() || item.get<std::string>().empty())
+            throw Error(ErrorKind::Invalid,
+                        fmt::format("config file {}: \"store\" list entries must be URI strings", path));
+          fc.stores.push_back(item.get<std::string>());
+        }
+      } else {
+        throw Error(ErrorKind::Invalid,
+                    fmt::format("config file {}: \"store\" must be a URI or a non-empty list of URIs", path));
+      }
+    } else {
+      throw Error(ErrorKind::Invalid, fmt::format("config file {}: unknown key \"{}\" (known: ledger, store)", path,
+                                                  printable(key)));
+    }
+  }
+  return fc;
+}
+
+}  // namespace
+
+Config resolve_config(const ConfigFlags& flags, const EnvLookup& env) {
+  std::string file;
+  bool explicit_file = false;
+  if (flags.config_file) {
+    file = *flags.config_file;
+    explicit_file = true;
+  } else if (auto c = env("SACKER_CONFIG"); c && !c->empty()) {
+    file = *c;
+    explicit_file = true;
+  } else if (auto home = env("HOME"); home && !home->empty()) {
+    file = *home + "/.sacker.json";
+  }
+  FileConfig fc;
+  if (!file.empty()) fc = read_config_file(file, explicit_file);
+
+  Config config;
+  std::string ledger_from, store_from;
+  if (flags.ledger) {
+    config.ledger = *flags.ledger;
+    ledger_from = "--ledger";
+  } else if (auto v = env("SACKER_LEDGER"); v && !v->empty()) {
+    config.ledger = *v;
+    ledger_from = "SACKER_LEDGER";
+  } else if (fc.ledger) {
+    config.ledger = *fc.ledger;
+    ledger_from = file;
+  }
+  if (flags.store) {
+    config.stores = {*flags.store};
+    store_from = "--store";
+  } else if (auto v = env("SACKER_STORE"); v && !v->empty()) {
+    config.stores = {*v};
+    store_from = "SACKER_STORE";
+  } else if (!fc.stores.empty()) {
+    config.stores = fc.stores;
+    store_from = file;
+  }
+  if (config.ledger.empty() || config.stores.empty()) {
+    std::string data = default_data_dir(env);
+    if (config.ledger.empty()) {
+      config.ledger = "sqlite://" + data + "/ledger.db";
+      ledger_from = "default";
+    }
+    if (config.stores.empty()) {
+      config.stores = {"file://" + data + "/blobs"};
+      store_from = "default";
+    }
+  }
+  config.source = fmt::format("ledger from {}, store from {}", ledger_from, store_from);
+  return config;
+}
+
+}  // namespace sacker

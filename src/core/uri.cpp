@@ -1,0 +1,145 @@
+#include "sacker/uri.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "sacker/error.h"
+#include "sacker/names.h"
+
+namespace sacker {
+namespace {
+
+[[noreturn]] void invalid(std::string_view text, const std::string& why) {
+  throw Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': {}", printable(redact_uri(text)), why));
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string decode(std::string_view text, std::string_view part, bool plus_is_space) {
+  std::string out;
+  for (std::size_t i = 0; i < part.size(); ++i) {
+    char c = part[i];
+    if (c == '%') {
+      if (i + 2 >= part.size()) invalid(text, "truncated percent escape");
+      int hi = hex_value(part[i + 1]), lo = hex_value(part[i + 2]);
+      if (hi < 0 || lo < 0) invalid(text, "bad percent escape");
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool looks_secret(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* word : {"password", "secret", "token", "key", "signature", "credential"})
+    if (name.find(word) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+Uri parse_uri(std::string_view text) {
+  for (unsigned char c : text)
+    if (c < 0x20 || c == 0x7f) invalid(text, "contains control characters");
+  auto colon = text.find("://");
+  if (colon == std::string_view::npos || colon == 0)
+    invalid(text, "expected scheme://..., e.g. sqlite:///path/ledger.db or s3://bucket/prefix");
+  Uri uri;
+  uri.text = std::string(text);
+  uri.scheme = std::string(text.substr(0, colon));
+  for (char& c : uri.scheme) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.')
+      invalid(text, "bad scheme");
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  std::string_view rest = text.substr(colon + 3);
+  auto query_at = rest.find('?');
+  std::string_view query = query_at == std::string_view::npos ? std::string_view() : rest.substr(query_at + 1);
+  rest = rest.substr(0, query_at);
+  auto slash = rest.find('/');
+  uri.authority = std::string(rest.substr(0, slash));
+  if (slash != std::string_view::npos) uri.path = decode(text, rest.substr(slash), false);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    std::string name = decode(text, item.substr(0, eq), true);
+    std::string value = eq == std::string_view::npos ? std::string() : decode(text, item.substr(eq + 1), true);
+    uri.query[name] = value;
+  }
+  return uri;
+}
+
+std::string redact_uri(std::string_view text) {
+  std::string out(text);
+  auto scheme_end = out.find("://");
+  if (scheme_end != std::string::npos) {
+    auto auth_start = scheme_end + 3;
+    auto auth_end = out.find_first_of("/?", auth_start);
+    if (auth_end == std::string::npos) auth_end = out.size();
+    auto at = out.rfind('@', auth_end);
+    if (at != std::string::npos && at >= auth_start) {
+      auto pw = out.find(':', auth_start);
+      if (pw != std::string::npos && pw < at) out.replace(pw + 1, at - pw - 1, "***");
+    }
+  }
+  auto q = out.find('?');
+  if (q == std::string::npos) return out;
+  std::string result = out.substr(0, q + 1);
+  std::string_view query(out);
+  query.remove_prefix(q + 1);
+  bool first = true;
+  while (true) {
+    auto amp = query.find('&');
+    std::string_view item = query.substr(0, amp);
+    auto eq = item.find('=');
+    if (!first) result += '&';
+    first = false;
+    if (eq != std::string_view::npos && looks_secret(std::string(item.substr(0, eq))))
+      result += std::string(item.substr(0, eq)) + "=***";
+    else
+      result += std::string(item);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return result;
+}
+
+Authority split_authority(std::string_view authority) {
+  Authority a;
+  auto at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    std::string_view userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    auto colon = userinfo.find(':');
+    a.user = std::string(userinfo.substr(0, colon));
+    if (colon != std::string_view::npos) a.password = std::string(userinfo.substr(colon + 1));
+  }
+  if (!authority.empty() && authority.front() == '[') {  // [::1]:port
+    auto close = authority.find(']');
+    a.host = std::string(authority.substr(0, close + 1));
+    if (close != std::string_view::npos && close + 1 < authority.size() && authority[close + 1] == ':')
+      a.port = std::string(authority.substr(close + 2));
+    return a;
+  }
+  auto colon = authority.rfind(':');
+  a.host = std::string(authority.substr(0, colon));
+  if (colon != std::string_view::npos) a.port = std::string(authority.substr(colon + 1));
+  return a;
+}
+
+}  // namespace sacker

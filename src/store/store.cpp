@@ -1,0 +1,7 @@
+#include "sacker/store.h"
+
+namespace sacker {
+
+std::optional<std::string> Store::presigned_get_url(const std::string&, std::int64_t) { return std::nullopt; }
+
+}  // namespace sacker

@@ -1,0 +1,100 @@
+#include "sacker/names.h"
+
+#include <gtest/gtest.h>
+
+#include "sacker/error.h"
+#include "sacker/spec.h"
+
+using namespace sacker;
+
+namespace {
+
+ErrorKind kind_of(void (*fn)(std::string_view), std::string_view arg) {
+  try {
+    fn(arg);
+  } catch (const Error& e) {
+    return e.kind();
+  }
+  return ErrorKind::Internal;  // "did not throw"
+}
+
+}  // namespace
+
+TEST(Names, PackageNamesAcceptTheDocumentedAlphabet) {
+  for (const char* ok : {"frontend-server", "a", "A.b_c-1", "0day", std::string(128, 'x').c_str()})
+    EXPECT_NO_THROW(validate_package_name(ok)) << ok;
+}
+
+TEST(Names, PackageNamesRejectEscapesAndJunk) {
+  const std::string too_long(129, 'x');
+  const std::string cases[] = {"",    "../x", "a/b",  ".hidden", "-flag", "a b",  "a\nb", std::string("a\0b", 3),
+                               "ä",   "a:b",  "a\\b", "..",      ".",     too_long, "a*",  "%2e%2e"};
+  for (const auto& bad : cases)
+    EXPECT_EQ(kind_of(validate_package_name, bad), ErrorKind::Invalid) << printable(bad);
+}
+
+TEST(Names, ErrorMessagesEscapeControlBytes) {
+  try {
+    validate_package_name("a\x1b[31mred");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find('\x1b'), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("\\x1b"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Names, TagsAreNeverAllDigits) {
+  EXPECT_EQ(kind_of(validate_tag_name, "123"), ErrorKind::Invalid);
+  EXPECT_NO_THROW(validate_tag_name("v123"));
+  EXPECT_NO_THROW(validate_tag_name("live"));
+}
+
+TEST(Names, LatestIsReservedForUsers) {
+  EXPECT_NO_THROW(validate_tag_name("latest"));
+  EXPECT_EQ(kind_of(validate_user_tag, "latest"), ErrorKind::Invalid);
+  EXPECT_NO_THROW(validate_user_tag("latest2"));
+}
+
+TEST(Names, BasenamesArePlainFileNames) {
+  for (const char* ok : {"a.jar", "frontend server.tar.gz", "..a", "ä.bin"}) EXPECT_NO_THROW(validate_basename(ok)) << ok;
+  for (const char* bad : {"", ".", "..", "../x", "/etc/passwd", "a/b", "a\\b", "a\nb"})
+    EXPECT_EQ(kind_of(validate_basename, bad), ErrorKind::Invalid) << bad;
+}
+
+TEST(Names, Sha256Hex) {
+  EXPECT_TRUE(is_valid_sha256_hex(std::string(64, 'a')));
+  EXPECT_FALSE(is_valid_sha256_hex(std::string(64, 'A')));
+  EXPECT_FALSE(is_valid_sha256_hex(std::string(63, 'a')));
+  EXPECT_FALSE(is_valid_sha256_hex(std::string(63, 'a') + "g"));
+}
+
+TEST(Spec, DigitsAreVersionsTagsAreTags) {
+  EXPECT_EQ(parse_spec("23").kind, Spec::Kind::Version);
+  EXPECT_EQ(parse_spec("23").version, 23u);
+  EXPECT_EQ(parse_spec("latest").kind, Spec::Kind::Latest);
+  EXPECT_EQ(parse_spec("live").kind, Spec::Kind::Tag);
+  EXPECT_EQ(parse_spec("live").tag, "live");
+  EXPECT_EQ(parse_spec("1700000000000").version, 1700000000000u);
+}
+
+TEST(Spec, RejectsBadSpecs) {
+  for (const char* bad : {"", "0", "../x", "99999999999999999999999", "-1", "a/b"}) {
+    try {
+      parse_spec(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Invalid) << bad;
+    }
+  }
+}
+
+TEST(ExitCodes, AreTheDocumentedOnes) {
+  EXPECT_EQ(exit_code(ErrorKind::Internal), 1);
+  EXPECT_EQ(exit_code(ErrorKind::Invalid), 2);
+  EXPECT_EQ(exit_code(ErrorKind::NotFound), 3);
+  EXPECT_EQ(exit_code(ErrorKind::Conflict), 4);
+  EXPECT_EQ(exit_code(ErrorKind::Integrity), 5);
+  EXPECT_EQ(exit_code(ErrorKind::Denied), 6);
+  EXPECT_EQ(exit_code(ErrorKind::Unavailable), 7);
+  EXPECT_EQ(exit_code(ErrorKind::LocalIO), 8);
+}
