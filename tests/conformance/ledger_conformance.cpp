@@ -1,0 +1,356 @@
+// The ledger conformance suite: written once, run unchanged against every ledger
+// backend. The backend comes from $SACKER_TEST_LEDGER, a URI template where
+// {unique} becomes a fresh token per test (so each test starts from an empty
+// ledger) and {VAR} comes from the test server's env file ($SACKER_TEST_ENV_FILE).
+// Integer ledgers must number 1, 2, 3...; the S3 ledger uses 13-digit millisecond
+// stamps: the suite tells them apart by the first version a fresh package gets.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "sacker/backends.h"
+#include "sacker/client.h"
+#include "sacker/error.h"
+#include "sacker/sha256.h"
+#include "support/process.h"
+#include "support/test_env.h"
+
+namespace sacker {
+namespace {
+
+using test::ChildProcess;
+
+VersionRecord sample(const std::string& package, int n) {
+  VersionRecord r;
+  r.package = package;
+  std::string content = package + "#" + std::to_string(n);
+  r.sha256 = Sha256::hex_of(content.data(), content.size());
+  r.size = 1000 + static_cast<std::uint64_t>(n);
+  r.basename = "artifact " + std::to_string(n) + ".tar.gz";
+  r.mode = n % 2 ? 0755 : 0644;
+  r.created = 1700000000 + n;
+  r.metadata = {{"commit", "abc" + std::to_string(n)}, {"branch", "main"}, {"note", "caf\xc3\xa9 + spaces = ok"}};
+  return r;
+}
+
+ErrorKind error_kind(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.kind();
+  }
+  ADD_FAILURE() << "expected a sacker::Error";
+  return ErrorKind::Internal;
+}
+
+class LedgerConformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::load_test_env();
+    const char* tmpl = std::getenv("SACKER_TEST_LEDGER");
+    ASSERT_TRUE(tmpl && *tmpl) << "set SACKER_TEST_LEDGER to a ledger URI template";
+    unique_ = test::unique_token();
+    uri_ = test::expand_template(tmpl, unique_);
+    ledger_ = open_ledger(uri_);
+    ledger_->init();
+  }
+
+  // Integer ledgers start at 1; timestamp ledgers (S3) at a 13-digit number.
+  bool integer_versions(std::uint64_t first) const { return first < 1000000000000ULL; }
+
+  std::vector<std::uint64_t> add_n(const std::string& package, int n) {
+    std::vector<std::uint64_t> out;
+    for (int i = 0; i < n; ++i) out.push_back(ledger_->add(sample(package, i)));
+    return out;
+  }
+
+  std::string unique_;
+  std::string uri_;
+  std::unique_ptr<Ledger> ledger_;
+};
+
+TEST_F(LedgerConformance, FreshLedgerIsEmpty) {
+  EXPECT_TRUE(ledger_->packages().empty());
+  EXPECT_TRUE(ledger_->versions("nothing").empty());
+  EXPECT_FALSE(ledger_->get("nothing", 1).has_value());
+  EXPECT_FALSE(ledger_->latest("nothing").has_value());
+  EXPECT_TRUE(ledger_->tags("nothing").empty());
+  EXPECT_FALSE(ledger_->tag("nothing", "live").has_value());
+  EXPECT_TRUE(ledger_->records("nothing").empty());
+  EXPECT_FALSE(ledger_->remove_tag("nothing", "live"));
+  EXPECT_FALSE(ledger_->remove_version("nothing", 1));
+}
+
+TEST_F(LedgerConformance, InitIsIdempotent) {
+  ledger_->init();
+  auto again = open_ledger(uri_);
+  again->init();
+  EXPECT_TRUE(again->packages().empty());
+}
+
+TEST_F(LedgerConformance, AddAssignsIncreasingVersions) {
+  auto v = add_n("frontend-server", 3);
+  EXPECT_LT(v[0], v[1]);
+  EXPECT_LT(v[1], v[2]);
+  if (integer_versions(v[0])) {
+    EXPECT_EQ(v, (std::vector<std::uint64_t>{1, 2, 3}));
+  } else {
+    EXPECT_EQ(std::to_string(v[0]).size(), 13u) << "timestamp versions are 13-digit milliseconds";
+  }
+  EXPECT_EQ(ledger_->versions("frontend-server"), v);
+  EXPECT_EQ(ledger_->latest("frontend-server"), v[2]);
+}
+
+TEST_F(LedgerConformance, GetReturnsExactlyWhatWasAdded) {
+  VersionRecord r = sample("pkg.with_dots-and_underscores", 7);
+  r.version = ledger_->add(r);
+  auto got = ledger_->get(r.package, r.version);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, r);
+  auto all = ledger_->records(r.package);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0], r);
+  EXPECT_FALSE(ledger_->get(r.package, r.version + 1).has_value());
+}
+
+TEST_F(LedgerConformance, RecordWithoutMetadataRoundTrips) {
+  VersionRecord r = sample("plain", 1);
+  r.metadata.clear();
+  r.mode = 0600;
+  r.version = ledger_->add(r);
+  EXPECT_EQ(ledger_->get("plain", r.version), r);
+}
+
+TEST_F(LedgerConformance, PackagesAreListedSortedAndDistinct) {
+  for (std::string p : {"zeta", "alpha", "alpha.beta", "alpha-beta", "alpha_beta", "Beta", "a"}) ledger_->add(sample(p, 1));
+  ledger_->add(sample("alpha", 2));
+  std::vector<std::string> expected = {"Beta", "a", "alpha", "alpha-beta", "alpha.beta", "alpha_beta", "zeta"};
+  EXPECT_EQ(ledger_->packages(), expected);
+}
+
+TEST_F(LedgerConformance, PackagesDoNotLeakIntoEachOther) {
+  auto a = add_n("app", 2);
+  auto ab = add_n("app-b", 3);
+  ledger_->set_tag("app", "live", a[0]);
+  ledger_->set_tag("app-b", "live", ab[2]);
+  EXPECT_EQ(ledger_->versions("app"), a);
+  EXPECT_EQ(ledger_->versions("app-b"), ab);
+  EXPECT_TRUE(ledger_->versions("ap").empty());
+  EXPECT_EQ(ledger_->tag("app", "live"), a[0]);
+  EXPECT_EQ(ledger_->tag("app-b", "live"), ab[2]);
+  EXPECT_EQ(ledger_->latest("app"), a[1]);
+  EXPECT_EQ(ledger_->records("app").size(), 2u);
+}
+
+TEST_F(LedgerConformance, TagsPointMoveAndDisappear) {
+  auto v = add_n("svc", 3);
+  ledger_->set_tag("svc", "live", v[0]);
+  ledger_->set_tag("svc", "devel", v[2]);
+  ledger_->set_tag("svc", "v1.0-rc_1", v[1]);
+  EXPECT_EQ(ledger_->tag("svc", "live"), v[0]);
+  std::map<std::string, std::uint64_t> expected = {{"devel", v[2]}, {"live", v[0]}, {"v1.0-rc_1", v[1]}};
+  EXPECT_EQ(ledger_->tags("svc"), expected);
+  ledger_->set_tag("svc", "live", v[1]);  // promotion moves the tag
+  EXPECT_EQ(ledger_->tag("svc", "live"), v[1]);
+  EXPECT_TRUE(ledger_->remove_tag("svc", "live"));
+  EXPECT_FALSE(ledger_->remove_tag("svc", "live"));
+  EXPECT_FALSE(ledger_->tag("svc", "live").has_value());
+  EXPECT_EQ(ledger_->tags("svc").size(), 2u);
+  EXPECT_EQ(ledger_->latest("svc"), v[2]) << "latest is not a stored tag and untag does not touch it";
+}
+
+TEST_F(LedgerConformance, TagOnMissingVersionIsNotFound) {
+  auto v = add_n("svc", 1);
+  EXPECT_EQ(error_kind([&] { ledger_->set_tag("svc", "live", v[0] + 1000); }), ErrorKind::NotFound);
+  EXPECT_EQ(error_kind([&] { ledger_->set_tag("other", "live", v[0]); }), ErrorKind::NotFound);
+  EXPECT_TRUE(ledger_->tags("svc").empty());
+}
+
+TEST_F(LedgerConformance, RemoveVersionKeepsOthersAndNeverReusesTheNumber) {
+  auto v = add_n("svc", 3);
+  EXPECT_TRUE(ledger_->remove_version("svc", v[1]));
+  EXPECT_FALSE(ledger_->remove_version("svc", v[1]));
+  EXPECT_FALSE(ledger_->get("svc", v[1]).has_value());
+  EXPECT_EQ(ledger_->versions("svc"), (std::vector<std::uint64_t>{v[0], v[2]}));
+  EXPECT_TRUE(ledger_->remove_version("svc", v[2]));
+  EXPECT_EQ(ledger_->latest("svc"), v[0]);
+  auto next = ledger_->add(sample("svc", 9));
+  EXPECT_GT(next, v[2]) << "a removed highest version number must not be handed out again";
+  EXPECT_EQ(ledger_->latest("svc"), next);
+}
+
+TEST_F(LedgerConformance, RemovingEveryVersionEmptiesThePackage) {
+  auto v = add_n("gone", 2);
+  for (auto x : v) EXPECT_TRUE(ledger_->remove_version("gone", x));
+  EXPECT_TRUE(ledger_->versions("gone").empty());
+  EXPECT_FALSE(ledger_->latest("gone").has_value());
+  auto packages = ledger_->packages();
+  EXPECT_EQ(std::count(packages.begin(), packages.end(), "gone"), 0);
+  EXPECT_GT(ledger_->add(sample("gone", 3)), v[1]);
+}
+
+TEST_F(LedgerConformance, RemovingATaggedVersionIsAConflict) {
+  auto v = add_n("svc", 2);
+  ledger_->set_tag("svc", "live", v[0]);
+  EXPECT_EQ(error_kind([&] { ledger_->remove_version("svc", v[0]); }), ErrorKind::Conflict);
+  EXPECT_TRUE(ledger_->get("svc", v[0]).has_value());
+  EXPECT_TRUE(ledger_->remove_tag("svc", "live"));
+  EXPECT_TRUE(ledger_->remove_version("svc", v[0]));
+}
+
+TEST_F(LedgerConformance, PutRecordKeepsTheVersionAndIsIdempotent) {
+  VersionRecord r = sample("imported", 1);
+  r.version = 41;
+  ledger_->put_record(r);
+  EXPECT_EQ(ledger_->get("imported", 41), r);
+  ledger_->put_record(r);  // same content: nothing happens
+  VersionRecord other = r;
+  other.sha256 = std::string(64, 'f');
+  EXPECT_EQ(error_kind([&] { ledger_->put_record(other); }), ErrorKind::Conflict);
+  EXPECT_EQ(ledger_->get("imported", 41), r);
+  auto next = ledger_->add(sample("imported", 2));
+  EXPECT_GT(next, 41u) << "adds after an import go above the imported versions";
+  EXPECT_EQ(ledger_->versions("imported"), (std::vector<std::uint64_t>{41, next}));
+}
+
+TEST_F(LedgerConformance, ManyVersionsAndTagsArePaged) {
+  // More than one page for backends whose listings page (S3: 1000 keys per page
+  // by default, fewer if the backend is configured so).
+  const int n = 30;
+  auto v = add_n("paged", n);
+  for (int i = 0; i < n; ++i) ledger_->set_tag("paged", "t" + std::to_string(i), v[static_cast<std::size_t>(i)]);
+  EXPECT_EQ(ledger_->versions("paged"), v);
+  EXPECT_EQ(ledger_->tags("paged").size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(ledger_->records("paged").size(), static_cast<std::size_t>(n));
+}
+
+// Migration: export from the embedded default, import here, export again: the
+// same versions, tags and metadata; and back into a fresh SQLite ledger.
+TEST_F(LedgerConformance, ExportImportRoundTripsThroughSqlite) {
+  auto dir = test::make_temp_dir("sacker-migrate");
+  auto source = std::make_unique<Client>(open_ledger("sqlite://" + (dir / "a.db").string()),
+                                         open_store("file://" + (dir / "blobs-a").string()));
+  for (int i = 0; i < 3; ++i) source->ledger().add(sample("frontend-server", i));
+  source->ledger().add(sample("backend", 5));
+  source->ledger().set_tag("frontend-server", "live", 2);
+  source->ledger().set_tag("backend", "devel", 1);
+  source->ledger().remove_version("frontend-server", 1);
+  std::stringstream exported;
+  source->export_jsonl(exported);
+
+  Client here(open_ledger(uri_), open_store("file://" + (dir / "blobs-b").string()));
+  std::stringstream in(exported.str());
+  auto report = here.import_jsonl(in);
+  EXPECT_EQ(report.versions, 3u);
+  EXPECT_EQ(report.tags, 2u);
+  std::stringstream again;
+  here.export_jsonl(again);
+  EXPECT_EQ(again.str(), exported.str());
+
+  std::stringstream replay(exported.str());
+  auto second = here.import_jsonl(replay);
+  EXPECT_EQ(second.versions + second.tags, 0u) << "importing the same export twice changes nothing";
+
+  Client back(open_ledger("sqlite://" + (dir / "b.db").string()), open_store("file://" + (dir / "blobs-c").string()));
+  std::stringstream in2(again.str());
+  back.import_jsonl(in2);
+  std::stringstream third;
+  back.export_jsonl(third);
+  EXPECT_EQ(third.str(), exported.str());
+  std::filesystem::remove_all(dir);
+}
+
+// --- concurrency across processes ------------------------------------------------
+
+std::vector<std::uint64_t> parse_versions(const std::string& out) {
+  std::vector<std::uint64_t> v;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) v.push_back(std::stoull(line));
+  return v;
+}
+
+std::string worker_path() {
+  const char* w = std::getenv("SACKER_TEST_WORKER");
+  return w ? w : "conformance_worker";
+}
+
+TEST_F(LedgerConformance, ConcurrentAddsFromProcessesAreDistinctAndNothingIsLost) {
+  const int processes = 4, per_process = 50;
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  for (int p = 0; p < processes; ++p)
+    children.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
+        worker_path(), "add", uri_, "contended", std::to_string(per_process), "p" + std::to_string(p)}));
+  std::set<std::uint64_t> all;
+  std::map<std::uint64_t, std::pair<int, int>> owner;  // version -> (process, seq)
+  for (int p = 0; p < processes; ++p) {
+    auto result = children[static_cast<std::size_t>(p)]->wait();
+    ASSERT_EQ(result.exit_code, 0) << "worker " << p << " failed: " << result.err;
+    auto versions = parse_versions(result.out);
+    ASSERT_EQ(versions.size(), static_cast<std::size_t>(per_process));
+    for (std::size_t i = 1; i < versions.size(); ++i)
+      EXPECT_LT(versions[i - 1], versions[i]) << "each process sees its own versions strictly increasing";
+    for (std::size_t i = 0; i < versions.size(); ++i) {
+      EXPECT_TRUE(all.insert(versions[i]).second) << "version " << versions[i] << " handed out twice";
+      owner[versions[i]] = {p, static_cast<int>(i)};
+    }
+  }
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(processes * per_process));
+  auto stored = ledger_->versions("contended");
+  EXPECT_EQ(std::vector<std::uint64_t>(all.begin(), all.end()), stored);
+  if (integer_versions(*all.begin())) {
+    EXPECT_EQ(*all.begin(), 1u);
+    EXPECT_EQ(*all.rbegin(), static_cast<std::uint64_t>(processes * per_process)) << "gap-free 1..200";
+  }
+  // Nothing overwritten: each version still holds the record of the process that got it.
+  for (const auto& r : ledger_->records("contended")) {
+    auto [p, seq] = owner.at(r.version);
+    EXPECT_EQ(r.metadata.at("worker"), "p" + std::to_string(p));
+    EXPECT_EQ(r.metadata.at("seq"), std::to_string(seq));
+  }
+  EXPECT_EQ(ledger_->latest("contended"), *all.rbegin());
+}
+
+TEST_F(LedgerConformance, ConcurrentTaggingLeavesAConsistentState) {
+  auto v = add_n("tagged", 4);
+  const int processes = 4;
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  for (int p = 0; p < processes; ++p) {
+    std::vector<std::string> argv = {worker_path(), "tag", uri_, "tagged", "20", std::to_string(p)};
+    for (auto x : v) argv.push_back(std::to_string(x));
+    children.push_back(std::make_unique<ChildProcess>(argv));
+  }
+  for (auto& c : children) {
+    auto result = c->wait();
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+  }
+  auto tags = ledger_->tags("tagged");
+  ASSERT_TRUE(tags.count("live"));
+  EXPECT_TRUE(std::count(v.begin(), v.end(), tags.at("live")));
+  // Each worker ends with an even number of iterations: its own tag was removed last.
+  for (int p = 0; p < processes; ++p) EXPECT_FALSE(tags.count("w" + std::to_string(p))) << p;
+  EXPECT_EQ(tags.size(), 1u);
+  for (const auto& [t, version] : tags) EXPECT_EQ(ledger_->tag("tagged", t), version);
+  EXPECT_EQ(ledger_->versions("tagged"), v);
+}
+
+TEST_F(LedgerConformance, ConcurrentAddsToDifferentPackages) {
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  for (int p = 0; p < 4; ++p)
+    children.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{worker_path(), "add", uri_, "pkg" + std::to_string(p), "10", "x"}));
+  for (auto& c : children) {
+    auto result = c->wait();
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+  }
+  EXPECT_EQ(ledger_->packages(), (std::vector<std::string>{"pkg0", "pkg1", "pkg2", "pkg3"}));
+  for (int p = 0; p < 4; ++p) EXPECT_EQ(ledger_->versions("pkg" + std::to_string(p)).size(), 10u);
+}
+
+}  // namespace
+}  // namespace sacker

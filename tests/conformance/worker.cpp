@@ -1,0 +1,107 @@
+// A separate process for the cross-process concurrency tests of the conformance
+// suites. Talks to a backend through the same library as sacker.
+//
+//   conformance_worker add URI PACKAGE COUNT WORKER      one version per line, in call order
+//   conformance_worker tag URI PACKAGE COUNT WORKER V... moves "live" among V..., sets/removes w<WORKER>
+//   conformance_worker latency URI PACKAGE COUNT         microseconds per add, one per line
+//   conformance_worker put URI FILE SHA256 SIZE          store put; prints 1 if uploaded, 0 if already there
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sacker/backends.h"
+#include "sacker/error.h"
+#include "sacker/sha256.h"
+
+using namespace sacker;
+
+namespace {
+
+VersionRecord make_record(const std::string& package, const std::string& worker, int seq) {
+  VersionRecord r;
+  r.package = package;
+  std::string id = worker + "-" + std::to_string(seq);
+  r.sha256 = Sha256::hex_of(id.data(), id.size());
+  r.size = id.size();
+  r.basename = "blob-" + id + ".bin";
+  r.mode = 0644;
+  r.created = static_cast<std::int64_t>(std::time(nullptr));
+  r.metadata = {{"worker", worker}, {"seq", std::to_string(seq)}};
+  return r;
+}
+
+int run(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: conformance_worker add|tag|latency|put URI ...\n");
+    return 2;
+  }
+  std::string cmd = argv[1], uri = argv[2];
+  if (cmd == "add" && argc == 6) {
+    auto ledger = open_ledger(uri);
+    int count = std::stoi(argv[4]);
+    for (int i = 0; i < count; ++i) {
+      auto v = ledger->add(make_record(argv[3], argv[5], i));
+      std::printf("%llu\n", static_cast<unsigned long long>(v));
+      std::fflush(stdout);
+    }
+    return 0;
+  }
+  if (cmd == "tag" && argc >= 7) {
+    auto ledger = open_ledger(uri);
+    int count = std::stoi(argv[4]);
+    std::string own = std::string("w") + argv[5];
+    std::vector<std::uint64_t> targets;
+    for (int i = 6; i < argc; ++i) targets.push_back(std::stoull(argv[i]));
+    for (int i = 0; i < count; ++i) {
+      auto v = targets[static_cast<std::size_t>(i) % targets.size()];
+      ledger->set_tag(argv[3], "live", v);
+      ledger->set_tag(argv[3], own, v);
+      if (i % 2 == 1 && !ledger->remove_tag(argv[3], own)) {
+        std::fprintf(stderr, "remove_tag %s returned false right after set_tag\n", own.c_str());
+        return 1;
+      }
+    }
+    std::printf("ok\n");
+    return 0;
+  }
+  if (cmd == "latency" && argc == 5) {
+    auto ledger = open_ledger(uri);
+    int count = std::stoi(argv[4]);
+    for (int i = 0; i < count; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      ledger->add(make_record(argv[3], "latency", i));
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+      std::printf("%lld\n", static_cast<long long>(us.count()));
+    }
+    return 0;
+  }
+  if (cmd == "put" && argc == 6) {
+    std::vector<std::string> uris;  // several, space-separated: a chain
+    std::istringstream words(uri);
+    for (std::string w; words >> w;) uris.push_back(w);
+    auto store = open_store_chain(uris);
+    bool uploaded = store->put_file(argv[4], argv[3], std::stoull(argv[5]), nullptr);
+    std::printf("%d\n", uploaded ? 1 : 0);
+    return 0;
+  }
+  std::fprintf(stderr, "conformance_worker: bad arguments\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "conformance_worker: %s (%s)\n", e.what(), kind_name(e.kind()));
+    return exit_code(e.kind());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "conformance_worker: %s\n", e.what());
+    return 1;
+  }
+}

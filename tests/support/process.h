@@ -1,0 +1,39 @@
+// Running child processes from tests (the sacker binary, conformance workers).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace sacker::test {
+
+struct ProcessResult {
+  int exit_code = -1;  // 128 + signal if killed by a signal
+  std::string out, err;
+};
+
+// A child whose stdout/stderr go to temp files; `wait` collects them.
+class ChildProcess {
+ public:
+  // `env` entries "K=V" are added to (and override) the current environment.
+  ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+               const std::string& stdin_data = "", const std::filesystem::path& cwd = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  pid_t pid() const { return pid_; }
+  ProcessResult wait();
+
+ private:
+  pid_t pid_ = -1;
+  std::filesystem::path dir_;
+  bool waited_ = false;
+};
+
+// Runs to completion.
+ProcessResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                          const std::string& stdin_data = "", const std::filesystem::path& cwd = {});
+
+}  // namespace sacker::test
