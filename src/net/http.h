@@ -91,7 +91,10 @@ struct HttpRequest {
   // PUT of content-addressed bytes, PUT with If-None-Match: *, ...). Only such
   // requests are retried after something may have reached the server.
   bool idempotent = false;
-  // Applied to a copy of this request before each attempt (e.g. SigV4 signing).
+  // Applied before each attempt (e.g. SigV4 signing) to a copy of this request
+  // that carries method, url and headers but NOT the body (the body is sent from
+  // this request; sign with a payload hash computed beforehand). What it leaves
+  // in method/url/headers is what is sent.
   std::function<void(HttpRequest&)> sign;
   // Extra "retry this response" rule for idempotent requests (e.g. DynamoDB
   // ThrottlingException answers 400). Called with the status, headers and the
@@ -203,7 +206,7 @@ class HttpClientPool {
   std::vector<std::unique_ptr<HttpClient>> idle_;
 };
 
-// Parts of an absolute URL. `host` has no brackets for IPv6; `port` is the
+// Parts of an absolute URL. `host` is lower-cased, without brackets for IPv6; `port` is the
 // explicit port or the scheme's default; `path` is "/" if empty; `query` has no
 // leading '?'. Throws Error(Invalid) for anything that is not http(s)://host...
 struct UrlParts {
