@@ -23,4 +23,8 @@ Spec parse_spec(std::string_view text);
 // Parses a version number argument ("23"). Throws Error(Invalid).
 std::uint64_t parse_version(std::string_view text);
 
+// A duration: plain seconds ("3600") or a number with a unit s, m, h, d ("15m",
+// "24h", "7d"). Throws Error(Invalid).
+std::int64_t parse_duration_seconds(std::string_view text);
+
 }  // namespace sacker

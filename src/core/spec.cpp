@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <charconv>
+#include <cstdint>
 
 #include "sacker/error.h"
 #include "sacker/names.h"
@@ -38,6 +39,28 @@ Spec parse_spec(std::string_view text) {
     spec.tag = std::string(text);
   }
   return spec;
+}
+
+std::int64_t parse_duration_seconds(std::string_view text) {
+  std::string_view number = text;
+  std::int64_t unit = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 's': unit = 1; number.remove_suffix(1); break;
+      case 'm': unit = 60; number.remove_suffix(1); break;
+      case 'h': unit = 3600; number.remove_suffix(1); break;
+      case 'd': unit = 86400; number.remove_suffix(1); break;
+      default: break;
+    }
+  }
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (number.empty() || ec != std::errc() || end != number.data() + number.size() || value < 0 ||
+      value > (INT64_MAX / 86400))
+    throw Error(ErrorKind::Invalid,
+                fmt::format("invalid duration '{}': use seconds or a number with s, m, h or d (e.g. 15m, 24h)",
+                            printable(text)));
+  return value * unit;
 }
 
 }  // namespace sacker
