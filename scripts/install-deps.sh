@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Installs everything sacker's build, tests and benchmarks need on a Debian 12 machine.
+# Run as root, no stdin needed. Idempotent: a second run only checks and exits quickly.
+#
+#   bash scripts/install-deps.sh
+#
+# Debian packages: build dependencies, the test servers (Ceph RadosGW, ZooKeeper, etcd,
+# PostgreSQL, git daemon) and the clients/tools used by tests and benchmarks.
+# npm: dynalite (a DynamoDB-compatible server) into ${SACKER_TOOLS_DIR:-/opt/sacker-tools},
+# never into the repository.
+#
+# Nothing may start at install time: the postinst scripts of etcd-server, ceph-*, radosgw and
+# postgresql call invoke-rc.d, which asks /usr/sbin/policy-rc.d. If that file is missing we put
+# a temporary "exit 101" there for the duration of the install (and remove it afterwards).
+set -euo pipefail
+
+TOOLS_DIR=${SACKER_TOOLS_DIR:-/opt/sacker-tools}
+DYNALITE_VERSION=4.0.0
+POLICY_RC=/usr/sbin/policy-rc.d
+
+start_ns=$(date +%s%N)
+log() { echo "install-deps: $*"; }
+die() { echo "install-deps: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+build_pkgs=(
+  cmake g++ pkg-config ccache
+  libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  libsqlite3-dev libpugixml-dev libgit2-dev libzookeeper-mt-dev libpq-dev
+  googletest libgmock-dev libbenchmark-dev
+)
+server_pkgs=(
+  ceph-mon ceph-osd radosgw ceph-common  # real S3 (RadosGW on a memstore OSD)
+  zookeeper default-jre-headless         # NOT zookeeperd: that one starts a daemon
+  etcd-server
+  postgresql-15
+  git                                    # git daemon
+)
+tool_pkgs=(
+  awscli rclone python3-botocore hyperfine curl jq
+  iproute2 procps util-linux             # ss, ps, setsid/runuser used by scripts/servers
+)
+# Node.js and npm (for dynalite): the image ships Node 20 with its own npm. Only when node is
+# missing do we take Debian's nodejs + npm (never both: they conflict).
+node_pkgs=()
+command -v node >/dev/null 2>&1 || node_pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || node_pkgs+=(npm)
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+missing=()
+for p in "${build_pkgs[@]}" "${server_pkgs[@]}" "${tool_pkgs[@]}" "${node_pkgs[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+
+apt_note="apt: nothing to do"
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${#missing[@]} Debian packages: ${missing[*]}"
+  made_policy=0
+  if [ ! -e "$POLICY_RC" ]; then
+    printf '#!/bin/sh\n# temporary, from sacker scripts/install-deps.sh: start no service\nexit 101\n' \
+      > "$POLICY_RC"
+    chmod 755 "$POLICY_RC"
+    made_policy=1
+    trap 'rm -f "$POLICY_RC"' EXIT
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt_opts=(-q -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef
+            -o Dpkg::Options::=--force-confold)
+  # apt's long output goes to a log; it is shown only if something fails
+  apt_log=$(mktemp /tmp/sacker-install-deps.XXXXXX.log)
+  if ! apt-get "${apt_opts[@]}" update </dev/null >"$apt_log" 2>&1; then
+    tail -n 40 "$apt_log" >&2; die "apt-get update failed (full log: $apt_log)"
+  fi
+  # Only the missing packages are named, so packages already present are not upgraded
+  # (naming libpq-dev would e.g. upgrade the PostgreSQL that is already installed).
+  if ! apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}" \
+      </dev/null >>"$apt_log" 2>&1; then
+    tail -n 40 "$apt_log" >&2; die "apt-get install failed (full log: $apt_log)"
+  fi
+  rm -f "$apt_log"
+  if [ "$made_policy" = 1 ]; then rm -f "$POLICY_RC"; trap - EXIT; fi
+  apt_note="apt: installed ${#missing[@]} missing packages and their dependencies"
+fi
+
+# --- dynalite (npm), pinned. 4.0.0 runs on Node 20 and needs no native build for in-memory use.
+dynalite_pkg=$TOOLS_DIR/node_modules/dynalite/package.json
+have_version() { [ -f "$dynalite_pkg" ] && node -p "require('$dynalite_pkg').version" 2>/dev/null; }
+npm_note="dynalite $DYNALITE_VERSION: already there"
+if [ "$(have_version || true)" != "$DYNALITE_VERSION" ]; then
+  log "npm install dynalite@$DYNALITE_VERSION into $TOOLS_DIR"
+  mkdir -p "$TOOLS_DIR"
+  [ -f "$TOOLS_DIR/package.json" ] ||
+    printf '{\n  "name": "sacker-tools",\n  "private": true\n}\n' > "$TOOLS_DIR/package.json"
+  (cd "$TOOLS_DIR" && npm install --no-audit --no-fund --loglevel=error --save-exact \
+    "dynalite@$DYNALITE_VERSION" </dev/null 2>&1 | { grep -v 'Unknown user config' || true; })
+  [ "$(have_version || true)" = "$DYNALITE_VERSION" ] || die "dynalite did not install into $TOOLS_DIR"
+  npm_note="dynalite $DYNALITE_VERSION: installed"
+fi
+
+# --- sanity: the binaries the server scripts need
+for b in cmake g++ radosgw radosgw-admin ceph-mon ceph-osd ceph etcd java git curl node; do
+  command -v "$b" >/dev/null 2>&1 || die "$b still missing after install"
+done
+[ -f /usr/share/java/zookeeper.jar ] || die "ZooKeeper jar missing after install"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "PostgreSQL initdb missing after install"
+
+elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+printf 'install-deps: done in %d.%02d s (%s; %s)\n' \
+  $((elapsed_ms / 1000)) $((elapsed_ms % 1000 / 10)) "$apt_note" "$npm_note"
