@@ -18,15 +18,16 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vect
                            const std::string& stdin_data, const std::filesystem::path& cwd) {
   dir_ = make_temp_dir("sacker-child");
   write_file(dir_ / "stdin", stdin_data);
+  // The current environment, then `env` in order: a later entry for a name wins.
   std::vector<std::string> envs;
-  for (char** e = environ; *e; ++e) {
-    std::string entry(*e);
-    bool overridden = false;
-    for (const auto& o : env)
-      if (entry.compare(0, o.find('=') + 1, o, 0, o.find('=') + 1) == 0) overridden = true;
-    if (!overridden) envs.push_back(entry);
-  }
-  envs.insert(envs.end(), env.begin(), env.end());
+  auto set = [&envs](const std::string& entry) {
+    auto name = entry.substr(0, entry.find('=') + 1);
+    for (auto& e : envs)
+      if (e.compare(0, name.size(), name) == 0) return void(e = entry);
+    envs.push_back(entry);
+  };
+  for (char** e = environ; *e; ++e) set(*e);
+  for (const auto& e : env) set(e);
   std::vector<char*> cargv, cenv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
