@@ -42,6 +42,7 @@
 #include <climits>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <poll.h>
 #include <random>
 #include <thread>
 #include <type_traits>
@@ -391,9 +392,13 @@ class PostgresLedger final : public Ledger {
   }
 
   void connect() {
-    // PQconsumeInput notices a connection the server closed while we were idle
-    // (restart, idle timeout), before we send a statement into it.
-    if (conn_ && PQconsumeInput(conn_) && PQstatus(conn_) == CONNECTION_OK) return;
+    // An idle connection has nothing to read. If it has (the server's "terminating
+    // connection" notice, or EOF after a restart or an idle timeout), replace it
+    // before a statement goes into it and its outcome becomes unknown.
+    if (conn_ && PQstatus(conn_) == CONNECTION_OK) {
+      pollfd p{PQsocket(conn_), POLLIN, 0};
+      if (poll(&p, 1, 0) == 0) return;
+    }
     if (conn_) PQfinish(conn_);
     std::vector<const char*> k, v;
     for (std::size_t i = 0; i < keys_.size(); ++i) {
