@@ -21,7 +21,9 @@ ErrorKind kind_of(void (*fn)(std::string_view), std::string_view arg) {
 }  // namespace
 
 TEST(Names, PackageNamesAcceptTheDocumentedAlphabet) {
-  for (const char* ok : {"frontend-server", "a", "A.b_c-1", "0day", std::string(128, 'x').c_str()})
+  const std::string longest(128, 'x');
+  for (const std::string& ok : {std::string("frontend-server"), std::string("a"), std::string("A.b_c-1"),
+                                std::string("0day"), longest})
     EXPECT_NO_THROW(validate_package_name(ok)) << ok;
 }
 
