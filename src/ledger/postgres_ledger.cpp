@@ -60,6 +60,7 @@ constexpr int kMaxAttempts = 100;  // with backoff capped at 0.5 s: about half a
 struct SqlFailure {
   std::string state;  // SQLSTATE, e.g. "40001"; empty if the server sent none
   std::string message;
+  bool creating_schema = false;  // raised by the DDL of ensure_schema
 };
 
 // The connection broke during a statement: its outcome is unknown.
@@ -366,8 +367,10 @@ class PostgresLedger final : public Ledger {
           create = true;
           continue;
         }
-        bool transient = f.state == "40001" || f.state == "40P01" || f.state == "55P03" ||  // serialization,
-                         f.state == "23505" || f.state == "42P06" || f.state == "42P07";  // deadlock, DDL races
+        // Serialization failure, deadlock, lock timeout; and concurrent CREATE ... IF NOT
+        // EXISTS, which can still collide in the catalog (unique violation, duplicate schema/table).
+        bool transient = f.state == "40001" || f.state == "40P01" || f.state == "55P03" ||
+                         (f.creating_schema && (f.state == "23505" || f.state == "42P06" || f.state == "42P07"));
         if (!transient) throw to_error(what, f);
         if (attempt >= kMaxAttempts)
           throw Error(ErrorKind::Conflict,
@@ -452,6 +455,15 @@ class PostgresLedger final : public Ledger {
   }
 
   void ensure_schema() {
+    try {
+      create_schema();
+    } catch (SqlFailure& f) {
+      f.creating_schema = true;
+      throw;
+    }
+  }
+
+  void create_schema() {
     Transaction tx(*this);
     exec("SELECT pg_advisory_xact_lock($1::bigint)", {lock_key_});
     exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", s_), {});
@@ -488,6 +500,12 @@ class PostgresLedger final : public Ledger {
   static std::vector<std::string> record_params(const VersionRecord& r) {
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& [k, v] : r.metadata) meta[k] = v;
+    std::string meta_text;
+    try {
+      meta_text = meta.dump();
+    } catch (const nlohmann::json::exception&) {
+      throw Error(ErrorKind::Invalid, fmt::format("{} metadata: not valid UTF-8", r.package));
+    }
     return {r.package,
             std::to_string(to_db(r.version, "version")),
             r.sha256,
@@ -495,7 +513,7 @@ class PostgresLedger final : public Ledger {
             r.basename,
             std::to_string(r.mode),
             std::to_string(r.created),
-            meta.dump()};
+            meta_text};
   }
 
   template <class F>
