@@ -2,7 +2,8 @@
 # Installs everything sacker's build, tests and benchmarks need on a Debian 12 machine.
 # Run as root, no stdin needed. Idempotent: a second run only checks and exits quickly.
 #
-#   bash scripts/install-deps.sh
+#   bash scripts/install-deps.sh              everything (build, test servers, tools)
+#   bash scripts/install-deps.sh --build-only what building sacker needs, nothing else
 #
 # Debian packages: build dependencies, the test servers (Ceph RadosGW, ZooKeeper, etcd,
 # PostgreSQL, git daemon) and the clients/tools used by tests and benchmarks.
@@ -22,10 +23,17 @@ start_ns=$(date +%s%N)
 log() { echo "install-deps: $*"; }
 die() { echo "install-deps: $*" >&2; exit 1; }
 
+build_only=0
+case "${1:-}" in
+  --build-only) build_only=1 ;;
+  "") ;;
+  *) die "usage: install-deps.sh [--build-only]" ;;
+esac
+
 [ "$(id -u)" = 0 ] || die "must run as root"
 
 build_pkgs=(
-  cmake g++ pkg-config ccache
+  cmake ninja-build g++ pkg-config ccache
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev libpugixml-dev libgit2-dev libzookeeper-mt-dev libpq-dev
   googletest libgmock-dev libbenchmark-dev
@@ -49,8 +57,10 @@ command -v npm >/dev/null 2>&1 || node_pkgs+=(npm)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
+wanted=("${build_pkgs[@]}")
+[ "$build_only" = 1 ] || wanted+=("${server_pkgs[@]}" "${tool_pkgs[@]}" "${node_pkgs[@]}")
 missing=()
-for p in "${build_pkgs[@]}" "${server_pkgs[@]}" "${tool_pkgs[@]}" "${node_pkgs[@]}"; do
+for p in "${wanted[@]}"; do
   installed "$p" || missing+=("$p")
 done
 
@@ -82,6 +92,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   rm -f "$apt_log"
   if [ "$made_policy" = 1 ]; then rm -f "$POLICY_RC"; trap - EXIT; fi
   apt_note="apt: installed ${#missing[@]} missing packages and their dependencies"
+fi
+
+if [ "$build_only" = 1 ]; then
+  elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+  printf 'install-deps: build dependencies ready in %d.%02d s (%s)\n' \
+    $((elapsed_ms / 1000)) $((elapsed_ms % 1000 / 10)) "$apt_note"
+  exit 0
 fi
 
 # --- dynalite (npm), pinned. 4.0.0 runs on Node 20 and needs no native build for in-memory use.
