@@ -3,6 +3,8 @@
 // registered in src/core/backends.cpp.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "sacker/ledger.h"
@@ -11,5 +13,9 @@
 namespace sacker {
 
 std::unique_ptr<Ledger> open_s3_ledger(const Uri& uri);
+
+// For tests: the same ledger with its clock (Unix milliseconds) injected, e.g. a
+// frozen clock that makes every add collide.
+std::unique_ptr<Ledger> open_s3_ledger_with_clock(const Uri& uri, std::function<std::int64_t()> now_ms);
 
 }  // namespace sacker

@@ -1,0 +1,658 @@
+#include "net/s3_client.h"
+
+#include <fmt/core.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <ctime>
+#include <pugixml.hpp>
+
+#include "net/sigv4.h"
+#include "sacker/config.h"
+#include "sacker/error.h"
+#include "sacker/names.h"
+
+namespace sacker::net {
+namespace {
+
+// The query of a request: (name, value) pairs, encoded and sorted as the signer
+// wants them (it canonicalises again; the result is the same).
+std::string make_query(std::vector<std::pair<std::string, std::string>> params) {
+  for (auto& [n, v] : params) {
+    n = uri_encode(n, false);
+    v = uri_encode(v, false);
+  }
+  std::sort(params.begin(), params.end());
+  std::string out;
+  for (const auto& [n, v] : params) out += (out.empty() ? "" : "&") + n + "=" + v;
+  return out;
+}
+
+std::uint64_t parse_u64(const std::string& s, bool& ok) {
+  ok = !s.empty() && s.size() <= 20;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9' || v > (UINT64_MAX - 9) / 10) {
+      ok = false;
+      return 0;
+    }
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
+}
+
+// "Wed, 21 Oct 2015 07:28:00 GMT" -> Unix seconds; 0 if unparsable.
+std::int64_t parse_http_date(const std::string& s) {
+  std::tm tm{};
+  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
+  if (!end) return 0;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+std::int64_t parse_iso_time(const std::string& s) {
+  try {
+    return std::chrono::duration_cast<std::chrono::seconds>(parse_iso8601_utc(s).time_since_epoch()).count();
+  } catch (const Error&) {
+    return 0;
+  }
+}
+
+S3ObjectInfo info_from(const HttpResponse& r) {
+  S3ObjectInfo info;
+  bool ok = false;
+  if (const auto* cl = r.header("Content-Length")) info.size = parse_u64(*cl, ok);
+  if (const auto* et = r.header("ETag")) info.etag = *et;
+  if (const auto* lm = r.header("Last-Modified")) info.last_modified = parse_http_date(*lm);
+  info.headers = r.headers;
+  return info;
+}
+
+// "bytes 0-99/1234" or "bytes */1234" -> 1234.
+std::optional<std::uint64_t> total_from_content_range(const HttpResponse& r) {
+  const auto* cr = r.header("Content-Range");
+  if (!cr) return std::nullopt;
+  auto slash = cr->rfind('/');
+  if (slash == std::string::npos) return std::nullopt;
+  bool ok = false;
+  auto total = parse_u64(cr->substr(slash + 1), ok);
+  if (!ok) return std::nullopt;
+  return total;
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+struct ErrorDoc {
+  std::string code, message, region;
+};
+
+ErrorDoc parse_error_doc(const std::string& body) {
+  ErrorDoc d;
+  if (body.empty()) return d;
+  pugi::xml_document doc;
+  if (!doc.load_buffer(body.data(), body.size())) return d;
+  auto root = doc.child("Error");
+  if (!root) return d;
+  d.code = root.child_value("Code");
+  d.message = root.child_value("Message");
+  d.region = root.child_value("Region");
+  return d;
+}
+
+std::string host_of(const std::string& endpoint) {
+  try {
+    auto u = parse_url(endpoint);
+    return u.host_header();
+  } catch (const Error&) {
+    return endpoint;
+  }
+}
+
+}  // namespace
+
+std::string sha256_hex_to_base64(const std::string& hex) {
+  if (!is_valid_sha256_hex(hex)) throw Error(ErrorKind::Internal, "sha256_hex_to_base64: not a sha256");
+  unsigned char raw[32];
+  for (int i = 0; i < 32; ++i) {
+    auto nib = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    raw[i] = static_cast<unsigned char>(nib(hex[2 * i]) << 4 | nib(hex[2 * i + 1]));
+  }
+  unsigned char out[48];
+  int n = EVP_EncodeBlock(out, raw, 32);
+  return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+}
+
+std::string s3_error_code(const std::string& body) { return parse_error_doc(body).code; }
+
+S3Uri parse_s3_uri(const Uri& uri, const std::vector<std::string>& allowed) {
+  S3Uri out;
+  out.display = redact_uri(uri.text);
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': {}", printable(out.display), why));
+  };
+  if (uri.authority.empty()) throw bad("expected s3://bucket[/prefix]");
+  out.bucket = uri.authority;
+  // S3's rules (3-63 of a-z 0-9 . -), loosened to the legacy us-east-1 names
+  // (upper case and '_'); nothing that could change the URL's structure.
+  if (out.bucket.size() < 3 || out.bucket.size() > 255) throw bad(fmt::format("'{}' is not a valid bucket name (3 to 63 characters)", printable(out.bucket)));
+  for (char c : out.bucket)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+      throw bad(fmt::format("'{}' is not a valid bucket name", printable(out.bucket)));
+  std::string prefix = uri.path;
+  while (!prefix.empty() && prefix.front() == '/') prefix.erase(prefix.begin());
+  for (unsigned char c : prefix)
+    if (c < 0x20 || c == 0x7f) throw bad("the prefix contains a control character");
+  if (prefix.find("//") != std::string::npos) throw bad("the prefix contains an empty path segment");
+  if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+  out.prefix = prefix;
+  for (const auto& [k, v] : uri.query) {
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+      std::string known;
+      for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
+      throw bad(fmt::format("unknown option '{}'{}", printable(k), known.empty() ? "" : " (known: " + known + ")"));
+    }
+    out.options[k] = v;
+  }
+  return out;
+}
+
+std::uint64_t s3_size_option(const S3Uri& uri, const std::string& name, std::uint64_t fallback, std::uint64_t min,
+                             std::uint64_t max) {
+  auto it = uri.options.find(name);
+  if (it == uri.options.end()) return fallback;
+  std::string text = it->second;
+  std::uint64_t unit = 1;
+  auto strip = [&](std::string_view suffix, std::uint64_t u) {
+    if (text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      text.resize(text.size() - suffix.size());
+      unit = u;
+      return true;
+    }
+    return false;
+  };
+  strip("KiB", 1ULL << 10) || strip("MiB", 1ULL << 20) || strip("GiB", 1ULL << 30) || strip("K", 1ULL << 10) ||
+      strip("M", 1ULL << 20) || strip("G", 1ULL << 30);
+  bool ok = false;
+  std::uint64_t v = parse_u64(text, ok);
+  if (!ok || v > max / unit || v * unit < min || v * unit > max)
+    throw Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': option {}={} must be a number from {} to {}",
+                                                printable(uri.display), name, printable(it->second), min, max));
+  return v * unit;
+}
+
+std::shared_ptr<S3Client> shared_s3_client() {
+  static std::mutex mutex;
+  static std::shared_ptr<S3Client> client;
+  std::lock_guard lock(mutex);
+  if (!client) client = S3Client::from_environment();
+  return client;
+}
+
+ParallelTasks::ParallelTasks(std::size_t threads) : max_threads_(std::max<std::size_t>(1, threads)) {}
+
+ParallelTasks::~ParallelTasks() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+    queue_.clear();
+  }
+  work_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void ParallelTasks::submit(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    if (error_) return;  // a task failed: wait_* rethrows it
+    queue_.push_back(std::move(task));
+    ++unfinished_;
+    if (idle_ == 0 && threads_.size() < max_threads_) threads_.emplace_back([this] { worker(); });
+  }
+  work_cv_.notify_one();
+}
+
+void ParallelTasks::worker() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    ++idle_;
+    work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    --idle_;
+    if (stop_) return;
+    auto task = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    std::exception_ptr failed;
+    try {
+      task();
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    lock.lock();
+    --unfinished_;
+    if (failed && !error_) {
+      error_ = failed;
+      unfinished_ -= queue_.size();
+      queue_.clear();
+    }
+    done_cv_.notify_all();
+  }
+}
+
+void ParallelTasks::wait_until(const std::function<bool()>& pred, const std::function<void()>& poll) {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    if (error_) {
+      // Let the tasks still running finish before the caller cleans up after them.
+      done_cv_.wait(lock, [&] { return unfinished_ == 0; });
+      std::rethrow_exception(error_);
+    }
+    if (pred()) return;
+    done_cv_.wait(lock);
+    if (poll) {
+      lock.unlock();
+      poll();
+      lock.lock();
+    }
+  }
+}
+
+void ParallelTasks::wait_all(const std::function<void()>& poll) {
+  wait_until([this] { return unfinished_ == 0; }, poll);
+}
+
+std::shared_ptr<S3Client> S3Client::from_environment(S3ClientOptions options) {
+  AwsConfig config = AwsConfig::load(process_env());
+  AwsCredentialsOptions cred_options;
+  cred_options.http.log = options.http.log;
+  auto credentials = make_default_credentials_provider(config, cred_options);
+  return std::make_shared<S3Client>(config, std::move(credentials), std::move(options));
+}
+
+S3Client::S3Client(const AwsConfig& config, std::shared_ptr<AwsCredentialsProvider> credentials,
+                   S3ClientOptions options)
+    : credentials_(std::move(credentials)), region_(config.region()) {
+  AwsEndpoint ep = config.endpoint("s3");
+  endpoint_ = ep.url;
+  while (!endpoint_.empty() && endpoint_.back() == '/') endpoint_.pop_back();
+  path_style_ = ep.custom;
+  parse_url(endpoint_);  // Error(Invalid) for a malformed endpoint, now rather than at the first request
+  if (options.http.ca_bundle.empty()) options.http.ca_bundle = config.ca_bundle();
+  pool_ = std::make_unique<HttpClientPool>(std::move(options.http));
+}
+
+S3Client::~S3Client() = default;
+
+std::string S3Client::display(const std::string& bucket, const std::string& key) {
+  return "s3://" + bucket + "/" + printable(key);
+}
+
+std::string S3Client::url(const std::string& bucket, const std::string& key, const std::string& query) const {
+  std::string path = key.empty() ? std::string() : "/" + uri_encode(key, true);
+  std::string out;
+  if (path_style_ || bucket.find('.') != std::string::npos) {
+    out = endpoint_ + "/" + bucket + path;
+  } else {
+    auto sep = endpoint_.find("://");
+    out = endpoint_.substr(0, sep + 3) + bucket + "." + endpoint_.substr(sep + 3) + (path.empty() ? "/" : path);
+  }
+  if (!query.empty()) out += "?" + query;
+  return out;
+}
+
+std::string S3Client::object_url(const std::string& bucket, const std::string& key) const {
+  return url(bucket, key, "");
+}
+
+HttpResponse S3Client::send(HttpRequest request, const std::string& payload_sha256) {
+  request.sign = [creds = credentials_, region = region_, payload = payload_sha256](HttpRequest& r) {
+    SigningParams p;
+    p.credentials = creds->get();
+    p.region = region;
+    p.service = "s3";
+    p.time = std::chrono::system_clock::now();
+    sign_request(r, payload, p);
+  };
+  auto client = pool_->acquire();
+  return client->send(request);
+}
+
+void S3Client::fail(const HttpResponse& r, const std::string& bucket, const std::string& key) const {
+  ErrorDoc doc = parse_error_doc(r.body);
+  const std::string target = display(bucket, key);
+  const std::string code = doc.code.empty() ? fmt::format("HTTP {}", r.status) : printable(doc.code);
+  std::string detail = code;
+  if (!doc.message.empty()) detail += ": " + printable(doc.message);
+  const auto* bucket_region = r.header("x-amz-bucket-region");
+  if (bucket_region && *bucket_region != region_ && (r.status == 301 || r.status == 400 || r.status == 307))
+    throw Error(ErrorKind::Invalid,
+                fmt::format("{}: the bucket is in region {}, not {}: set AWS_REGION={}", target,
+                            printable(*bucket_region), region_, printable(*bucket_region)));
+  if (r.status == 401 || r.status == 403)
+    throw Error(ErrorKind::Denied, fmt::format("{}: access denied ({})", target, detail));
+  if (r.status == 404) {
+    if (doc.code == "NoSuchBucket")
+      throw Error(ErrorKind::NotFound, fmt::format("s3://{}: no such bucket (NoSuchBucket)", bucket));
+    throw Error(ErrorKind::NotFound, fmt::format("{}: not found ({})", target, detail));
+  }
+  if (r.status == 412) throw Error(ErrorKind::Conflict, fmt::format("{}: precondition failed ({})", target, code));
+  if (doc.code == "XAmzContentSHA256Mismatch" || doc.code == "BadDigest" || doc.code == "InvalidDigest")
+    throw Error(ErrorKind::Integrity,
+                fmt::format("{}: the server refused the bytes: they do not hash to the declared sha256 ({})", target,
+                            code));
+  if (r.status == 429 || r.status >= 500 || doc.code == "SlowDown" || doc.code == "RequestTimeout")
+    throw Error(ErrorKind::Unavailable,
+                fmt::format("{}: server error {} ({}) from {}{}", target, r.status, detail, host_of(endpoint_),
+                            r.attempts > 1 ? fmt::format(", after {} attempts", r.attempts) : ""));
+  if (r.status == 409) throw Error(ErrorKind::Conflict, fmt::format("{}: conflict ({})", target, detail));
+  if (r.status >= 300 && r.status < 400)
+    throw Error(ErrorKind::Invalid, fmt::format("{}: redirected ({}): check the endpoint and AWS_REGION ({})", target,
+                                                detail, region_));
+  throw Error(r.status >= 400 && r.status < 500 ? ErrorKind::Invalid : ErrorKind::Internal,
+              fmt::format("{}: request refused with HTTP {} ({})", target, r.status, detail));
+}
+
+std::optional<S3ObjectInfo> S3Client::head(const std::string& bucket, const std::string& key) {
+  HttpRequest req;
+  req.method = "HEAD";
+  req.url = url(bucket, key, "");
+  req.idempotent = true;
+  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  if (r.status == 200) return info_from(r);
+  if (r.status == 404) return std::nullopt;  // HEAD has no body: NoSuchBucket shows later, on the write
+  fail(r, bucket, key);
+}
+
+std::optional<S3Object> S3Client::get(const std::string& bucket, const std::string& key) {
+  HttpRequest req;
+  req.method = "GET";
+  req.url = url(bucket, key, "");
+  req.idempotent = true;
+  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  if (r.status == 200) {
+    S3Object obj;
+    obj.info = info_from(r);
+    obj.info.size = r.body.size();
+    obj.body = std::move(r.body);
+    return obj;
+  }
+  if (r.status == 404 && s3_error_code(r.body) != "NoSuchBucket") return std::nullopt;
+  fail(r, bucket, key);
+}
+
+std::optional<S3ObjectInfo> S3Client::get_range(const std::string& bucket, const std::string& key,
+                                                std::uint64_t first, std::uint64_t last,
+                                                const std::function<void(const char*, std::size_t)>& write,
+                                                const std::function<void()>& restart) {
+  HttpRequest req;
+  req.method = "GET";
+  req.url = url(bucket, key, "");
+  req.idempotent = true;
+  req.headers.emplace_back("Range", last == UINT64_MAX ? fmt::format("bytes={}-", first)
+                                                       : fmt::format("bytes={}-{}", first, last));
+  req.sink = ResponseSink{write, restart};
+  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  if (r.status == 206 || r.status == 200) {
+    S3ObjectInfo info = info_from(r);
+    if (r.status == 206) {
+      auto total = total_from_content_range(r);
+      if (!total)
+        throw Error(ErrorKind::Unavailable,
+                    fmt::format("{}: ranged GET answered 206 without a usable Content-Range", display(bucket, key)));
+      info.size = *total;
+    }
+    return info;
+  }
+  if (r.status == 416) {  // the range starts at or past the end (e.g. an empty object)
+    S3ObjectInfo info = info_from(r);
+    info.size = total_from_content_range(r).value_or(0);
+    return info;
+  }
+  if (r.status == 404 && s3_error_code(r.body) != "NoSuchBucket") return std::nullopt;
+  fail(r, bucket, key);
+}
+
+S3PutResult S3Client::put(const std::string& bucket, const std::string& key, std::string body, S3PutOptions options) {
+  HttpRequest req;
+  req.method = "PUT";
+  req.url = url(bucket, key, "");
+  req.headers = std::move(options.headers);
+  req.idempotent = true;
+  std::string payload = options.payload_sha256.empty() ? sha256_hex(body) : options.payload_sha256;
+  req.body = std::move(body);
+  HttpResponse r = send(std::move(req), payload);
+  S3PutResult result;
+  result.retried = r.attempts > 1;
+  if (r.status == 200) {
+    result.written = true;
+    if (const auto* et = r.header("ETag")) result.etag = *et;
+    return result;
+  }
+  if (r.status == 412) return result;
+  fail(r, bucket, key);
+}
+
+S3PutResult S3Client::put_file(const std::string& bucket, const std::string& key, const FileRange& body,
+                               S3PutOptions options) {
+  if (options.payload_sha256.empty())
+    throw Error(ErrorKind::Internal, "S3Client::put_file needs the body's sha256");
+  HttpRequest req;
+  req.method = "PUT";
+  req.url = url(bucket, key, "");
+  req.headers = std::move(options.headers);
+  req.idempotent = true;
+  req.body_file = body;
+  HttpResponse r = send(std::move(req), options.payload_sha256);
+  S3PutResult result;
+  result.retried = r.attempts > 1;
+  if (r.status == 200) {
+    result.written = true;
+    if (const auto* et = r.header("ETag")) result.etag = *et;
+    return result;
+  }
+  if (r.status == 412) return result;
+  fail(r, bucket, key);
+}
+
+void S3Client::remove(const std::string& bucket, const std::string& key) {
+  HttpRequest req;
+  req.method = "DELETE";
+  req.url = url(bucket, key, "");
+  req.idempotent = true;
+  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  if (r.status == 204 || r.status == 200) return;
+  if (r.status == 404 && s3_error_code(r.body) != "NoSuchBucket") return;
+  fail(r, bucket, key);
+}
+
+S3ListPage S3Client::list_page(const std::string& bucket, const S3ListRequest& q) {
+  std::vector<std::pair<std::string, std::string>> params = {{"list-type", "2"}};
+  if (!q.prefix.empty()) params.emplace_back("prefix", q.prefix);
+  if (!q.delimiter.empty()) params.emplace_back("delimiter", q.delimiter);
+  if (!q.start_after.empty()) params.emplace_back("start-after", q.start_after);
+  if (!q.continuation_token.empty()) params.emplace_back("continuation-token", q.continuation_token);
+  if (q.max_keys > 0) params.emplace_back("max-keys", std::to_string(q.max_keys));
+  HttpRequest req;
+  req.method = "GET";
+  req.url = url(bucket, "", make_query(std::move(params)));
+  req.idempotent = true;
+  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  if (r.status != 200) fail(r, bucket, q.prefix);
+
+  auto malformed = [&](const char* why) {
+    return Error(ErrorKind::Unavailable,
+                 fmt::format("{}: malformed ListObjectsV2 answer from {} ({})", display(bucket, q.prefix),
+                             host_of(endpoint_), why));
+  };
+  pugi::xml_document doc;
+  if (!doc.load_buffer(r.body.data(), r.body.size())) throw malformed("not XML");
+  auto root = doc.child("ListBucketResult");
+  if (!root) throw malformed("no ListBucketResult");
+  S3ListPage page;
+  for (auto c : root.children("Contents")) {
+    S3ListEntry e;
+    e.key = c.child_value("Key");
+    bool ok = false;
+    e.size = parse_u64(c.child_value("Size"), ok);
+    e.last_modified = parse_iso_time(c.child_value("LastModified"));
+    e.etag = c.child_value("ETag");
+    page.objects.push_back(std::move(e));
+  }
+  for (auto p : root.children("CommonPrefixes")) page.common_prefixes.emplace_back(p.child_value("Prefix"));
+  if (std::string(root.child_value("IsTruncated")) == "true") {
+    page.next_continuation_token = root.child_value("NextContinuationToken");
+    if (page.next_continuation_token.empty()) throw malformed("truncated without a continuation token");
+  }
+  return page;
+}
+
+void S3Client::list_all(const std::string& bucket, S3ListRequest request,
+                        const std::function<bool(S3ListPage&)>& on_page) {
+  while (true) {
+    S3ListPage page = list_page(bucket, request);
+    std::string next = page.next_continuation_token;
+    if (!on_page(page) || next.empty()) return;
+    if (next == request.continuation_token)
+      throw Error(ErrorKind::Unavailable, fmt::format("{}: the listing does not advance (same continuation token)",
+                                                      display(bucket, request.prefix)));
+    request.continuation_token = std::move(next);
+  }
+}
+
+std::string S3Client::create_multipart(const std::string& bucket, const std::string& key, const HttpHeaders& headers) {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = url(bucket, key, make_query({{"uploads", ""}}));
+  req.headers = headers;
+  // A retry may leave an empty upload behind (abort-incomplete lifecycle rules clean those).
+  req.idempotent = true;
+  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  if (r.status != 200) fail(r, bucket, key);
+  pugi::xml_document doc;
+  std::string id;
+  if (doc.load_buffer(r.body.data(), r.body.size()))
+    id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+  if (id.empty())
+    throw Error(ErrorKind::Unavailable,
+                fmt::format("{}: CreateMultipartUpload answered without an UploadId", display(bucket, key)));
+  return id;
+}
+
+std::string S3Client::upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                                  int part_number, const FileRange& body, const std::string& sha256_hex) {
+  HttpRequest req;
+  req.method = "PUT";
+  req.url = url(bucket, key, make_query({{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}}));
+  req.idempotent = true;
+  req.body_file = body;
+  HttpResponse r = send(std::move(req), sha256_hex);
+  if (r.status != 200) fail(r, bucket, key);
+  const auto* etag = r.header("ETag");
+  if (!etag || etag->empty())
+    throw Error(ErrorKind::Unavailable,
+                fmt::format("{}: UploadPart {} answered without an ETag", display(bucket, key), part_number));
+  return *etag;
+}
+
+S3PutResult S3Client::complete_multipart(const std::string& bucket, const std::string& key,
+                                         const std::string& upload_id, const std::vector<S3CompletedPart>& parts,
+                                         const HttpHeaders& headers) {
+  std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  for (const auto& p : parts)
+    body += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", p.number, xml_escape(p.etag));
+  body += "</CompleteMultipartUpload>";
+  HttpRequest req;
+  req.method = "POST";
+  req.url = url(bucket, key, make_query({{"uploadId", upload_id}}));
+  req.headers = headers;
+  req.headers.emplace_back("Content-Type", "application/xml");
+  req.idempotent = true;
+  std::string payload = sha256_hex(body);
+  req.body = std::move(body);
+  HttpResponse r = send(std::move(req), payload);
+  S3PutResult result;
+  result.retried = r.attempts > 1;
+  if (r.status == 200) {
+    // S3 may answer 200 and report the error in the body.
+    ErrorDoc doc = parse_error_doc(r.body);
+    if (!doc.code.empty()) {
+      HttpResponse as_error = r;
+      as_error.status = doc.code == "InternalError" || doc.code == "SlowDown" ? 500 : 400;
+      fail(as_error, bucket, key);
+    }
+    result.written = true;
+    return result;
+  }
+  if (r.status == 412) return result;
+  // Our own earlier attempt completed the upload, then the answer was lost.
+  if (r.status == 404 && result.retried && s3_error_code(r.body) == "NoSuchUpload") {
+    result.written = true;
+    return result;
+  }
+  fail(r, bucket, key);
+}
+
+void S3Client::abort_multipart(const std::string& bucket, const std::string& key,
+                               const std::string& upload_id) noexcept {
+  try {
+    HttpRequest req;
+    req.method = "DELETE";
+    req.url = url(bucket, key, make_query({{"uploadId", upload_id}}));
+    req.idempotent = true;
+    send(std::move(req), std::string(kEmptySha256));
+  } catch (...) {
+  }
+}
+
+std::string S3Client::presign_get(const std::string& bucket, const std::string& key, std::chrono::seconds expires) {
+  SigningParams p;
+  p.credentials = credentials_->get();
+  p.region = region_;
+  p.service = "s3";
+  p.time = std::chrono::system_clock::now();
+  return presign_url("GET", object_url(bucket, key), expires, p);
+}
+
+void S3Client::create_bucket(const std::string& bucket) {
+  {
+    HttpRequest req;
+    req.method = "HEAD";
+    req.url = url(bucket, "", "");
+    req.idempotent = true;
+    HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+    if (r.status == 200) return;
+  }
+  HttpRequest req;
+  req.method = "PUT";
+  req.url = url(bucket, "", "");
+  req.idempotent = true;
+  if (!path_style_ && region_ != "us-east-1")
+    req.body = fmt::format(
+        "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
+        xml_escape(region_));
+  std::string payload = sha256_hex(req.body);
+  HttpResponse r = send(std::move(req), payload);
+  if (r.status == 200) return;
+  std::string code = s3_error_code(r.body);
+  if (r.status == 409 && code == "BucketAlreadyOwnedByYou") return;
+  if (r.status == 409 && code == "BucketAlreadyExists")
+    throw Error(ErrorKind::Conflict,
+                fmt::format("s3://{}: the bucket name is taken by another account (BucketAlreadyExists)", bucket));
+  fail(r, bucket, "");
+}
+
+}  // namespace sacker::net

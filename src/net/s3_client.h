@@ -1,0 +1,250 @@
+// A small S3 client on the HTTP/SigV4/credentials layer, for the S3 store and
+// ledger. Only what they need: objects (HEAD, GET, ranged GET, PUT from memory or
+// a file range, DELETE), ListObjectsV2, multipart uploads, presigned GETs and
+// bucket creation.
+//
+// Contract in brief:
+// - Addressing: path style (endpoint/bucket/key) for a custom endpoint
+//   (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, profile endpoint_url) and for bucket
+//   names with dots; virtual-host style (bucket.s3.region.amazonaws.com) for AWS.
+// - Every request is signed (SigV4, service "s3") and carries
+//   x-amz-content-sha256: the body's real sha256 for bodies in memory, the hash the
+//   caller gives for file bodies (RGW and AWS then verify the bytes).
+// - Keys are percent-encoded as AWS wants (all but A-Za-z0-9-._~, '/' raw); query
+//   parameters are sorted and encoded; what is signed is what is sent.
+// - Errors: absent is nullopt/false where the method says so; otherwise one
+//   sacker::Error whose message starts with "s3://bucket/key: " and carries the
+//   S3 error code, never a secret: 403 -> Denied, NoSuchBucket -> NotFound, 5xx,
+//   429 and SlowDown (after the HTTP layer's retries) -> Unavailable, 412 ->
+//   Conflict unless the method reports it as a result, payload hash mismatches
+//   (XAmzContentSHA256Mismatch, BadDigest) -> Integrity, other 4xx -> Invalid.
+// Thread-safety: all methods may be called from several threads at once; each
+// request takes a connection from an internal pool (connections are reused).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/aws_config.h"
+#include "net/aws_credentials.h"
+#include "net/http.h"
+#include "sacker/uri.h"
+
+namespace sacker::net {
+
+class S3Client;
+
+struct S3ObjectInfo {
+  std::uint64_t size = 0;       // the whole object's size (also for ranged GETs)
+  std::string etag;             // as the server sent it (usually quoted)
+  std::int64_t last_modified = 0;  // Unix seconds, 0 if unknown
+  HttpHeaders headers;          // all response headers (x-amz-meta-*, ...)
+};
+
+struct S3Object {
+  S3ObjectInfo info;
+  std::string body;
+};
+
+struct S3ListRequest {
+  std::string prefix;
+  std::string delimiter;
+  std::string start_after;
+  std::string continuation_token;
+  int max_keys = 0;  // 0: the server's default (1000)
+};
+
+struct S3ListEntry {
+  std::string key;
+  std::uint64_t size = 0;
+  std::int64_t last_modified = 0;  // Unix seconds
+  std::string etag;
+};
+
+struct S3ListPage {
+  std::vector<S3ListEntry> objects;
+  std::vector<std::string> common_prefixes;
+  std::string next_continuation_token;  // empty: this was the last page
+};
+
+struct S3PutOptions {
+  // Extra headers (Content-Type, If-None-Match, x-amz-meta-*, x-amz-checksum-*).
+  HttpHeaders headers;
+  // Lower-case hex sha256 of the body. Required for file bodies; computed here
+  // for bodies in memory when empty.
+  std::string payload_sha256;
+};
+
+struct S3PutResult {
+  // false: the server answered 412 Precondition Failed (If-None-Match: * on an
+  // existing key, or another precondition); nothing was written by this call.
+  bool written = false;
+  // The HTTP layer sent the request more than once: a 412 may then be the answer
+  // to our own earlier attempt that did reach the server.
+  bool retried = false;
+  std::string etag;
+};
+
+struct S3CompletedPart {
+  int number = 0;
+  std::string etag;
+};
+
+struct S3ClientOptions {
+  HttpOptions http;  // retries, timeouts, log hook; ca_bundle defaults to AwsConfig's
+};
+
+class S3Client {
+ public:
+  // Region, endpoint, CA bundle and credentials from the environment and the
+  // AWS shared files, as the AWS CLI resolves them.
+  static std::shared_ptr<S3Client> from_environment(S3ClientOptions options = {});
+
+  S3Client(const AwsConfig& config, std::shared_ptr<AwsCredentialsProvider> credentials,
+           S3ClientOptions options = {});
+  ~S3Client();
+  S3Client(const S3Client&) = delete;
+  S3Client& operator=(const S3Client&) = delete;
+
+  const std::string& region() const { return region_; }
+  const std::string& endpoint() const { return endpoint_; }
+  bool path_style() const { return path_style_; }
+
+  // "s3://bucket/key" (or "s3://bucket/" for an empty key), for messages.
+  static std::string display(const std::string& bucket, const std::string& key);
+  // The request URL of an object (no query).
+  std::string object_url(const std::string& bucket, const std::string& key) const;
+
+  // HEAD. nullopt if the object does not exist (404). A 403 throws Error(Denied):
+  // callers that hold write-only credentials treat that as "cannot tell".
+  std::optional<S3ObjectInfo> head(const std::string& bucket, const std::string& key);
+
+  // GET of the whole object into memory (small objects: ledger records).
+  // nullopt if it does not exist.
+  std::optional<S3Object> get(const std::string& bucket, const std::string& key);
+
+  // GET of bytes [first, last] (inclusive; last = UINT64_MAX: to the end) into
+  // `write`. `restart` is called before a retry that follows a partly delivered
+  // body: the receiver must drop what it got. Returns the object's info (size =
+  // the whole object's size), nullopt if the object does not exist. A range that
+  // starts past the end (e.g. any range of an empty object) returns the info with
+  // nothing written and `size` 0 when the server does not say more.
+  std::optional<S3ObjectInfo> get_range(const std::string& bucket, const std::string& key, std::uint64_t first,
+                                        std::uint64_t last,
+                                        const std::function<void(const char*, std::size_t)>& write,
+                                        const std::function<void()>& restart);
+
+  // PUT from memory / from a file range. See S3PutResult for 412.
+  S3PutResult put(const std::string& bucket, const std::string& key, std::string body, S3PutOptions options = {});
+  S3PutResult put_file(const std::string& bucket, const std::string& key, const FileRange& body,
+                       S3PutOptions options);
+
+  // DeleteObject. S3 answers the same whether or not the key existed.
+  void remove(const std::string& bucket, const std::string& key);
+
+  // One ListObjectsV2 page.
+  S3ListPage list_page(const std::string& bucket, const S3ListRequest& request);
+  // Every page in order; `on_page` returns false to stop early.
+  void list_all(const std::string& bucket, S3ListRequest request, const std::function<bool(S3ListPage&)>& on_page);
+
+  // Multipart upload. `headers` of create: Content-Type, x-amz-meta-*...
+  std::string create_multipart(const std::string& bucket, const std::string& key, const HttpHeaders& headers);
+  // Uploads one part from a file range, signed with its sha256. Returns its ETag.
+  std::string upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                          int part_number, const FileRange& body, const std::string& sha256_hex);
+  // Completes an upload. `headers`: e.g. If-None-Match: * (AWS honours it; RGW
+  // ignores it). written=false on 412. An error document inside a 200 answer is
+  // treated as the error it names.
+  S3PutResult complete_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                                 const std::vector<S3CompletedPart>& parts, const HttpHeaders& headers = {});
+  // Best effort: never throws.
+  void abort_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id) noexcept;
+
+  // A presigned GET URL valid for `expires` (1 s .. 7 days).
+  std::string presign_get(const std::string& bucket, const std::string& key, std::chrono::seconds expires);
+
+  // CreateBucket; fine if we own it already. Error(Conflict) if someone else does.
+  void create_bucket(const std::string& bucket);
+
+ private:
+  HttpResponse send(HttpRequest request, const std::string& payload_sha256);
+  std::string url(const std::string& bucket, const std::string& key, const std::string& query) const;
+  [[noreturn]] void fail(const HttpResponse& response, const std::string& bucket, const std::string& key) const;
+
+  std::shared_ptr<AwsCredentialsProvider> credentials_;
+  std::string region_;
+  std::string endpoint_;  // scheme://host[:port][/base], no trailing '/'
+  bool path_style_ = true;
+  std::unique_ptr<HttpClientPool> pool_;
+};
+
+// s3://bucket[/prefix][?option=value...] as the S3 store and ledger take it.
+struct S3Uri {
+  std::string bucket;
+  std::string prefix;  // "" or ends with '/'
+  std::map<std::string, std::string> options;
+  std::string display;  // the URI for messages (redacted)
+};
+// Throws Error(Invalid) for a missing/invalid bucket name or a bad prefix.
+// `allowed` names the options the backend understands; others are refused.
+S3Uri parse_s3_uri(const Uri& uri, const std::vector<std::string>& allowed);
+// An option as a byte count: "1048576", "64M"/"64MiB", "1G"... Error(Invalid).
+std::uint64_t s3_size_option(const S3Uri& uri, const std::string& name, std::uint64_t fallback, std::uint64_t min,
+                             std::uint64_t max);
+// The process-wide client built from the environment (so a ledger and a store
+// share connections and resolve credentials once).
+std::shared_ptr<S3Client> shared_s3_client();
+
+// Runs tasks on up to `threads` worker threads (started lazily). The first task
+// that throws stops the others from starting; its exception is rethrown on the
+// owner's thread by wait_until/wait_all. The destructor drops queued tasks and
+// joins the workers. submit/wait_* are for the owner thread only.
+class ParallelTasks {
+ public:
+  explicit ParallelTasks(std::size_t threads);
+  ~ParallelTasks();
+  ParallelTasks(const ParallelTasks&) = delete;
+  ParallelTasks& operator=(const ParallelTasks&) = delete;
+
+  void submit(std::function<void()> task);
+  // Blocks until pred() holds (evaluated under the internal lock, initially and
+  // after each task completes), calling `poll` (without the lock) after each wake.
+  void wait_until(const std::function<bool()>& pred, const std::function<void()>& poll = {});
+  // Waits for every submitted task.
+  void wait_all(const std::function<void()>& poll = {});
+  // Tasks submitted and not yet finished (call from inside a wait_until pred or
+  // from the owner thread).
+  std::size_t unfinished() const { return unfinished_; }
+
+ private:
+  void worker();
+  std::size_t max_threads_;
+  std::vector<std::thread> threads_;
+  mutable std::mutex mutex_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<std::function<void()>> queue_;
+  std::size_t unfinished_ = 0;
+  std::size_t idle_ = 0;
+  std::exception_ptr error_;
+  bool stop_ = false;
+};
+
+// Lower-case hex of a 64-hex-digit sha256 -> base64 of the raw 32 bytes (for
+// x-amz-checksum-sha256).
+std::string sha256_hex_to_base64(const std::string& hex);
+
+// The <Code> of an S3 error document, or "" if the body is not one.
+std::string s3_error_code(const std::string& body);
+
+}  // namespace sacker::net

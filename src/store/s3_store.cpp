@@ -1,0 +1,335 @@
+// s3://bucket[/prefix] — blobs as plain objects under <prefix><sha256 hex> (the
+// original sacker's layout), readable by any S3 tool.
+//
+// How invariant 4 (no bytes under a sha they don't hash to) holds:
+// - Single PUT (up to multipart_threshold): x-amz-content-sha256 is the blob's
+//   sha256, i.e. the key itself, so the server hashes the body and refuses a
+//   mismatch (RGW and AWS: XAmzContentSHA256Mismatch -> Error(Integrity)).
+//   x-amz-checksum-sha256 is sent as well (AWS checks it; RGW 16 ignores it).
+// - Multipart: each part is signed with its own sha256, so the server verifies
+//   every part's bytes. The whole-object sha cannot be checked by the server, so
+//   this client computes it from the very bytes it hashed for the parts (one
+//   sequential read) and aborts the upload before Complete if it differs. After
+//   Complete it HEADs the object and checks the size. Every download verifies the
+//   sha256 anyway (invariant 3).
+// Write-only credentials (PutObject only): HEAD answers 403, which means "cannot
+// tell"; the upload then goes with If-None-Match: * and a 412 means "already
+// there". Every upload uses If-None-Match: * (so concurrent uploaders of one blob
+// do not write it twice where the server honours it).
+// Downloads: a first ranged GET of one part learns the size; larger blobs continue
+// with parallel ranged GETs, reassembled in order into the sink. Memory is
+// bounded by (parts in flight x part size).
+#include "store/s3_store.h"
+
+#include <fmt/core.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "net/s3_client.h"
+#include "sacker/error.h"
+#include "sacker/names.h"
+#include "sacker/sha256.h"
+
+namespace sacker {
+namespace {
+
+using net::S3Client;
+
+constexpr std::uint64_t kMiB = 1ULL << 20;
+constexpr std::uint64_t kGiB = 1ULL << 30;
+// S3's limits.
+constexpr std::uint64_t kMinPart = 5 * kMiB;
+constexpr std::uint64_t kMaxPart = 5 * kGiB;
+constexpr std::uint64_t kMaxParts = 10000;
+constexpr std::uint64_t kMaxObject = 5ULL << 40;
+
+// Defaults (see bench/README.md for the measurements behind them).
+constexpr std::uint64_t kDefaultMultipartThreshold = 64 * kMiB;
+constexpr std::uint64_t kDefaultUploadPart = 16 * kMiB;
+constexpr std::uint64_t kDefaultDownloadPart = 8 * kMiB;
+constexpr std::uint64_t kDefaultConcurrency = 8;
+
+struct Tuning {
+  std::uint64_t multipart_threshold = kDefaultMultipartThreshold;
+  std::uint64_t part_size = 0;  // 0: derived from the blob's size
+  std::uint64_t download_part = kDefaultDownloadPart;
+  std::size_t concurrency = kDefaultConcurrency;
+};
+
+std::uint64_t round_up(std::uint64_t v, std::uint64_t unit) { return (v + unit - 1) / unit * unit; }
+
+// Reads a file range with pread, hashing it into every hasher given.
+void hash_range(int fd, const std::string& path, std::uint64_t offset, std::uint64_t length,
+                std::initializer_list<Sha256*> hashers, std::vector<char>& buf) {
+  while (length > 0) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, buf.size()));
+    ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot read " + path, errno);
+    }
+    if (n == 0) throw Error(ErrorKind::LocalIO, fmt::format("cannot read {}: the file became shorter", path));
+    for (auto* h : hashers) h->update(buf.data(), static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+    length -= static_cast<std::uint64_t>(n);
+  }
+}
+
+class Fd {
+ public:
+  explicit Fd(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd_ < 0) throw_errno("cannot open " + path, errno);
+  }
+  ~Fd() { ::close(fd_); }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+class S3Store final : public Store {
+ public:
+  S3Store(std::shared_ptr<S3Client> client, net::S3Uri uri, Tuning tuning)
+      : client_(std::move(client)), uri_(std::move(uri)), tuning_(tuning) {}
+
+  void init() override { client_->create_bucket(uri_.bucket); }
+
+  std::optional<bool> contains(const std::string& sha256) override {
+    try {
+      return client_->head(uri_.bucket, key(sha256)).has_value();
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::Denied) return std::nullopt;  // write-only credentials
+      throw;
+    }
+  }
+
+  bool put_file(const std::string& sha256, const std::filesystem::path& source, std::uint64_t size,
+                Progress* progress) override {
+    const std::string k = key(sha256);
+    if (size > kMaxObject)
+      throw Error(ErrorKind::Invalid, fmt::format("cannot store {}: {} bytes is more than S3's 5 TiB object limit",
+                                                  source.string(), size));
+    if (contains(sha256) == true) return false;
+    if (size <= tuning_.multipart_threshold) return single_put(sha256, k, source.string(), size, progress);
+    return multipart_put(sha256, k, source.string(), size, progress);
+  }
+
+  void get(const std::string& sha256, BlobSink& sink, Progress* progress) override {
+    const std::string k = key(sha256);
+    const std::uint64_t part = tuning_.download_part;
+    std::string first;
+    auto info = client_->get_range(
+        uri_.bucket, k, 0, part - 1, [&](const char* d, std::size_t n) { first.append(d, n); },
+        [&] { first.clear(); });
+    if (!info)
+      throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
+    const std::uint64_t total = std::max<std::uint64_t>(info->size, first.size());
+    if (progress) progress->start(total);
+    sink.write(first.data(), first.size());
+    if (progress) progress->advance(first.size());
+    if (first.size() < total) fetch_rest(k, first.size(), total, sink, progress);
+    if (progress) progress->finish();
+  }
+
+  bool remove(const std::string& sha256) override {
+    const std::string k = key(sha256);
+    if (!client_->head(uri_.bucket, k)) return false;
+    client_->remove(uri_.bucket, k);
+    return true;
+  }
+
+  std::vector<BlobInfo> list() override {
+    std::vector<BlobInfo> out;
+    net::S3ListRequest q;
+    q.prefix = uri_.prefix;
+    q.delimiter = "/";  // a ledger sharing the prefix lives in sub-"directories"
+    client_->list_all(uri_.bucket, q, [&](net::S3ListPage& page) {
+      for (auto& o : page.objects) {
+        if (o.key.size() != uri_.prefix.size() + 64 || o.key.compare(0, uri_.prefix.size(), uri_.prefix) != 0)
+          continue;
+        BlobInfo info;
+        info.sha256.assign(o.key, uri_.prefix.size(), 64);
+        if (!is_valid_sha256_hex(info.sha256)) continue;
+        info.size = o.size;
+        info.modified = o.last_modified;
+        out.push_back(std::move(info));
+      }
+      return true;
+    });
+    return out;
+  }
+
+  std::optional<std::string> presigned_get_url(const std::string& sha256, std::int64_t expires_seconds) override {
+    return client_->presign_get(uri_.bucket, key(sha256), std::chrono::seconds(expires_seconds));
+  }
+
+  std::string describe() const override { return uri_.display; }
+
+ private:
+  std::string key(const std::string& sha256) const {
+    validate_sha256_hex(sha256, "blob");
+    return uri_.prefix + sha256;
+  }
+
+  bool single_put(const std::string& sha256, const std::string& k, const std::string& path, std::uint64_t size,
+                  Progress* progress) {
+    net::S3PutOptions o;
+    o.payload_sha256 = sha256;  // the server verifies the bytes against the key
+    o.headers = {{"Content-Type", "application/octet-stream"},
+                 {"x-amz-checksum-sha256", net::sha256_hex_to_base64(sha256)},
+                 {"If-None-Match", "*"}};
+    if (progress) progress->start(size);
+    auto result = client_->put_file(uri_.bucket, k, net::FileRange{path, 0, size}, std::move(o));
+    if (progress) {
+      progress->advance(size);
+      progress->finish();
+    }
+    // 412: someone stored it first (or, after a retry, our own first attempt did).
+    return result.written || result.retried;
+  }
+
+  std::uint64_t upload_part_size(std::uint64_t size) const {
+    std::uint64_t p = tuning_.part_size ? tuning_.part_size : kDefaultUploadPart;
+    p = std::max({p, kMinPart, round_up((size + kMaxParts - 1) / kMaxParts, kMiB)});
+    return std::min(p, kMaxPart);
+  }
+
+  bool multipart_put(const std::string& sha256, const std::string& k, const std::string& path, std::uint64_t size,
+                     Progress* progress) {
+    const std::uint64_t part = upload_part_size(size);
+    const std::size_t count = static_cast<std::size_t>((size + part - 1) / part);
+    Fd fd(path);
+    std::string upload_id = client_->create_multipart(uri_.bucket, k, {{"Content-Type", "application/octet-stream"}});
+    try {
+      std::vector<net::S3CompletedPart> parts(count);
+      std::atomic<std::uint64_t> sent{0};
+      std::uint64_t reported = 0;
+      auto report = [&] {
+        std::uint64_t now = sent.load();
+        if (progress && now > reported) progress->advance(now - reported);
+        reported = now;
+      };
+      if (progress) progress->start(size);
+      Sha256 whole;
+      std::vector<char> buf(1 << 20);
+      {
+        net::ParallelTasks tasks(tuning_.concurrency);
+        for (std::size_t i = 0; i < count; ++i) {
+          const std::uint64_t offset = i * part, length = std::min(part, size - offset);
+          // Hash the part and the whole blob from one read (see the top comment).
+          Sha256 part_hash;
+          hash_range(fd.get(), path, offset, length, {&part_hash, &whole}, buf);
+          std::string part_sha = part_hash.finish_hex();
+          // At most `concurrency` parts queued or in flight.
+          tasks.wait_until([&] { return tasks.unfinished() < tuning_.concurrency; }, report);
+          tasks.submit([&, i, offset, length, part_sha] {
+            parts[i].number = static_cast<int>(i + 1);
+            parts[i].etag = client_->upload_part(uri_.bucket, k, upload_id, static_cast<int>(i + 1),
+                                                 net::FileRange{path, offset, length}, part_sha);
+            sent += length;
+          });
+        }
+        tasks.wait_all(report);
+      }
+      report();
+      std::string actual = whole.finish_hex();
+      if (actual != sha256)
+        throw Error(ErrorKind::Integrity,
+                    fmt::format("cannot store {} as {}: its content hashes to {} (did it change?); nothing was stored",
+                                path, sha256, actual));
+      auto result = client_->complete_multipart(uri_.bucket, k, upload_id, parts, {{"If-None-Match", "*"}});
+      if (!result.written) {  // 412: the blob appeared meanwhile (AWS honours If-None-Match here)
+        client_->abort_multipart(uri_.bucket, k, upload_id);
+        if (progress) progress->finish();
+        return false;
+      }
+      if (progress) progress->finish();
+    } catch (...) {
+      client_->abort_multipart(uri_.bucket, k, upload_id);
+      throw;
+    }
+    check_size(k, size);
+    return true;
+  }
+
+  // After a multipart upload: the object has the size we sent (where we may look).
+  void check_size(const std::string& k, std::uint64_t size) {
+    std::optional<net::S3ObjectInfo> info;
+    try {
+      info = client_->head(uri_.bucket, k);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::Denied) return;  // write-only: downloads verify
+      throw;
+    }
+    if (!info)
+      throw Error(ErrorKind::Unavailable,
+                  fmt::format("{}: the multipart upload completed but the object is not there", client_->display(uri_.bucket, k)));
+    if (info->size != size)
+      throw Error(ErrorKind::Integrity, fmt::format("{}: the multipart upload stored {} bytes instead of {}",
+                                                    client_->display(uri_.bucket, k), info->size, size));
+  }
+
+  // Parallel ranged GETs of [from, total), written to the sink in order.
+  void fetch_rest(const std::string& k, std::uint64_t from, std::uint64_t total, BlobSink& sink, Progress* progress) {
+    const std::uint64_t part = tuning_.download_part;
+    const std::size_t count = static_cast<std::size_t>((total - from + part - 1) / part);
+    struct Slot {
+      std::string data;
+      bool done = false;
+    };
+    std::vector<Slot> slots(count);
+    net::ParallelTasks tasks(tuning_.concurrency);
+    std::size_t next_submit = 0;
+    for (std::size_t next_write = 0; next_write < count; ++next_write) {
+      // Keep at most `concurrency` parts fetched or in flight beyond the one written next.
+      while (next_submit < count && next_submit < next_write + tuning_.concurrency) {
+        const std::size_t i = next_submit++;
+        const std::uint64_t first = from + i * part, last = std::min(total, first + part) - 1;
+        tasks.submit([&, i, first, last] {
+          Slot& s = slots[i];
+          s.data.reserve(static_cast<std::size_t>(last - first + 1));
+          auto info = client_->get_range(
+              uri_.bucket, k, first, last, [&s](const char* d, std::size_t n) { s.data.append(d, n); },
+              [&s] { s.data.clear(); });
+          if (!info)
+            throw Error(ErrorKind::NotFound, fmt::format("{}: the blob disappeared during the download",
+                                                         client_->display(uri_.bucket, k)));
+          if (s.data.size() != last - first + 1 || info->size != total)
+            throw Error(ErrorKind::Integrity,
+                        fmt::format("{}: the blob changed during the download (part of {} bytes at {})",
+                                    client_->display(uri_.bucket, k), s.data.size(), first));
+          s.done = true;
+        });
+      }
+      tasks.wait_until([&] { return slots[next_write].done; });
+      Slot& s = slots[next_write];
+      sink.write(s.data.data(), s.data.size());
+      if (progress) progress->advance(s.data.size());
+      std::string().swap(s.data);
+    }
+  }
+
+  std::shared_ptr<S3Client> client_;
+  net::S3Uri uri_;
+  Tuning tuning_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_s3_store(const Uri& uri) {
+  net::S3Uri s3 = net::parse_s3_uri(uri, {"multipart_threshold", "part_size", "download_part_size", "concurrency"});
+  Tuning t;
+  t.multipart_threshold = net::s3_size_option(s3, "multipart_threshold", kDefaultMultipartThreshold, 0, kMaxPart);
+  t.part_size = net::s3_size_option(s3, "part_size", 0, kMinPart, kMaxPart);
+  t.download_part = net::s3_size_option(s3, "download_part_size", kDefaultDownloadPart, 64 << 10, kGiB);
+  t.concurrency = static_cast<std::size_t>(net::s3_size_option(s3, "concurrency", kDefaultConcurrency, 1, 64));
+  return std::make_unique<S3Store>(net::shared_s3_client(), std::move(s3), t);
+}
+
+}  // namespace sacker
