@@ -206,7 +206,7 @@ class Connection {
     for (;;) {
       if (!zh_) open();
       int state = zoo_state(zh_);
-      if (state == ZOO_CONNECTED_STATE) return zh_;
+      if (state == ZOO_CONNECTED_STATE && (synced_ || sync())) return zh_;
       if (state == ZOO_AUTH_FAILED_STATE) {
         close();
         throw Error(ErrorKind::Denied, fmt::format("zookeeper {}: authentication failed", s_.hosts));
@@ -243,7 +243,30 @@ class Connection {
     self->changed_.notify_all();
   }
 
+  static void on_synced(int rc, const char*, const void* ctx) {
+    auto* done = static_cast<std::pair<Batch*, int*>*>(const_cast<void*>(ctx));
+    *done->second = rc;
+    done->first->finish();
+  }
+
+  // A new session may land on a server that lags the leader. One `sync` makes it
+  // catch up, so this process sees every write that completed before it connected
+  // (a deploy host reads what CI just added). Reads later in the session are
+  // monotonic: ZooKeeper never moves a session back in time.
+  bool sync() {
+    Batch batch;
+    batch.pending = 1;
+    int rc = ZSYSTEMERROR;
+    std::pair<Batch*, int*> done{&batch, &rc};
+    if (int queued = zoo_async(zh_, "/", on_synced, &done); queued != ZOK) return false;
+    std::unique_lock lock(batch.mutex);
+    batch.done.wait(lock, [&] { return batch.pending == 0; });
+    synced_ = rc == ZOK;
+    return synced_;
+  }
+
   void open() {
+    synced_ = false;
     zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
     zh_ = zookeeper_init2(s_.hosts.c_str(), on_event, s_.session_timeout_ms, nullptr, this, 0, on_client_log);
     if (!zh_)
@@ -261,6 +284,7 @@ class Connection {
 
   Settings s_;
   zhandle_t* zh_ = nullptr;
+  bool synced_ = false;
   std::mutex mutex_;
   std::condition_variable changed_;
 };

@@ -7,23 +7,19 @@
 // scripts/servers/zookeeper-ensemble.sh (start / leader / kill-node / stop).
 #include <fmt/core.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <csignal>
-#include <utility>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
 #include "ledger/zk_ledger.h"
 #include "sacker/error.h"
+#include "support/process.h"
 
 namespace {
 
@@ -32,15 +28,12 @@ constexpr int kAddsPerWorker = 150;
 
 const std::string kScript = std::string(SACKER_SOURCE_DIR) + "/scripts/servers/zookeeper-ensemble.sh";
 
-// Runs a shell command, returns (exit status, stdout).
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (!p) return {-1, out};
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+// Runs zookeeper-ensemble.sh with arguments; returns (exit code, stdout + stderr).
+std::pair<int, std::string> script(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/bin/bash", kScript};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = sacker::test::run_process(argv);
+  return {r.exit_code, r.out + r.err};
 }
 
 std::string trim(std::string s) {
@@ -52,75 +45,23 @@ std::string trim(std::string s) {
 class Ensemble {
  public:
   explicit Ensemble(std::string dir) : dir_(std::move(dir)) {
-    auto [rc, out] = run(fmt::format("bash {} start {} 2>&1", kScript, dir_));
+    auto [rc, out] = script({"start", dir_});
     started_ = rc == 0;
     start_output_ = out;
     std::ifstream env(dir_ + "/env");
     for (std::string line; std::getline(env, line);)
       if (line.rfind("ZK_HOSTS=", 0) == 0) hosts_ = line.substr(9);
   }
-  ~Ensemble() { run(fmt::format("bash {} stop {} 2>&1", kScript, dir_)); }
+  ~Ensemble() { script({"stop", dir_}); }
   bool started() const { return started_ && !hosts_.empty(); }
   const std::string& start_output() const { return start_output_; }
   const std::string& hosts() const { return hosts_; }
-  std::string leader() { return trim(run(fmt::format("bash {} leader {}", kScript, dir_)).second); }
-  std::pair<int, std::string> kill_node(const std::string& n) {
-    return run(fmt::format("bash {} kill-node {} {} 2>&1", kScript, dir_, n));
-  }
+  std::string leader() { return trim(sacker::test::run_process({"/bin/bash", kScript, "leader", dir_}).out); }
+  std::pair<int, std::string> kill_node(const std::string& n) { return script({"kill-node", dir_, n}); }
 
  private:
   std::string dir_, hosts_, start_output_;
   bool started_ = false;
-};
-
-// A worker process with its stdout on a pipe; killed (by its PID) if the test
-// ends before it does.
-class Worker {
- public:
-  explicit Worker(const std::vector<std::string>& argv) {
-    int fds[2];
-    if (::pipe(fds) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], 1);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    fd_ = fds[0];
-  }
-  Worker(Worker&& o) noexcept : pid_(std::exchange(o.pid_, -1)), fd_(std::exchange(o.fd_, -1)) {}
-  ~Worker() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      wait();
-    }
-    if (fd_ >= 0) ::close(fd_);
-  }
-  // Everything the worker prints, until it closes stdout.
-  std::string output() {
-    std::string out;
-    char buf[4096];
-    for (ssize_t n; fd_ >= 0 && (n = ::read(fd_, buf, sizeof buf)) != 0;)
-      if (n > 0) out.append(buf, static_cast<std::size_t>(n));
-      else if (errno != EINTR) break;
-    return out;
-  }
-  int wait() {
-    int status = -1;
-    if (pid_ > 0) ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
 };
 
 struct Outcome {
@@ -136,10 +77,10 @@ TEST(ZkFailover, LeaderKilledWhileFourWritersAdd) {
   auto ledger = sacker::open_zk_ledger(sacker::parse_uri(uri));
   ledger->init();
 
-  std::vector<Worker> workers;
+  std::vector<std::unique_ptr<sacker::test::ChildProcess>> workers;
   for (int w = 1; w <= kWorkers; ++w)
-    workers.emplace_back(std::vector<std::string>{ZK_WORKER, uri, "app", std::to_string(w),
-                                                  std::to_string(kAddsPerWorker)});
+    workers.push_back(std::make_unique<sacker::test::ChildProcess>(std::vector<std::string>{
+        ZK_WORKER, uri, "app", std::to_string(w), std::to_string(kAddsPerWorker)}));
 
   // Kill the leader once a quarter of the adds are in (a condition, polled).
   const std::uint64_t total = kWorkers * kAddsPerWorker;
@@ -162,9 +103,9 @@ TEST(ZkFailover, LeaderKilledWhileFourWritersAdd) {
   long long slowest = 0;
   std::string failures;
   for (int w = 1; w <= kWorkers; ++w) {
-    std::string out = workers[w - 1].output();
-    int status = workers[w - 1].wait();
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "worker " << w << " status " << status;
+    auto result = workers[static_cast<std::size_t>(w - 1)]->wait();
+    EXPECT_EQ(result.exit_code, 0) << "worker " << w << ": " << result.err;
+    const std::string& out = result.out;
     std::istringstream lines(out);
     std::uint64_t previous = 0;
     int lines_seen = 0;

@@ -9,11 +9,11 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <thread>
 
 #include "ledger/zk_ledger.h"
 #include "sacker/error.h"
+#include "support/test_env.h"
 #include "zk_proxy.h"
 
 namespace {
@@ -23,20 +23,13 @@ using sacker::ErrorKind;
 using sacker::VersionRecord;
 using zktest::ZkProxy;
 
-std::string env_value(const std::string& key) {
-  const char* file = std::getenv("SACKER_TEST_ENV_FILE");
-  if (!file) return {};
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
-  return {};
-}
-
 class ZkFault : public ::testing::Test {
  protected:
   void SetUp() override {
-    hosts_ = env_value("ZK_HOSTS");
-    ASSERT_FALSE(hosts_.empty()) << "ZK_HOSTS missing: set SACKER_TEST_ENV_FILE (ctest does)";
+    sacker::test::load_test_env();
+    const char* hosts = std::getenv("ZK_HOSTS");
+    ASSERT_TRUE(hosts && *hosts) << "ZK_HOSTS missing: set SACKER_TEST_ENV_FILE (ctest does)";
+    hosts_ = hosts;
     port_ = std::stoi(hosts_.substr(hosts_.rfind(':') + 1));
     chroot_ = fmt::format("/zkfault-{}-{}", ::getpid(),
                           ::testing::UnitTest::GetInstance()->current_test_info()->name());
