@@ -717,10 +717,11 @@ std::unique_ptr<Ledger> open_etcd_ledger(const Uri& uri) {
     else
       throw invalid(fmt::format("unknown parameter '{}' (etcd takes tls=1 and ca=/path/ca.pem)", printable(name)));
   }
-  while (!hosts.empty()) {
+  for (bool more = !hosts.empty(); more;) {
     auto comma = hosts.find(',');
     std::string_view one = hosts.substr(0, comma);
-    hosts = comma == std::string_view::npos ? std::string_view() : hosts.substr(comma + 1);
+    more = comma != std::string_view::npos;
+    if (more) hosts.remove_prefix(comma + 1);
     Authority a = split_authority(one);
     if (a.host.empty() || a.host.find_first_of("/@ ") != std::string::npos)
       throw invalid("expected etcd://host:port[,host:port...][/prefix]");

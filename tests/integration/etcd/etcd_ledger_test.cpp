@@ -1,0 +1,561 @@
+// etcd ledger tests beyond the conformance suite, against the server_etcd fixture.
+// Each test works under its own key prefix. Raw reads and writes go through the
+// v3 JSON gateway with OpenSSL's base64 (a second opinion on the ledger's own).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <latch>
+#include <map>
+#include <optional>
+#include <set>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "net/http.h"
+#include "sacker/backends.h"
+#include "sacker/error.h"
+#include "sacker/sha256.h"
+#include "support/process.h"
+#include "support/test_env.h"
+
+namespace sacker {
+namespace {
+
+using nlohmann::json;
+
+std::string b64(const std::string& in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string unb64(const std::string& in) {
+  std::string out(in.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0) throw std::runtime_error("bad base64 from etcd");
+  std::size_t pad = 0;
+  for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it) ++pad;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+// Talks to etcd directly, behind the ledger's back.
+class RawEtcd {
+ public:
+  explicit RawEtcd(std::string addr) : addr_(std::move(addr)) {}
+  json post(const std::string& path, const json& body) {
+    net::HttpRequest req;
+    req.method = "POST";
+    req.url = "http://" + addr_ + "/v3/" + path;
+    req.body = body.dump();
+    if (!token_.empty()) req.headers.emplace_back("Authorization", token_);
+    auto resp = http_.send(req);
+    if (resp.status != 200) throw std::runtime_error(path + ": HTTP " + std::to_string(resp.status) + " " + resp.body);
+    return json::parse(resp.body);
+  }
+  void put(const std::string& key, const std::string& value) {
+    post("kv/put", {{"key", b64(key)}, {"value", b64(value)}});
+  }
+  void del(const std::string& key) { post("kv/deleterange", {{"key", b64(key)}}); }
+  std::map<std::string, std::string> under(const std::string& prefix) {
+    std::string end = prefix;
+    end.back() = static_cast<char>(end.back() + 1);
+    json res = post("kv/range", {{"key", b64(prefix)}, {"range_end", b64(end)}});
+    std::map<std::string, std::string> out;
+    for (const auto& kv : res.value("kvs", json::array()))
+      out[unb64(kv.at("key").get<std::string>())] = unb64(kv.value("value", ""));
+    return out;
+  }
+  void login(const std::string& user, const std::string& password) {
+    token_ = post("auth/authenticate", {{"name", user}, {"password", password}}).at("token").get<std::string>();
+  }
+
+ private:
+  std::string addr_;
+  std::string token_;
+  net::HttpClient http_;
+};
+
+VersionRecord sample(const std::string& package, int n) {
+  VersionRecord r;
+  r.package = package;
+  std::string content = package + "#" + std::to_string(n);
+  r.sha256 = Sha256::hex_of(content.data(), content.size());
+  r.size = static_cast<std::uint64_t>(n);
+  r.basename = "a-" + std::to_string(n) + ".bin";
+  r.created = 1700000000 + n;
+  r.metadata = {{"n", std::to_string(n)}};
+  return r;
+}
+
+// The kind of the sacker::Error `fn` throws (Internal + a test failure if none).
+ErrorKind error_of(const std::function<void()>& fn, std::string* message = nullptr) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.kind();
+  }
+  ADD_FAILURE() << "expected a sacker::Error";
+  return ErrorKind::Internal;
+}
+
+// A port on 127.0.0.1 that nothing listens on (bound, then closed).
+int closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// An HTTP proxy in front of etcd that forwards each request on a fresh upstream
+// connection and, for the requests `drop` picks, waits for etcd's whole answer
+// (so the request has taken effect) and then closes the client's connection
+// without sending it: a response lost on the way back.
+class LosingProxy {
+ public:
+  LosingProxy(int upstream_port, std::function<bool(const std::string&)> drop, int drops)
+      : upstream_port_(upstream_port), drop_(std::move(drop)), drops_left_(drops) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, 16) != 0)
+      throw std::runtime_error("proxy: cannot listen");
+    socklen_t len = sizeof a;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~LosingProxy() {
+    stop_ = true;
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  int port() const { return port_; }
+  int dropped() const { return dropped_; }
+  int forwarded() const { return forwarded_; }
+
+ private:
+  void run() {
+    while (!stop_) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      int client = ::accept(listen_fd_, nullptr, nullptr);
+      if (client < 0) continue;
+      serve(client);
+      ::close(client);
+    }
+  }
+
+  static bool read_request(int fd, std::string& request) {
+    std::size_t header_end = std::string::npos;
+    std::size_t need = 0;
+    char buf[8192];
+    for (;;) {
+      if (header_end == std::string::npos) {
+        header_end = request.find("\r\n\r\n");
+        if (header_end != std::string::npos) {
+          std::string lower = request.substr(0, header_end);
+          for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          auto cl = lower.find("content-length:");
+          need = header_end + 4 + (cl == std::string::npos ? 0 : std::stoul(lower.substr(cl + 15)));
+        }
+      }
+      if (header_end != std::string::npos && request.size() >= need) return true;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 2000) <= 0) return false;
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      request.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  void serve(int client) {
+    for (;;) {
+      std::string request;
+      if (!read_request(client, request)) return;
+      // One upstream connection per request; etcd closes it after answering.
+      request.insert(request.find("\r\n") + 2, "Connection: close\r\n");
+      int up = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(static_cast<std::uint16_t>(upstream_port_));
+      if (::connect(up, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(up);
+        return;
+      }
+      ::send(up, request.data(), request.size(), MSG_NOSIGNAL);
+      std::string response;
+      char buf[8192];
+      for (ssize_t n; (n = ::recv(up, buf, sizeof buf, 0)) > 0;) response.append(buf, static_cast<std::size_t>(n));
+      ::close(up);
+      if (drops_left_ > 0 && drop_(request)) {
+        --drops_left_;
+        ++dropped_;
+        return;  // the client's connection closes with no answer
+      }
+      ++forwarded_;
+      ::send(client, response.data(), response.size(), MSG_NOSIGNAL);
+      return;  // the answer says "Connection: close"
+    }
+  }
+
+  int upstream_port_;
+  std::function<bool(const std::string&)> drop_;
+  std::atomic<int> drops_left_;
+  std::atomic<int> dropped_{0}, forwarded_{0};
+  std::atomic<bool> stop_{false};
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+class EtcdLedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::load_test_env();
+    const char* addr = std::getenv("ETCD_ADDR");
+    ASSERT_TRUE(addr && *addr) << "ETCD_ADDR is not set: run through ctest (fixture server_etcd)";
+    addr_ = addr;
+    port_ = std::stoi(addr_.substr(addr_.rfind(':') + 1));
+    prefix_ = "it-" + test::unique_token();
+    uri_ = "etcd://" + addr_ + "/" + prefix_;
+    ledger_ = open_ledger(uri_);
+    raw_.emplace(addr_);
+  }
+  std::string key(const std::string& rest) const { return prefix_ + "/" + rest; }
+  static std::string v20(int v) {
+    std::string s = std::to_string(v);
+    return std::string(20 - s.size(), '0') + s;
+  }
+
+  std::string addr_;
+  int port_ = 0;
+  std::string prefix_, uri_;
+  std::unique_ptr<Ledger> ledger_;
+  std::optional<RawEtcd> raw_;
+};
+
+TEST_F(EtcdLedgerTest, KeyLayoutIsAsDocumented) {
+  ledger_->init();
+  ASSERT_EQ(ledger_->add(sample("app", 1)), 1u);
+  ASSERT_EQ(ledger_->add(sample("app", 2)), 2u);
+  ASSERT_EQ(ledger_->add(sample("lib", 1)), 1u);
+  ledger_->set_tag("app", "live", 1);
+  ASSERT_TRUE(ledger_->remove_version("app", 2));
+
+  auto keys = raw_->under(prefix_ + "/");
+  std::vector<std::string> names;
+  for (const auto& [k, v] : keys) names.push_back(k);
+  std::vector<std::string> expected = {
+      key("counters/app"),  key("counters/lib"),
+      key("format"),        key("packages/app/removed/" + v20(2)),
+      key("packages/app/t/live"), key("packages/app/v/" + v20(1)),
+      key("packages/lib/v/" + v20(1))};
+  EXPECT_EQ(names, expected);
+  EXPECT_EQ(keys[key("format")], "sacker-etcd-ledger 1");
+  EXPECT_EQ(keys[key("counters/app")], "3") << "the counter stays above the removed highest version";
+  EXPECT_EQ(keys[key("counters/lib")], "2");
+  EXPECT_EQ(keys[key("packages/app/t/live")], "1");
+  json record = json::parse(keys[key("packages/app/v/" + v20(1))]);
+  EXPECT_EQ(record.at("package"), "app");
+  EXPECT_EQ(record.at("version"), 1);
+  EXPECT_EQ(record.at("sha256"), sample("app", 1).sha256);
+  EXPECT_EQ(record.at("created"), "2023-11-14T22:13:21Z");
+  EXPECT_TRUE(record.at("add_id").is_string());
+  EXPECT_TRUE(json::parse(keys[key("packages/app/removed/" + v20(2))]).at("op").is_string());
+}
+
+TEST_F(EtcdLedgerTest, WorksWithoutInit) {
+  EXPECT_TRUE(ledger_->packages().empty());
+  EXPECT_EQ(ledger_->add(sample("first", 1)), 1u);
+  EXPECT_EQ(ledger_->packages(), std::vector<std::string>{"first"});
+  ledger_->init();  // afterwards, still fine
+  EXPECT_EQ(ledger_->versions("first"), std::vector<std::uint64_t>{1});
+}
+
+TEST_F(EtcdLedgerTest, InitRefusesAPrefixUsedBySomethingElse) {
+  raw_->put(key("format"), "someone else's data");
+  std::string msg;
+  EXPECT_EQ(error_of([&] { ledger_->init(); }, &msg), ErrorKind::Invalid);
+  EXPECT_NE(msg.find(key("format")), std::string::npos) << msg;
+}
+
+// Content written behind the ledger's back is Invalid, names the key, and never
+// reads as "absent".
+TEST_F(EtcdLedgerTest, HostileContentIsInvalidAndNamesTheKey) {
+  struct Case {
+    std::string key, value;
+    std::function<void(Ledger&)> op;
+  };
+  const std::string good = json::parse(R"({"package":"p","version":1,"sha256":")" + sample("p", 1).sha256 +
+                                       R"(","basename":"x","mode":420,"created":"2023-11-14T22:13:21Z"})")
+                               .dump();
+  auto with = [&](const char* field, json value) {
+    json j = json::parse(good);
+    j[field] = std::move(value);
+    return j.dump();
+  };
+  std::vector<Case> cases = {
+      {"packages/p/v/" + v20(1), "not json", [](Ledger& l) { l.get("p", 1); }},
+      {"packages/p/v/" + v20(1), "not json", [](Ledger& l) { l.records("p"); }},
+      {"packages/p/v/" + v20(1), with("package", "q"), [](Ledger& l) { l.get("p", 1); }},
+      {"packages/p/v/" + v20(1), with("version", 2), [](Ledger& l) { l.records("p"); }},
+      {"packages/p/v/" + v20(1), with("sha256", "zz"), [](Ledger& l) { l.get("p", 1); }},
+      {"packages/p/v/" + v20(1), with("basename", "../../etc/passwd"), [](Ledger& l) { l.get("p", 1); }},
+      {"packages/p/v/" + v20(1), with("mode", 99999), [](Ledger& l) { l.records("p"); }},
+      {"packages/p/v/12", good, [](Ledger& l) { l.versions("p"); }},
+      {"packages/p/v/0000000000000000000x", good, [](Ledger& l) { l.latest("p"); }},
+      {"counters/p", "many", [](Ledger& l) { l.add(sample("p", 1)); }},
+      {"counters/p", "-3", [](Ledger& l) { l.add(sample("p", 1)); }},
+      {"counters/.hidden", "1", [](Ledger& l) { l.packages(); }},
+      {"packages/p/t/live", "two", [](Ledger& l) { l.tag("p", "live"); }},
+      {"packages/p/t/live", "0", [](Ledger& l) { l.tags("p"); }},
+      {"packages/p/t/123", "1", [](Ledger& l) { l.tags("p"); }},
+      {"packages/p/t/latest", "1", [](Ledger& l) { l.tags("p"); }},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::string prefix = prefix_ + "-" + std::to_string(i);
+    raw_->put(prefix + "/" + cases[i].key, cases[i].value);
+    auto ledger = open_ledger("etcd://" + addr_ + "/" + prefix);
+    std::string msg;
+    EXPECT_EQ(error_of([&] { cases[i].op(*ledger); }, &msg), ErrorKind::Invalid) << "case " << i << ": " << msg;
+    EXPECT_NE(msg.find(cases[i].key), std::string::npos) << "case " << i << " should name the key: " << msg;
+  }
+}
+
+TEST_F(EtcdLedgerTest, DownServerIsUnavailableAndSaysWhereWithoutSecrets) {
+  const int port = closed_port();
+  auto down = open_ledger("etcd://ci:hunter2@127.0.0.1:" + std::to_string(port) + "/x");
+  const auto start = std::chrono::steady_clock::now();
+  std::string msg;
+  EXPECT_EQ(error_of([&] { down->versions("p"); }, &msg), ErrorKind::Unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  EXPECT_NE(msg.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
+  EXPECT_EQ(down->describe().find("hunter2"), std::string::npos);
+  EXPECT_EQ(error_of([&] { down->add(sample("p", 1)); }), ErrorKind::Unavailable);
+}
+
+// etcd's peer port answers HTTP but has no v3 gateway: that is not an empty ledger.
+TEST_F(EtcdLedgerTest, AServerThatIsNotTheGatewayIsNotAnEmptyLedger) {
+  auto peer = open_ledger("etcd://127.0.0.1:" + std::to_string(port_ + 1) + "/x");
+  EXPECT_EQ(error_of([&] { peer->versions("p"); }), ErrorKind::Unavailable);
+  EXPECT_EQ(error_of([&] { peer->get("p", 1); }), ErrorKind::Unavailable);
+}
+
+TEST_F(EtcdLedgerTest, TheNextEndpointTakesOverWhenOneIsDown) {
+  auto two = open_ledger("etcd://127.0.0.1:" + std::to_string(closed_port()) + "," + addr_ + "/" + prefix_);
+  EXPECT_EQ(two->add(sample("p", 1)), 1u);
+  EXPECT_EQ(two->add(sample("p", 2)), 2u);
+  EXPECT_EQ(ledger_->versions("p"), (std::vector<std::uint64_t>{1, 2}));
+}
+
+TEST_F(EtcdLedgerTest, BadUrisAreInvalid) {
+  for (std::string bad : {"etcd:///prefix", "etcd://host:port/x", "etcd://host:99999999/x",
+                          "etcd://127.0.0.1:2379/x?bogus=1", "etcd://127.0.0.1:2379,/x"}) {
+    EXPECT_EQ(error_of([&] { open_ledger(bad); }), ErrorKind::Invalid) << bad;
+  }
+}
+
+// Picks each txn that writes, once: the HTTP layer's repetition of it goes through.
+std::function<bool(const std::string&)> first_try_of_each_write() {
+  return [seen = std::set<std::string>()](const std::string& request) mutable {
+    return request.find("/v3/kv/txn") != std::string::npos && request.find("request_put") != std::string::npos &&
+           seen.insert(request).second;
+  };
+}
+
+// The HTTP layer repeats a txn whose answer was lost; the ledger must see that its
+// own write went through instead of adding the record a second time.
+TEST_F(EtcdLedgerTest, ALostAddResponseDoesNotAddTwice) {
+  LosingProxy proxy(port_, first_try_of_each_write(), 2);
+  auto ledger = open_ledger("etcd://127.0.0.1:" + std::to_string(proxy.port()) + "/" + prefix_);
+  EXPECT_EQ(ledger->add(sample("p", 1)), 1u);  // first add of the package: counter read first
+  EXPECT_EQ(ledger->add(sample("p", 2)), 2u);  // with the counter cached by the first add
+  EXPECT_EQ(proxy.dropped(), 2);
+  EXPECT_EQ(ledger_->versions("p"), (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(ledger_->get("p", 2)->metadata.at("n"), "2");
+  EXPECT_EQ(ledger->add(sample("p", 3)), 3u);
+}
+
+TEST_F(EtcdLedgerTest, ALostRemoveResponseStillReportsTheRemoval) {
+  ledger_->add(sample("p", 1));
+  ledger_->add(sample("p", 2));
+  LosingProxy proxy(
+      port_, [](const std::string& r) { return r.find("request_delete_range") != std::string::npos; }, 1);
+  auto ledger = open_ledger("etcd://127.0.0.1:" + std::to_string(proxy.port()) + "/" + prefix_);
+  EXPECT_TRUE(ledger->remove_version("p", 1));
+  EXPECT_EQ(proxy.dropped(), 1);
+  EXPECT_EQ(ledger_->versions("p"), std::vector<std::uint64_t>{2});
+  EXPECT_FALSE(ledger->remove_version("p", 1));
+}
+
+TEST_F(EtcdLedgerTest, ALostImportResponseIsNotAConflict) {
+  LosingProxy proxy(port_, first_try_of_each_write(), 1);
+  auto ledger = open_ledger("etcd://127.0.0.1:" + std::to_string(proxy.port()) + "/" + prefix_);
+  VersionRecord r = sample("p", 1);
+  r.version = 17;
+  ledger->put_record(r);
+  EXPECT_EQ(proxy.dropped(), 1);
+  EXPECT_EQ(ledger_->get("p", 17), r);
+  EXPECT_EQ(ledger_->add(sample("p", 2)), 18u);
+}
+
+// remove_version and set_tag on the same version, started together, from two
+// clients: exactly one of them wins, and a tag never points at a missing version.
+TEST_F(EtcdLedgerTest, RemoveRacingTagNeverLeavesADanglingTag) {
+  auto other = open_ledger(uri_);
+  int tag_won = 0, remove_won = 0;
+  for (int round = 1; round <= 60; ++round) {
+    const auto v = ledger_->add(sample("race", round));
+    std::latch go(2);
+    ErrorKind tag_error = ErrorKind::Internal, remove_error = ErrorKind::Internal;
+    bool tagged = false, removed = false;
+    std::thread tagger([&] {
+      go.arrive_and_wait();
+      try {
+        other->set_tag("race", "live", v);
+        tagged = true;
+      } catch (const Error& e) {
+        tag_error = e.kind();
+      }
+    });
+    std::thread remover([&] {
+      go.arrive_and_wait();
+      try {
+        removed = ledger_->remove_version("race", v);
+      } catch (const Error& e) {
+        remove_error = e.kind();
+      }
+    });
+    tagger.join();
+    remover.join();
+    ASSERT_NE(tagged, removed) << "round " << round << ": both or neither succeeded";
+    if (tagged) {
+      ++tag_won;
+      EXPECT_EQ(remove_error, ErrorKind::Conflict) << round;
+      EXPECT_TRUE(ledger_->get("race", v).has_value()) << round;
+      EXPECT_EQ(ledger_->tag("race", "live"), v) << round;
+    } else {
+      ++remove_won;
+      EXPECT_EQ(tag_error, ErrorKind::NotFound) << round;
+      EXPECT_FALSE(ledger_->get("race", v).has_value()) << round;
+      EXPECT_NE(ledger_->tag("race", "live"), v) << round;
+    }
+    if (auto live = ledger_->tag("race", "live")) EXPECT_TRUE(ledger_->get("race", *live).has_value());
+  }
+  std::printf("tag won %d rounds, remove won %d\n", tag_won, remove_won);
+}
+
+TEST_F(EtcdLedgerTest, MoreThanAPageOfVersionsAndTags) {
+  const int n = 1005;  // the ledger reads 1000 keys per page
+  for (int i = 1; i <= n; ++i) ASSERT_EQ(ledger_->add(sample("big", i)), static_cast<std::uint64_t>(i));
+  for (int i = 1; i <= n; ++i) ledger_->set_tag("big", "t" + std::to_string(i), static_cast<std::uint64_t>(i));
+  auto versions = ledger_->versions("big");
+  ASSERT_EQ(versions.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) EXPECT_EQ(versions[static_cast<std::size_t>(i)], static_cast<std::uint64_t>(i + 1));
+  auto records = ledger_->records("big");
+  ASSERT_EQ(records.size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(records.back().metadata.at("n"), std::to_string(n));
+  auto tags = ledger_->tags("big");
+  ASSERT_EQ(tags.size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(tags.at("t1005"), 1005u);
+  EXPECT_EQ(ledger_->latest("big"), static_cast<std::uint64_t>(n));
+}
+
+// A counter behind the versions (restored from an old backup, edited by hand)
+// must not make add overwrite a record.
+TEST_F(EtcdLedgerTest, ACounterBehindTheVersionsNeverOverwrites) {
+  for (int i = 1; i <= 3; ++i) ledger_->add(sample("p", i));
+  raw_->put(key("counters/p"), "2");
+  auto fresh = open_ledger(uri_);
+  EXPECT_EQ(fresh->add(sample("p", 4)), 4u);
+  raw_->del(key("counters/p"));
+  auto fresh2 = open_ledger(uri_);
+  EXPECT_EQ(fresh2->add(sample("p", 5)), 5u);
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(ledger_->get("p", static_cast<std::uint64_t>(i))->metadata.at("n"), std::to_string(i));
+}
+
+// A private etcd with auth enabled, started with the project's server script.
+class EtcdAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = test::make_temp_dir("sacker-etcd-auth");
+    script_ = std::string(SACKER_SOURCE_DIR) + "/scripts/servers/etcd.sh";
+    auto started = test::run_process({"/bin/bash", script_, "start", (dir_ / "srv").string()});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    std::string env = test::read_file(dir_ / "srv" / "env");
+    auto at = env.find("ETCD_ADDR=");
+    ASSERT_NE(at, std::string::npos);
+    addr_ = env.substr(at + 10, env.find('\n', at) - at - 10);
+    RawEtcd raw(addr_);
+    raw.post("auth/user/add", {{"name", "root"}, {"password", "rootpw"}});
+    raw.post("auth/role/add", {{"name", "root"}});
+    raw.post("auth/user/grant", {{"user", "root"}, {"role", "root"}});
+    raw.post("auth/user/add", {{"name", "deploy"}, {"password", "deploypw"}});
+    raw.post("auth/role/add", {{"name", "reader"}});
+    raw.post("auth/role/grant", {{"name", "reader"},
+                                 {"perm", {{"key", b64("l/")}, {"range_end", b64("l0")}, {"permType", "READ"}}}});
+    raw.post("auth/user/grant", {{"user", "deploy"}, {"role", "reader"}});
+    raw.post("auth/enable", json::object());
+  }
+  void TearDown() override {
+    if (!script_.empty()) test::run_process({"/bin/bash", script_, "stop", (dir_ / "srv").string()});
+    std::filesystem::remove_all(dir_);
+  }
+  std::filesystem::path dir_;
+  std::string script_, addr_;
+};
+
+TEST_F(EtcdAuthTest, CredentialsAndPermissionsAreEnforcedAsDenied) {
+  auto root = open_ledger("etcd://root:rootpw@" + addr_ + "/l");
+  root->init();
+  EXPECT_EQ(root->add(sample("p", 1)), 1u);
+
+  std::string msg;
+  auto anonymous = open_ledger("etcd://" + addr_ + "/l");
+  EXPECT_EQ(error_of([&] { anonymous->versions("p"); }, &msg), ErrorKind::Denied) << msg;
+  auto wrong = open_ledger("etcd://root:nope-secret@" + addr_ + "/l");
+  EXPECT_EQ(error_of([&] { wrong->versions("p"); }, &msg), ErrorKind::Denied) << msg;
+  EXPECT_EQ(msg.find("nope-secret"), std::string::npos) << msg;
+
+  auto deploy = open_ledger("etcd://deploy:deploypw@" + addr_ + "/l");
+  EXPECT_EQ(deploy->versions("p"), std::vector<std::uint64_t>{1});
+  EXPECT_EQ(deploy->packages(), std::vector<std::string>{"p"});
+  EXPECT_EQ(error_of([&] { deploy->add(sample("p", 2)); }), ErrorKind::Denied);
+  EXPECT_EQ(error_of([&] { deploy->set_tag("p", "live", 1); }), ErrorKind::Denied);
+  auto elsewhere = open_ledger("etcd://deploy:deploypw@" + addr_ + "/other");
+  EXPECT_EQ(error_of([&] { elsewhere->versions("p"); }), ErrorKind::Denied) << "never 'absent'";
+
+  ::setenv("ETCDCTL_USER", "root:rootpw", 1);
+  auto from_env = open_ledger("etcd://" + addr_ + "/l");
+  ::unsetenv("ETCDCTL_USER");
+  EXPECT_EQ(from_env->add(sample("p", 2)), 2u);
+}
+
+}  // namespace
+}  // namespace sacker
