@@ -198,6 +198,7 @@ class DynamoLedger final : public Ledger {
   }
 
   std::uint64_t add(const VersionRecord& record) override {
+    check_encodable(record);  // before a number is reserved for it
     VersionRecord r = record;
     for (int attempt = 0; attempt < kAddAttempts; ++attempt) {
       r.version = reserve(r.package);
@@ -222,6 +223,7 @@ class DynamoLedger final : public Ledger {
 
   void put_record(const VersionRecord& record) override {
     if (record.version == 0) throw Error(ErrorKind::Invalid, "put_record: version must be positive");
+    check_encodable(record);
     raise_counter(record.package, record.version);
     for (int attempt = 0; attempt < 5; ++attempt) {
       if (put_version(record)) return;
@@ -324,21 +326,27 @@ class DynamoLedger final : public Ledger {
     req.url = endpoint_ + "/";
     req.headers = {{"Content-Type", "application/x-amz-json-1.0"},
                    {"X-Amz-Target", std::string("DynamoDB_20120810.") + op}};
-    req.body = request.dump();
+    try {
+      req.body = request.dump();
+    } catch (const json::exception&) {
+      throw Error(ErrorKind::Invalid, fmt::format("dynamo ledger {}: {} on table {}: DynamoDB strings must be "
+                                                  "valid UTF-8 (a name, basename or metadata value is not)",
+                                                  describe_, op, table));
+    }
     req.idempotent = idempotent;
     req.timeout = std::chrono::seconds(30);
     const std::string payload_hash = net::sha256_hex(req.body);
     for (int attempt = 1;; ++attempt) {
       net::SigningParams params;
-      params.credentials = credentials_->get();
       params.region = region_;
       params.service = "dynamodb";
-      req.sign = [params, payload_hash](net::HttpRequest& r) mutable {
-        params.time = std::chrono::system_clock::now();
-        net::sign_request(r, payload_hash, params);
-      };
       net::HttpResponse resp;
       try {
+        params.credentials = credentials_->get();
+        req.sign = [params, payload_hash](net::HttpRequest& r) mutable {
+          params.time = std::chrono::system_clock::now();
+          net::sign_request(r, payload_hash, params);
+        };
         resp = http_->send(req);
       } catch (const Error& e) {
         throw Error(e.kind(), fmt::format("dynamo ledger {}: {} on table {}: {}", describe_, op, table, e.what()));
@@ -416,7 +424,14 @@ class DynamoLedger final : public Ledger {
     try {
       call("CreateTable", table, req, false);
     } catch (const Error& e) {
-      if (e.kind() != ErrorKind::Conflict) throw;  // ResourceInUseException: it is there already
+      if (e.kind() == ErrorKind::Conflict) return;  // ResourceInUseException: it is there already
+      if (e.kind() != ErrorKind::Denied) throw;
+      // Not allowed to create tables: fine if an administrator did (wait_active checks it).
+      try {
+        call("DescribeTable", table, {{"TableName", table}}, true);
+      } catch (const Error&) {
+        throw e;
+      }
     }
   }
 
@@ -632,6 +647,16 @@ class DynamoLedger final : public Ledger {
                        true);
     } catch (const Error&) {
       // The original error is the one to report.
+    }
+  }
+
+  void check_encodable(const VersionRecord& r) const {
+    try {
+      (void)item_of(r).dump();
+    } catch (const json::exception&) {
+      throw Error(ErrorKind::Invalid, fmt::format("dynamo ledger {}: {}: DynamoDB strings must be valid UTF-8 (the "
+                                                  "basename or a metadata value is not)",
+                                                  describe_, r.package));
     }
   }
 

@@ -302,6 +302,16 @@ TEST_F(DynamoLedger, TheReservedCounterKeyIsNotATag) {
   EXPECT_EQ(ledger->add(sample("app", 2)), 2u);
 }
 
+TEST_F(DynamoLedger, ARecordDynamoCannotStoreIsInvalidAndCostsNoNumber) {
+  auto ledger = ready();
+  VersionRecord r = sample("app", 1);
+  r.basename = "caf\xe9.jar";  // Latin-1, not UTF-8: DynamoDB strings are UTF-8
+  EXPECT_EQ(error_of([&] { ledger->add(r); }).kind(), ErrorKind::Invalid);
+  r.version = 5;
+  EXPECT_EQ(error_of([&] { ledger->put_record(r); }).kind(), ErrorKind::Invalid);
+  EXPECT_EQ(ledger->add(sample("app", 2)), 1u);
+}
+
 // Tagging and removing the same versions at once: whatever wins, no tag may be
 // left pointing at a removed version, and no removal may leave a tag behind.
 TEST_F(DynamoLedger, TagAndRemoveRacesLeaveNoDanglingTag) {
