@@ -530,8 +530,18 @@ class EtcdLedger final : public Ledger {
     return out;
   }
 
-  // Every key in [key, end), in key order, read at one revision (paged).
+  // Every key in [key, end), in key order, read at one revision (paged). If etcd
+  // compacts that revision away between two pages, the listing starts over.
   std::vector<Kv> range_all(const std::string& key, const std::string& end, bool keys_only) {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return range_pages(key, end, keys_only);
+      } catch (const Error& e) {
+        if (attempt == 3 || std::string_view(e.what()).find("has been compacted") == std::string_view::npos) throw;
+      }
+    }
+  }
+  std::vector<Kv> range_pages(const std::string& key, const std::string& end, bool keys_only) {
     std::vector<Kv> out;
     json req = range_req(key, end, keys_only);
     req["limit"] = std::to_string(kPageSize);
