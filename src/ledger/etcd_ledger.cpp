@@ -39,6 +39,7 @@
 #include "ledger/etcd_ledger.h"
 
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -48,8 +49,6 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
-
-#include <unistd.h>
 
 #include "net/http.h"
 #include "sacker/error.h"
@@ -62,7 +61,7 @@ using nlohmann::json;
 using Ops = std::vector<json>;  // compares or operations of one txn
 
 constexpr const char* kFormat = "sacker-etcd-ledger 1";
-constexpr int kPageSize = 1000;        // keys per range page
+constexpr int kPageSize = 1000;         // keys per range page
 constexpr std::size_t kTxnChunk = 100;  // read ops per txn (etcd allows 128 by default)
 constexpr auto kGiveUpAfter = std::chrono::seconds(120);
 
@@ -161,8 +160,7 @@ std::int64_t int_field(const json& j, const char* name) {
 json cmp(const std::string& key, const char* target, const char* result, std::int64_t value) {
   static const std::map<std::string, const char*> field = {
       {"CREATE", "create_revision"}, {"MOD", "mod_revision"}, {"VERSION", "version"}};
-  return {{"key", b64encode(key)}, {"target", target}, {"result", result},
-          {field.at(target), std::to_string(value)}};
+  return {{"key", b64encode(key)}, {"target", target}, {"result", result}, {field.at(target), std::to_string(value)}};
 }
 json put_op(const std::string& key, const std::string& value) {
   return {{"request_put", {{"key", b64encode(key)}, {"value", b64encode(value)}}}};
@@ -214,8 +212,7 @@ class Backoff {
 
 class EtcdLedger final : public Ledger {
  public:
-  explicit EtcdLedger(Config config)
-      : cfg_(std::move(config)), root_(cfg_.prefix + "/"), http_(http_options(cfg_)) {}
+  explicit EtcdLedger(Config config) : cfg_(std::move(config)), root_(cfg_.prefix + "/"), http_(http_options(cfg_)) {}
 
   void init() override {
     auto r = txn({cmp(root_ + "format", "CREATE", "EQUAL", 0)}, {put_op(root_ + "format", kFormat)},
@@ -248,8 +245,7 @@ class EtcdLedger final : public Ledger {
       }
       auto r = txn(Ops{}, ops, Ops{});
       for (std::size_t k = 0; k < n; ++k)
-        if (int_field(r.responses.at(k), "count") > 0)
-          out.push_back(candidates[i + k]);
+        if (int_field(r.responses.at(k), "count") > 0) out.push_back(candidates[i + k]);
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -302,10 +298,10 @@ class EtcdLedger final : public Ledger {
       r.version = n;
       auto value = json::parse(record_to_json(r));
       value["add_id"] = add_id;
-      auto res = txn({cmp(counter, "MOD", "EQUAL", c.mod_revision), cmp(key, "CREATE", "EQUAL", 0)},
-                     {put_op(key, value.dump()), put_op(counter, std::to_string(n + 1))},
-                     {range_op(range_req(counter)), range_op(range_req(key)),
-                      range_op(last_key_req(versions_dir(pkg)))});
+      auto res =
+          txn({cmp(counter, "MOD", "EQUAL", c.mod_revision), cmp(key, "CREATE", "EQUAL", 0)},
+              {put_op(key, value.dump()), put_op(counter, std::to_string(n + 1))},
+              {range_op(range_req(counter)), range_op(range_req(key)), range_op(last_key_req(versions_dir(pkg)))});
       if (res.succeeded) {
         counters_[pkg] = {n + 1, res.revision};
         return n;
@@ -338,10 +334,10 @@ class EtcdLedger final : public Ledger {
                     fmt::format("{} version {} already exists with other content", pkg, record.version));
       }
       Counter c = counter_from(range_kvs(res.responses.at(0)));
-      res = txn({cmp(counter, "MOD", "EQUAL", c.mod_revision), cmp(key, "CREATE", "EQUAL", 0)},
-                {put_op(key, record_to_json(record)),
-                 put_op(counter, std::to_string(std::max(c.next, record.version + 1)))},
-                reads);
+      res = txn(
+          {cmp(counter, "MOD", "EQUAL", c.mod_revision), cmp(key, "CREATE", "EQUAL", 0)},
+          {put_op(key, record_to_json(record)), put_op(counter, std::to_string(std::max(c.next, record.version + 1)))},
+          reads);
       if (res.succeeded) return;
       counters_.erase(pkg);
       backoff.wait();
@@ -416,6 +412,9 @@ class EtcdLedger final : public Ledger {
   static net::HttpOptions http_options(const Config& cfg) {
     net::HttpOptions options;
     options.connect_timeout = std::chrono::milliseconds(5000);
+    // Rides out a leader election (about a second with etcd's default timeouts).
+    options.retry.max_attempts = 7;
+    options.retry.max_delay = std::chrono::milliseconds(2000);
     options.ca_bundle = cfg.ca_bundle;
     return options;
   }
@@ -523,8 +522,8 @@ class EtcdLedger final : public Ledger {
       k.value = std::move(*value);
       k.mod_revision = int_field(kv, "mod_revision");
       if (k.key.compare(0, root_.size(), root_) != 0)
-        throw Error(ErrorKind::Invalid, fmt::format("{}: server answered with key '{}' outside the prefix", where(),
-                                                    printable(k.key)));
+        throw Error(ErrorKind::Invalid,
+                    fmt::format("{}: server answered with key '{}' outside the prefix", where(), printable(k.key)));
       out.push_back(std::move(k));
     }
     return out;
@@ -603,7 +602,7 @@ class EtcdLedger final : public Ledger {
     net::HttpResponse resp = post("auth/authenticate", body.dump(), false);
     if (resp.status != 200) {
       std::string message = error_message(resp);
-      // As etcd's own client does: credentials for a cluster without auth are not an error.
+      // Credentials for a cluster without auth are not an error: go on without a token.
       if (message.find("authentication is not enabled") != std::string::npos) return void(authenticated_ = true);
       fail("auth/authenticate", resp.status, message);
     }
@@ -623,6 +622,7 @@ class EtcdLedger final : public Ledger {
       req.body = body;
       req.idempotent = true;
       req.timeout = std::chrono::seconds(60);
+      if (cfg_.endpoints.size() > 1) req.max_attempts = 3;  // then the next endpoint
       try {
         return http_.send(req);
       } catch (const Error& e) {
@@ -661,8 +661,10 @@ class EtcdLedger final : public Ledger {
                       message.find("authentication failed") != std::string::npos ||
                       message.find("permission denied") != std::string::npos ||
                       message.find("auth token") != std::string::npos;
-    if (auth) kind = ErrorKind::Denied;
-    else if (status == 404) kind = ErrorKind::Unavailable;  // no v3 gateway there: never "absent"
+    if (auth)
+      kind = ErrorKind::Denied;
+    else if (status == 404)
+      kind = ErrorKind::Unavailable;  // no v3 gateway there: never "absent"
     std::string hint = status == 404 ? " (is this an etcd >= 3.4 client URL?)" : "";
     throw Error(kind, fmt::format("{}: /v3/{}: HTTP {}: {}{}", where(), method, status, printable(message), hint));
   }

@@ -16,9 +16,9 @@
 #include <functional>
 #include <latch>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "net/http.h"
@@ -269,11 +269,13 @@ TEST_F(EtcdLedgerTest, KeyLayoutIsAsDocumented) {
   auto keys = raw_->under(prefix_ + "/");
   std::vector<std::string> names;
   for (const auto& [k, v] : keys) names.push_back(k);
-  std::vector<std::string> expected = {
-      key("counters/app"),  key("counters/lib"),
-      key("format"),        key("packages/app/removed/" + v20(2)),
-      key("packages/app/t/live"), key("packages/app/v/" + v20(1)),
-      key("packages/lib/v/" + v20(1))};
+  std::vector<std::string> expected = {key("counters/app"),
+                                       key("counters/lib"),
+                                       key("format"),
+                                       key("packages/app/removed/" + v20(2)),
+                                       key("packages/app/t/live"),
+                                       key("packages/app/v/" + v20(1)),
+                                       key("packages/lib/v/" + v20(1))};
   EXPECT_EQ(names, expected);
   EXPECT_EQ(keys[key("format")], "sacker-etcd-ledger 1");
   EXPECT_EQ(keys[key("counters/app")], "3") << "the counter stays above the removed highest version";
@@ -497,7 +499,8 @@ TEST_F(EtcdLedgerTest, ACounterBehindTheVersionsNeverOverwrites) {
   raw_->del(key("counters/p"));
   auto fresh2 = open_ledger(uri_);
   EXPECT_EQ(fresh2->add(sample("p", 5)), 5u);
-  for (int i = 1; i <= 5; ++i) EXPECT_EQ(ledger_->get("p", static_cast<std::uint64_t>(i))->metadata.at("n"), std::to_string(i));
+  for (int i = 1; i <= 5; ++i)
+    EXPECT_EQ(ledger_->get("p", static_cast<std::uint64_t>(i))->metadata.at("n"), std::to_string(i));
 }
 
 // A private etcd with auth enabled, started with the project's server script.
@@ -518,8 +521,8 @@ class EtcdAuthTest : public ::testing::Test {
     raw.post("auth/user/grant", {{"user", "root"}, {"role", "root"}});
     raw.post("auth/user/add", {{"name", "deploy"}, {"password", "deploypw"}});
     raw.post("auth/role/add", {{"name", "reader"}});
-    raw.post("auth/role/grant", {{"name", "reader"},
-                                 {"perm", {{"key", b64("l/")}, {"range_end", b64("l0")}, {"permType", "READ"}}}});
+    raw.post("auth/role/grant",
+             {{"name", "reader"}, {"perm", {{"key", b64("l/")}, {"range_end", b64("l0")}, {"permType", "READ"}}}});
     raw.post("auth/user/grant", {{"user", "deploy"}, {"role", "reader"}});
     raw.post("auth/enable", json::object());
   }
