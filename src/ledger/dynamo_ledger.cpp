@@ -18,6 +18,7 @@
 //   add    1. UpdateItem "#next" ADD allocated 1, returning the new value n. The ADD
 //             is atomic, so every n goes to exactly one caller, and the counter never
 //             goes down, so no n is handed out twice, whatever is removed later.
+//             (Retried after a lost answer it skips a number, never repeats one.)
 //          2. PutItem version n with attribute_not_exists(version). It succeeds unless
 //             someone who does not reserve wrote n: the original tool (max + 1), an
 //             import, versions that predate the counter. Then (the item is not ours:
@@ -32,9 +33,9 @@
 //          (denied, invalid) hands its number back if nobody reserved after it.
 //   put_record (import) raises the counter to >= v first, then puts v conditionally:
 //          later adds get numbers above v; an equal existing record is a no-op.
-//   remove raises the counter to >= v (versions from before the counter), checks the
-//          tags, deletes, and checks the tags again: if a set_tag slipped in between,
-//          it puts the deleted item back and answers Conflict.
+//   remove checks the tags, raises the counter to >= v if v exists (for versions that
+//          predate the counter), deletes, and checks the tags again: if a set_tag
+//          slipped in between, it puts the deleted item back and answers Conflict.
 //   set_tag checks the version, puts the tag, checks the version again and takes the
 //          tag back (NotFound) if a remove won the race.
 // Reads are ConsistentRead; Query and Scan follow LastEvaluatedKey. `latest` is one
@@ -239,6 +240,7 @@ class DynamoLedger final : public Ledger {
 
   bool remove_version(const std::string& package, std::uint64_t version) override {
     refuse_if_tagged(package, version, "");
+    if (!version_exists(package, version)) return false;  // and leave the counter alone
     raise_counter(package, version);
     json resp = call("DeleteItem", table_,
                      {{"TableName", table_}, {"Key", version_key(package, version)}, {"ReturnValues", "ALL_OLD"}},
@@ -606,7 +608,8 @@ class DynamoLedger final : public Ledger {
 
   // --- the version protocol (see the top of the file) ---------------------------
 
-  // Step 1 of add: the next number, atomically. Not idempotent (a replay would skip a number).
+  // Step 1 of add: the next number, atomically. Replayed after a lost answer, it skips a
+  // number (a hole) but never repeats one, and a hole is what failing would leave too.
   std::uint64_t reserve(const std::string& package) {
     json resp = call("UpdateItem", tags_table_,
                      {{"TableName", tags_table_},
@@ -615,7 +618,7 @@ class DynamoLedger final : public Ledger {
                       {"ExpressionAttributeNames", {{"#a", "allocated"}}},
                       {"ExpressionAttributeValues", {{":one", N(std::uint64_t{1})}}},
                       {"ReturnValues", "UPDATED_NEW"}},
-                     false);
+                     true);
     json attrs = resp.value("Attributes", json::object());
     auto n = number_attr(attrs, "allocated", true, tags_table_, fmt::format("({}, {})", package, kCounterTag));
     if (*n <= 0) bad_item(tags_table_, package, "the version counter is not positive");

@@ -240,6 +240,12 @@ TEST_F(DynamoLedger, RemovingTheHighestLegacyVersionDoesNotFreeItsNumber) {
   EXPECT_EQ(ledger->add(sample("legacy", 3)), 3u);
 }
 
+TEST_F(DynamoLedger, RemovingAVersionThatIsNotThereCostsNoNumber) {
+  auto ledger = ready();
+  EXPECT_FALSE(ledger->remove_version("app", 3));
+  EXPECT_EQ(ledger->add(sample("app", 1)), 1u);
+}
+
 TEST_F(DynamoLedger, ListingsFollowLastEvaluatedKey) {
   auto ledger = ready("?page_size=2");
   std::vector<std::uint64_t> versions;
