@@ -114,11 +114,12 @@ std::string local_path_of(const std::string& url) {
   return url;
 }
 
-// One libgit2 reference per ledger instance; process-wide options set once.
+// libgit2 is initialised once per process (and never shut down: instances may be
+// opened from several threads, one thread per instance).
 void libgit2_init() {
-  git_libgit2_init();
   static std::once_flag once;
   std::call_once(once, [] {
+    git_libgit2_init();
     // A crash must never leave a ref pointing at objects that are not on disk.
     git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
   });
@@ -170,10 +171,6 @@ class GitLedger final : public Ledger {
         rng_(std::random_device{}() ^ static_cast<std::uint64_t>(getpid()) ^
              static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())) {
     libgit2_init();
-  }
-  ~GitLedger() override {
-    repo_.reset();
-    git_libgit2_shutdown();
   }
 
   void init() override {
@@ -335,27 +332,30 @@ class GitLedger final : public Ledger {
   }
 
   // Maps the last libgit2 error to an Error of the matching kind.
-  [[noreturn]] void fail(int rc, const std::string& what) const {
+  // `network`: the call talked to the remote, so a failing socket (an OS error to
+  // libgit2) means the server is unreachable, not a local I/O problem.
+  [[noreturn]] void fail(int rc, const std::string& what, bool network = false) const {
     const git_error* e = git_error_last();
     std::string why = e && e->message ? e->message : fmt::format("libgit2 error {}", rc);
     int klass = e ? e->klass : GIT_ERROR_NONE;
     int err = errno;
+    bool os = klass == GIT_ERROR_OS || klass == GIT_ERROR_FILESYSTEM;
+    bool denied = os && (err == EACCES || err == EPERM || why.find("ermission denied") != std::string::npos);
+    bool net = klass == GIT_ERROR_NET || klass == GIT_ERROR_SSL || klass == GIT_ERROR_SSH || klass == GIT_ERROR_HTTP;
     ErrorKind kind = ErrorKind::Internal;
     std::string hint;
-    if (rc == GIT_EAUTH) {
+    if (rc == GIT_EAUTH || denied) {
       kind = ErrorKind::Denied;
     } else if (rc == GIT_EOWNER) {
       kind = ErrorKind::Denied;
       hint = " (the repository belongs to another user)";
-    } else if (rc == GIT_ECERTIFICATE || klass == GIT_ERROR_NET || klass == GIT_ERROR_SSL || klass == GIT_ERROR_SSH ||
-               klass == GIT_ERROR_HTTP) {
+    } else if (rc == GIT_ECERTIFICATE || net || (network && os)) {
       kind = ErrorKind::Unavailable;
       if (why.find("not exported") != std::string::npos || why.find("no such repository") != std::string::npos ||
           why.find("not found") != std::string::npos)
         hint = " (does the repository exist? create it on the server with `git init --bare`)";
-    } else if (klass == GIT_ERROR_OS || klass == GIT_ERROR_FILESYSTEM) {
-      bool denied = err == EACCES || err == EPERM || why.find("ermission denied") != std::string::npos;
-      kind = denied ? ErrorKind::Denied : ErrorKind::LocalIO;
+    } else if (os) {
+      kind = ErrorKind::LocalIO;
     } else if (klass == GIT_ERROR_ODB || klass == GIT_ERROR_OBJECT || klass == GIT_ERROR_ZLIB ||
                klass == GIT_ERROR_TREE || klass == GIT_ERROR_INDEXER || klass == GIT_ERROR_SHA ||
                klass == GIT_ERROR_REPOSITORY) {
@@ -367,6 +367,9 @@ class GitLedger final : public Ledger {
 
   void check(int rc, const std::string& what) const {
     if (rc < 0) fail(rc, what);
+  }
+  void check_network(int rc, const std::string& what) const {
+    if (rc < 0) fail(rc, what, true);
   }
 
   // Names reach us validated; checking again keeps every path one component per name.
@@ -567,10 +570,10 @@ class GitLedger final : public Ledger {
     git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
     callbacks.credentials = credentials_cb;
     callbacks.payload = &state;
-    check(git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr), "cannot fetch");
+    check_network(git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr), "cannot fetch");
     const git_remote_head** heads = nullptr;
     std::size_t count = 0;
-    check(git_remote_ls(&heads, &count, remote.get()), "cannot list the remote's refs");
+    check_network(git_remote_ls(&heads, &count, remote.get()), "cannot list the remote's refs");
     std::optional<git_oid> tip;
     for (std::size_t i = 0; i < count; ++i)
       if (ref_name_ == heads[i]->name) tip = heads[i]->oid;
@@ -588,7 +591,7 @@ class GitLedger final : public Ledger {
         opts.callbacks = callbacks;
         opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
         opts.prune = GIT_FETCH_NO_PRUNE;
-        check(git_remote_download(remote.get(), &refspecs, &opts), "cannot fetch");
+        check_network(git_remote_download(remote.get(), &refspecs, &opts), "cannot fetch");
       }
       note_remote_tip(*tip);
     }
@@ -650,7 +653,7 @@ class GitLedger final : public Ledger {
       lost_because = "the remote branch moved";
       return false;
     }
-    check(rc, "cannot push");
+    check_network(rc, "cannot push");
     if (!state.rejected.empty()) {
       const std::string& why = state.rejected;
       for (const char* word : {"declined", "denied", "deny", "forbidden", "ermission"})
@@ -776,6 +779,7 @@ std::string default_cache_dir(const std::string& remote) {
 }  // namespace
 
 std::unique_ptr<Ledger> open_git_ledger(const Uri& uri) {
+  libgit2_init();
   auto invalid = [&](const std::string& why) {
     return Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': {}", printable(redact_uri(uri.text)), why));
   };

@@ -1,0 +1,438 @@
+// The git ledger against `git daemon` (the server_git-daemon fixture), for what the
+// conformance suite does not cover: writer processes that each have their own cache
+// and meet only at the remote, local and remote writers on one repository, reads that
+// see other writers at once, the audit trail in `git log`, content written behind the
+// ledger's back with the git CLI, a hook that refuses, a server that is down or lacks
+// the repository, and URIs that make no sense.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "sacker/backends.h"
+#include "sacker/error.h"
+#include "support/process.h"
+#include "support/test_env.h"
+
+namespace sacker {
+namespace {
+
+namespace fs = std::filesystem;
+
+VersionRecord sample(const std::string& package, int n) {
+  VersionRecord r;
+  r.package = package;
+  r.sha256 = std::string(63, 'c') + static_cast<char>('0' + n % 10);
+  r.size = 100 + static_cast<std::uint64_t>(n);
+  r.basename = "build-" + std::to_string(n) + ".jar";
+  r.mode = 0644;
+  r.created = 1700000000 + n;
+  r.metadata = {{"n", std::to_string(n)}};
+  return r;
+}
+
+Error error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected a sacker::Error";
+  return Error(ErrorKind::Internal, "none");
+}
+
+std::vector<std::uint64_t> parse_versions(const std::string& out) {
+  std::vector<std::uint64_t> v;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) v.push_back(std::stoull(line));
+  return v;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// `name` found on $PATH (the test helpers exec without searching it).
+std::string on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (!dir.empty() && access((dir + "/" + name).c_str(), X_OK) == 0) return dir + "/" + name;
+  return name;
+}
+
+// A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
+int unused_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class GitLedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::load_test_env();
+    root_ = test::expand_template("{GIT_DAEMON_ROOT}", "");
+    url_ = test::expand_template("{GIT_DAEMON_URL}", "");
+    name_ = test::unique_token() + ".git";
+    served_ = root_ + "/" + name_;
+    tmp_ = test::make_temp_dir("sacker-git-test");
+  }
+  void TearDown() override { fs::remove_all(tmp_); }
+
+  // The served repository, operated on directly (as its host would).
+  std::string direct_uri() const { return "git://" + served_; }
+  // Through git daemon, with a cache of its own.
+  std::string remote_uri(const std::string& cache) const {
+    return "git://" + (tmp_ / cache).string() + "?remote=" + url_ + name_;
+  }
+  void create_served() { open_ledger(direct_uri())->init(); }
+
+  // Runs git; the test fails if git does.
+  std::string git(const std::vector<std::string>& args, const fs::path& cwd = {}) {
+    static const std::string git_path = on_path("git");
+    std::vector<std::string> argv = {git_path};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = test::run_process(argv, {"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t",
+                                      "GIT_COMMITTER_EMAIL=t@t"},
+                               "", cwd);
+    EXPECT_EQ(r.exit_code, 0) << "git " << args[0] << ": " << r.err;
+    return r.out;
+  }
+
+  // Commits `files` (path -> content; "" deletes) on main of the served repository,
+  // behind the ledger's back.
+  void tamper(const std::map<std::string, std::string>& files) {
+    fs::path work = tmp_ / "work";
+    fs::remove_all(work);
+    git({"clone", "-q", "--branch", "main", served_, work.string()});
+    for (const auto& [path, content] : files) {
+      if (content.empty()) {
+        git({"rm", "-q", "-r", path}, work);
+      } else {
+        fs::create_directories((work / path).parent_path());
+        test::write_file(work / path, content);
+        git({"add", path}, work);
+      }
+    }
+    git({"commit", "-q", "-m", "tamper"}, work);
+    git({"push", "-q", "origin", "main"}, work);
+  }
+
+  std::string root_, url_, name_, served_;
+  fs::path tmp_;
+};
+
+// The acceptance test: 4 processes x 50 adds through git daemon, each process with its
+// own cache, so they meet only at the server's receive-pack.
+TEST_F(GitLedgerTest, WritersWithTheirOwnCachesGetExactlyOneTo200) {
+  create_served();
+  const int processes = 4, per_process = 50;
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<test::ChildProcess>> children;
+  for (int p = 0; p < processes; ++p)
+    children.push_back(std::make_unique<test::ChildProcess>(
+        std::vector<std::string>{CONFORMANCE_WORKER, "add", remote_uri("cache" + std::to_string(p) + ".git"),
+                                 "frontend-server", std::to_string(per_process), "p" + std::to_string(p)}));
+  std::map<std::uint64_t, std::pair<int, int>> owner;
+  for (int p = 0; p < processes; ++p) {
+    auto r = children[static_cast<std::size_t>(p)]->wait();
+    ASSERT_EQ(r.exit_code, 0) << "writer " << p << ": " << r.err;
+    auto versions = parse_versions(r.out);
+    ASSERT_EQ(versions.size(), static_cast<std::size_t>(per_process));
+    for (std::size_t i = 0; i < versions.size(); ++i) {
+      if (i > 0) EXPECT_LT(versions[i - 1], versions[i]) << "writer " << p;
+      EXPECT_TRUE(owner.emplace(versions[i], std::pair{p, static_cast<int>(i)}).second)
+          << "version " << versions[i] << " handed out twice";
+    }
+  }
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("4 x 50 adds through git daemon: %.2f s\n", seconds);
+  ASSERT_EQ(owner.size(), 200u);
+  EXPECT_EQ(owner.begin()->first, 1u);
+  EXPECT_EQ(owner.rbegin()->first, 200u);
+
+  // The server's copy, read directly: every record is the one its writer was told about.
+  auto direct = open_ledger(direct_uri());
+  auto records = direct->records("frontend-server");
+  ASSERT_EQ(records.size(), 200u);
+  for (const auto& r : records) {
+    auto [p, seq] = owner.at(r.version);
+    EXPECT_EQ(r.metadata.at("worker"), "p" + std::to_string(p));
+    EXPECT_EQ(r.metadata.at("seq"), std::to_string(seq));
+  }
+  // One commit per add on a straight line: nothing was overwritten by a forced update.
+  auto log = lines(git({"--git-dir", served_, "log", "--format=%s|%p", "main"}));
+  ASSERT_EQ(log.size(), 200u);
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    EXPECT_EQ(log[i].substr(0, log[i].find('|')), "add frontend-server " + std::to_string(200 - i));
+    auto parents = log[i].substr(log[i].find('|') + 1);
+    EXPECT_EQ(parents.empty(), i + 1 == log.size()) << log[i];
+    EXPECT_EQ(parents.find(' '), std::string::npos) << "no merges: " << log[i];
+  }
+  // The writers shared nothing but the server, so the server holding every object of
+  // every commit means each push really sent what it created.
+  git({"--git-dir", served_, "fsck", "--no-dangling", "--connectivity-only"});
+}
+
+// A writer on the server's host (operating on the repository directly, ref lock files)
+// and writers through git daemon (receive-pack) exclude each other on the same ref.
+TEST_F(GitLedgerTest, LocalAndRemoteWritersShareOneSequence) {
+  create_served();
+  std::vector<std::unique_ptr<test::ChildProcess>> children;
+  for (int p = 0; p < 4; ++p) {
+    std::string uri = p % 2 ? direct_uri() : remote_uri("cache" + std::to_string(p) + ".git");
+    children.push_back(std::make_unique<test::ChildProcess>(
+        std::vector<std::string>{CONFORMANCE_WORKER, "add", uri, "mixed", "25", "p" + std::to_string(p)}));
+  }
+  std::set<std::uint64_t> all;
+  for (auto& c : children) {
+    auto r = c->wait();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (auto v : parse_versions(r.out)) EXPECT_TRUE(all.insert(v).second) << v << " twice";
+  }
+  ASSERT_EQ(all.size(), 100u);
+  EXPECT_EQ(*all.begin(), 1u);
+  EXPECT_EQ(*all.rbegin(), 100u);
+  EXPECT_EQ(open_ledger(remote_uri("reader.git"))->versions("mixed").size(), 100u);
+}
+
+TEST_F(GitLedgerTest, ReadsThroughTheRemoteSeeOtherWritersAtOnce) {
+  create_served();
+  auto a = open_ledger(remote_uri("a.git"));
+  auto b = open_ledger(remote_uri("b.git"));
+  EXPECT_TRUE(b->packages().empty());
+  auto v1 = a->add(sample("app", 1));
+  EXPECT_EQ(b->latest("app"), v1);
+  b->set_tag("app", "live", v1);
+  EXPECT_EQ(a->tag("app", "live"), v1);
+  auto v2 = b->add(sample("app", 2));
+  EXPECT_EQ(a->versions("app"), (std::vector<std::uint64_t>{v1, v2}));
+  EXPECT_EQ(a->get("app", v2), b->get("app", v2));
+  EXPECT_TRUE(a->remove_tag("app", "live"));
+  EXPECT_TRUE(b->tags("app").empty());
+}
+
+TEST_F(GitLedgerTest, ShorthandGitDaemonUriWithCacheParameterOrDefaultCache) {
+  create_served();
+  std::string host_uri = url_ + name_;  // git://127.0.0.1:PORT/NAME.git
+  auto with_cache = open_ledger(host_uri + "?cache=" + (tmp_ / "explicit.git").string());
+  auto v = with_cache->add(sample("short", 1));
+  EXPECT_TRUE(fs::exists(tmp_ / "explicit.git" / "objects"));
+
+  std::string old = std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME") : "";
+  setenv("XDG_CACHE_HOME", (tmp_ / "xdg").c_str(), 1);
+  auto with_default = open_ledger(host_uri);
+  EXPECT_EQ(with_default->latest("short"), v);
+  if (old.empty())
+    unsetenv("XDG_CACHE_HOME");
+  else
+    setenv("XDG_CACHE_HOME", old.c_str(), 1);
+  ASSERT_TRUE(fs::exists(tmp_ / "xdg" / "sacker" / "git"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(tmp_ / "xdg" / "sacker" / "git"), fs::directory_iterator()), 1);
+}
+
+// libgit2's push to a path does not compare-and-swap, so such a "remote" is used
+// directly: the cache path is never created.
+TEST_F(GitLedgerTest, FileRemoteIsOperatedOnDirectly) {
+  std::string uri = "git://" + (tmp_ / "unused-cache.git").string() + "?remote=file://" + served_;
+  auto ledger = open_ledger(uri);
+  ledger->init();
+  EXPECT_TRUE(fs::exists(fs::path(served_) / "HEAD"));
+  auto v = ledger->add(sample("f", 1));
+  EXPECT_EQ(open_ledger(direct_uri())->latest("f"), v);
+  EXPECT_FALSE(fs::exists(tmp_ / "unused-cache.git"));
+}
+
+TEST_F(GitLedgerTest, GitLogIsTheAuditTrail) {
+  create_served();
+  auto ledger = open_ledger(remote_uri("c.git"));
+  auto v1 = ledger->add(sample("frontend-server", 1));
+  auto v2 = ledger->add(sample("frontend-server", 2));
+  ledger->set_tag("frontend-server", "live", v2);
+  ledger->set_tag("frontend-server", "live", v2);  // no change: no commit
+  EXPECT_TRUE(ledger->remove_tag("frontend-server", "live"));
+  EXPECT_TRUE(ledger->remove_version("frontend-server", v1));
+  VersionRecord imported = sample("frontend-server", 9);
+  imported.version = 40;
+  ledger->put_record(imported);
+  setenv("GIT_AUTHOR_NAME", "CI Bot", 1);
+  setenv("GIT_AUTHOR_EMAIL", "ci@example.com", 1);
+  ledger->add(sample("frontend-server", 3));
+  unsetenv("GIT_AUTHOR_NAME");
+  unsetenv("GIT_AUTHOR_EMAIL");
+  auto log = lines(git({"--git-dir", served_, "log", "--reverse", "--format=%s|%an <%ae>|%cn", "main"}));
+  std::vector<std::string> expected = {
+      "add frontend-server 1|sacker <sacker@localhost>|sacker",
+      "add frontend-server 2|sacker <sacker@localhost>|sacker",
+      "tag frontend-server 2 live|sacker <sacker@localhost>|sacker",
+      "untag frontend-server live (was 2)|sacker <sacker@localhost>|sacker",
+      "remove frontend-server 1|sacker <sacker@localhost>|sacker",
+      "import frontend-server 40|sacker <sacker@localhost>|sacker",
+      "add frontend-server 41|CI Bot <ci@example.com>|CI Bot",
+  };
+  EXPECT_EQ(log, expected);
+  // The documented layout.
+  auto files = lines(git({"--git-dir", served_, "ls-tree", "-r", "--name-only", "main"}));
+  EXPECT_EQ(files, (std::vector<std::string>{"packages/frontend-server/next",
+                                             "packages/frontend-server/versions/00000000000000000002.json",
+                                             "packages/frontend-server/versions/00000000000000000040.json",
+                                             "packages/frontend-server/versions/00000000000000000041.json"}));
+  EXPECT_EQ(git({"--git-dir", served_, "show", "main:packages/frontend-server/next"}), "42\n");
+}
+
+TEST_F(GitLedgerTest, EditsWithTheGitCliAreReadBack) {
+  create_served();
+  auto ledger = open_ledger(remote_uri("c.git"));
+  auto v = ledger->add(sample("svc", 1));
+  tamper({{"packages/svc/tags/live", std::to_string(v) + "\n"}});
+  EXPECT_EQ(ledger->tag("svc", "live"), v);
+  EXPECT_EQ(ledger->add(sample("svc", 2)), v + 1) << "a write after someone else's commit builds on it";
+}
+
+TEST_F(GitLedgerTest, HostileContentIsInvalidAndNamesThePath) {
+  create_served();
+  auto ledger = open_ledger(remote_uri("c.git"));
+  auto v = ledger->add(sample("svc", 1));
+  std::string record_path = "packages/svc/versions/00000000000000000001.json";
+  struct Case {
+    std::map<std::string, std::string> files;
+    std::function<void()> op;
+    std::string path;
+  };
+  std::vector<Case> cases = {
+      {{{record_path, "{not json"}}, [&] { ledger->get("svc", v); }, record_path},
+      {{{record_path, R"({"package":"other","version":1,"sha256":")" + std::string(64, 'a') +
+                          R"(","size":1,"basename":"x","mode":420,"created":"2024-01-01T00:00:00Z","metadata":{}})"}},
+       [&] { ledger->records("svc"); }, record_path},
+      {{{record_path, R"({"package":"svc","version":1,"sha256":"nothex","size":1,"basename":"x","mode":420,)"
+                      R"("created":"2024-01-01T00:00:00Z","metadata":{}})"}},
+       [&] { ledger->get("svc", v); }, record_path},
+      {{{"packages/svc/versions/7.json", "{}"}}, [&] { ledger->versions("svc"); }, "packages/svc/versions/7.json"},
+      {{{"packages/svc/tags/live", "latest\n"}}, [&] { ledger->tags("svc"); }, "packages/svc/tags/live"},
+      {{{"packages/svc/tags/bad tag", "1\n"}}, [&] { ledger->tags("svc"); }, "packages/svc/tags/bad tag"},
+      {{{"packages/svc/next", "-5\n"}}, [&] { ledger->add(sample("svc", 2)); }, "packages/svc/next"},
+      {{{"packages/.hidden/next", "1\n"}}, [&] { ledger->packages(); }, "packages/.hidden"},
+      {{{"packages/README", "hello\n"}}, [&] { ledger->packages(); }, "packages/README"},
+  };
+  for (const auto& c : cases) {
+    tamper(c.files);
+    Error e = error_of(c.op);
+    EXPECT_EQ(e.kind(), ErrorKind::Invalid) << c.path << ": " << e.what();
+    EXPECT_NE(std::string(e.what()).find(c.path), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line: " << e.what();
+    // Put things back for the next case.
+    std::map<std::string, std::string> undo;
+    for (const auto& [path, content] : c.files) undo[path] = "";
+    tamper(undo);
+    if (!ledger->get("svc", v)) {
+      VersionRecord r = sample("svc", 1);
+      r.version = v;
+      ledger->put_record(r);
+    }
+  }
+}
+
+TEST_F(GitLedgerTest, ARefusingHookIsDenied) {
+  create_served();
+  auto ledger = open_ledger(remote_uri("c.git"));
+  ledger->add(sample("svc", 1));
+  fs::path hook = fs::path(served_) / "hooks" / "pre-receive";
+  fs::create_directories(hook.parent_path());
+  test::write_file(hook, "#!/bin/sh\necho 'ledger is frozen' >&2\nexit 1\n");
+  fs::permissions(hook, fs::perms::owner_all);
+  Error e = error_of([&] { ledger->add(sample("svc", 2)); });
+  EXPECT_EQ(e.kind(), ErrorKind::Denied) << e.what();
+  EXPECT_NE(std::string(e.what()).find("declined"), std::string::npos) << e.what();
+  fs::remove(hook);
+  EXPECT_EQ(ledger->versions("svc"), (std::vector<std::uint64_t>{1}));
+}
+
+TEST_F(GitLedgerTest, ADownServerIsUnavailableNotEmpty) {
+  std::string uri = "git://" + (tmp_ / "c.git").string() + "?remote=git://127.0.0.1:" +
+                    std::to_string(unused_port()) + "/ledger.git";
+  auto ledger = open_ledger(uri);
+  for (const auto& op : std::vector<std::function<void()>>{[&] { ledger->packages(); },
+                                                           [&] { ledger->versions("x"); },
+                                                           [&] { ledger->add(sample("x", 1)); },
+                                                           [&] { ledger->init(); }}) {
+    Error e = error_of(op);
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable) << e.what();
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(GitLedgerTest, AMissingRemoteRepositoryIsUnavailableWithAHint) {
+  auto ledger = open_ledger(remote_uri("c.git"));  // served_ was never created
+  for (const auto& op : std::vector<std::function<void()>>{[&] { ledger->packages(); },
+                                                           [&] { ledger->add(sample("x", 1)); }}) {
+    Error e = error_of(op);
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable) << e.what();
+    EXPECT_NE(std::string(e.what()).find("git init --bare"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(GitLedgerTest, LocalPathsAbsentOrNotARepository) {
+  fs::path absent = tmp_ / "absent" / "ledger.git";
+  auto empty = open_ledger("git://" + absent.string());
+  EXPECT_TRUE(empty->packages().empty());
+  EXPECT_TRUE(empty->versions("x").empty());
+  EXPECT_FALSE(fs::exists(absent)) << "reads create nothing";
+  empty->add(sample("x", 1));
+  EXPECT_TRUE(fs::exists(absent / "HEAD")) << "the first write creates the repository";
+
+  fs::path plain = tmp_ / "plain";
+  fs::create_directories(plain);
+  test::write_file(plain / "notes.txt", "hello");
+  Error e = error_of([&] { open_ledger("git://" + plain.string())->packages(); });
+  EXPECT_EQ(e.kind(), ErrorKind::Invalid) << e.what();
+}
+
+TEST_F(GitLedgerTest, BranchParameterSeparatesLedgers) {
+  create_served();
+  auto a = open_ledger(remote_uri("c.git") + "&branch=team-a");
+  auto b = open_ledger(direct_uri() + "?branch=releases/b");
+  a->add(sample("app", 1));
+  b->add(sample("app", 1));
+  b->add(sample("app", 2));
+  EXPECT_EQ(a->versions("app").size(), 1u);
+  EXPECT_EQ(b->versions("app").size(), 2u);
+  EXPECT_TRUE(open_ledger(direct_uri())->packages().empty()) << "main is untouched";
+}
+
+TEST_F(GitLedgerTest, BadUrisAreInvalid) {
+  for (std::string uri : {"git://", "git:///", "git:///tmp/x.git?branch=a..b", "git:///tmp/x.git?branch=",
+                          "git:///tmp/x.git?colour=blue", "git:///tmp/x.git?remote=relative/path.git",
+                          "git:///tmp/x.git?remote=", "git://host/x.git?remote=git://other/y.git",
+                          "git://host/x.git?cache=relative"}) {
+    Error e = error_of([&] { open_ledger(uri); });
+    EXPECT_EQ(e.kind(), ErrorKind::Invalid) << uri << ": " << e.what();
+  }
+}
+
+TEST_F(GitLedgerTest, PasswordsInTheRemoteAreNotShown) {
+  auto ledger = open_ledger("git:///tmp/c.git?remote=https://user:s3cret@127.0.0.1:1/x.git");
+  EXPECT_EQ(ledger->describe().find("s3cret"), std::string::npos) << ledger->describe();
+}
+
+}  // namespace
+}  // namespace sacker
