@@ -143,7 +143,11 @@ std::optional<std::uint64_t> parse_version_text(const std::string& s) {
 class S3Ledger final : public Ledger {
  public:
   S3Ledger(std::shared_ptr<S3Client> client, net::S3Uri uri, int page_size, std::function<std::int64_t()> now_ms)
-      : client_(std::move(client)), uri_(std::move(uri)), page_size_(page_size), now_ms_(std::move(now_ms)) {}
+      : client_(std::move(client)),
+        uri_(std::move(uri)),
+        page_size_(page_size),
+        now_ms_(std::move(now_ms)),
+        acl_(net::s3_acl_headers(uri_)) {}
 
   void init() override { client_->create_bucket(uri_.bucket); }
 
@@ -202,6 +206,7 @@ class S3Ledger final : public Ledger {
       const std::string nonce = random_nonce();
       net::S3PutOptions o;
       o.headers = {{"Content-Type", "application/json"}, {"If-None-Match", "*"}};
+      o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
       add_metadata_headers(record.metadata, o.headers);
       auto result = client_->put(uri_.bucket, version_key(package, candidate),
                                  version_body(record, candidate, nonce), std::move(o));
@@ -236,6 +241,7 @@ class S3Ledger final : public Ledger {
     const std::string k = version_key(record.package, record.version);
     net::S3PutOptions o;
     o.headers = {{"Content-Type", "application/json"}, {"If-None-Match", "*"}};
+    o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
     add_metadata_headers(record.metadata, o.headers);
     auto result = client_->put(uri_.bucket, k, version_body(record, record.version, ""), std::move(o));
     if (!result.written) {
@@ -444,6 +450,7 @@ class S3Ledger final : public Ledger {
     json j = {{"version", version}};
     net::S3PutOptions o;
     o.headers = {{"Content-Type", "application/json"}};
+    o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
     client_->put(uri_.bucket, tag_key(package, tag), j.dump(), std::move(o));
   }
 
@@ -569,12 +576,13 @@ class S3Ledger final : public Ledger {
   net::S3Uri uri_;
   int page_size_;
   std::function<std::int64_t()> now_ms_;
+  net::HttpHeaders acl_;  // x-amz-acl on what we write, if asked for
   bool may_list_ = true;
   std::map<std::string, std::uint64_t> floor_;  // per package: the highest number this process saw go
 };
 
 std::unique_ptr<Ledger> make(const Uri& uri, std::function<std::int64_t()> now_ms) {
-  net::S3Uri s3 = net::parse_s3_uri(uri, {"page_size"});
+  net::S3Uri s3 = net::parse_s3_uri(uri, {"page_size", "acl"});
   int page_size = static_cast<int>(net::s3_size_option(s3, "page_size", 0, 1, 1000));
   return std::make_unique<S3Ledger>(net::shared_s3_client(), std::move(s3), page_size, std::move(now_ms));
 }

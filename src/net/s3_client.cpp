@@ -194,6 +194,18 @@ std::uint64_t s3_size_option(const S3Uri& uri, const std::string& name, std::uin
   return v * unit;
 }
 
+HttpHeaders s3_acl_headers(const S3Uri& uri) {
+  auto it = uri.options.find("acl");
+  if (it == uri.options.end()) return {};
+  static const char* const canned[] = {"private", "public-read", "public-read-write", "authenticated-read",
+                                       "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"};
+  for (const char* c : canned)
+    if (it->second == c) return {{"x-amz-acl", it->second}};
+  throw Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': acl={} is not a canned ACL (e.g. "
+                                              "bucket-owner-full-control)",
+                                              printable(uri.display), printable(it->second)));
+}
+
 std::shared_ptr<S3Client> shared_s3_client() {
   static std::mutex mutex;
   static std::shared_ptr<S3Client> client;

@@ -60,6 +60,7 @@ struct Tuning {
   std::uint64_t part_size = 0;  // 0: derived from the blob's size
   std::uint64_t download_part = kDefaultDownloadPart;
   std::size_t concurrency = kDefaultConcurrency;
+  net::HttpHeaders acl;  // x-amz-acl on what we write, if asked for
 };
 
 std::uint64_t round_up(std::uint64_t v, std::uint64_t unit) { return (v + unit - 1) / unit * unit; }
@@ -184,6 +185,7 @@ class S3Store final : public Store {
     o.headers = {{"Content-Type", "application/octet-stream"},
                  {"x-amz-checksum-sha256", net::sha256_hex_to_base64(sha256)},
                  {"If-None-Match", "*"}};
+    o.headers.insert(o.headers.end(), tuning_.acl.begin(), tuning_.acl.end());
     if (progress) progress->start(size);
     auto result = client_->put_file(uri_.bucket, k, net::FileRange{path, 0, size}, std::move(o));
     if (progress) {
@@ -205,7 +207,9 @@ class S3Store final : public Store {
     const std::uint64_t part = upload_part_size(size);
     const std::size_t count = static_cast<std::size_t>((size + part - 1) / part);
     Fd fd(path);
-    std::string upload_id = client_->create_multipart(uri_.bucket, k, {{"Content-Type", "application/octet-stream"}});
+    net::HttpHeaders create_headers = {{"Content-Type", "application/octet-stream"}};
+    create_headers.insert(create_headers.end(), tuning_.acl.begin(), tuning_.acl.end());
+    std::string upload_id = client_->create_multipart(uri_.bucket, k, create_headers);
     try {
       std::vector<net::S3CompletedPart> parts(count);
       std::atomic<std::uint64_t> sent{0};
@@ -323,12 +327,13 @@ class S3Store final : public Store {
 }  // namespace
 
 std::unique_ptr<Store> open_s3_store(const Uri& uri) {
-  net::S3Uri s3 = net::parse_s3_uri(uri, {"multipart_threshold", "part_size", "download_part_size", "concurrency"});
+  net::S3Uri s3 = net::parse_s3_uri(uri, {"multipart_threshold", "part_size", "download_part_size", "concurrency", "acl"});
   Tuning t;
   t.multipart_threshold = net::s3_size_option(s3, "multipart_threshold", kDefaultMultipartThreshold, 0, kMaxPart);
   t.part_size = net::s3_size_option(s3, "part_size", 0, kMinPart, kMaxPart);
   t.download_part = net::s3_size_option(s3, "download_part_size", kDefaultDownloadPart, 64 << 10, kGiB);
   t.concurrency = static_cast<std::size_t>(net::s3_size_option(s3, "concurrency", kDefaultConcurrency, 1, 64));
+  t.acl = net::s3_acl_headers(s3);
   return std::make_unique<S3Store>(net::shared_s3_client(), std::move(s3), t);
 }
 
