@@ -344,7 +344,9 @@ class GitLedger final : public Ledger {
     bool net = klass == GIT_ERROR_NET || klass == GIT_ERROR_SSL || klass == GIT_ERROR_SSH || klass == GIT_ERROR_HTTP;
     ErrorKind kind = ErrorKind::Internal;
     std::string hint;
-    if (rc == GIT_EAUTH || denied) {
+    bool auth = why.find("authentication") != std::string::npos || why.find("status code: 401") != std::string::npos ||
+                why.find("status code: 403") != std::string::npos;
+    if (rc == GIT_EAUTH || denied || (net && auth)) {
       kind = ErrorKind::Denied;
     } else if (rc == GIT_EOWNER) {
       kind = ErrorKind::Denied;
