@@ -45,6 +45,7 @@
 #include <random>
 #include <thread>
 
+#include "core/files.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 #include "sacker/sha256.h"
@@ -174,7 +175,7 @@ class GitLedger final : public Ledger {
   }
 
   void init() override {
-    create_repo(repo_path_);
+    create_repo();
     if (!remote_.empty()) read_tip();  // says now whether the remote answers
   }
 
@@ -400,6 +401,8 @@ class GitLedger final : public Ledger {
     if (rc == GIT_ENOTFOUND) {
       std::error_code ec;
       if (!std::filesystem::exists(repo_path_, ec) && !ec) return nullptr;
+      if (std::filesystem::is_directory(repo_path_, ec) && std::filesystem::is_empty(repo_path_, ec) && !ec)
+        return nullptr;
       throw Error(ErrorKind::Invalid,
                   fmt::format("{}: {} is not a bare git repository", where(), printable(repo_path_)));
     }
@@ -408,24 +411,34 @@ class GitLedger final : public Ledger {
     return r;
   }
 
-  git_repository* create_repo(const std::string& path) {
-    if (path == repo_path_ && repo()) return repo_.get();
+  // Opens the repository, creating it first if there is none. It is made complete under a
+  // temporary name and renamed into place, so no process ever sees half a repository and
+  // of several processes creating it at once, one wins and the others open its.
+  git_repository* create_repo() {
+    if (repo()) return repo_.get();
+    namespace fs = std::filesystem;
+    fs::path path(repo_path_);
+    make_directories(path.parent_path());
+    fs::path temp = path.parent_path() / fmt::format(".{}.sacker-init-{}-{:08x}", path.filename().string(), getpid(),
+                                                     static_cast<std::uint32_t>(rng_()));
     git_repository_init_options opts;
     git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
-    opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+    opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKDIR | GIT_REPOSITORY_INIT_NO_REINIT;
     opts.initial_head = branch_.c_str();
     git_repository* r = nullptr;
-    int rc = git_repository_init_ext(&r, path.c_str(), &opts);
-    if (rc < 0) {
-      // Another process may be creating it at this moment (its config lock): open theirs.
-      if (git_repository_open_bare(&r, path.c_str()) < 0) fail(rc, "cannot create " + path);
+    check(git_repository_init_ext(&r, temp.c_str(), &opts), "cannot create " + temp.string());
+    git_repository_free(r);
+    // rename() replaces nothing but an empty directory: a repository made meanwhile stays.
+    if (std::rename(temp.c_str(), path.c_str()) == 0) {
+      fsync_directory(path.parent_path());
+    } else {
+      int err = errno;
+      std::error_code ec;
+      fs::remove_all(temp, ec);
+      if (err != EEXIST && err != ENOTEMPTY) throw_errno(where() + ": cannot create " + repo_path_, err);
     }
-    if (path != repo_path_) {
-      git_repository_free(r);
-      return nullptr;
-    }
-    repo_.reset(r);
-    return r;
+    if (!repo()) throw Error(ErrorKind::LocalIO, fmt::format("{}: {} vanished while being created", where(), repo_path_));
+    return repo_.get();
   }
 
   // --- reading a snapshot -----------------------------------------------------------
@@ -565,7 +578,7 @@ class GitLedger final : public Ledger {
   }
 
   std::optional<git_oid> fetch_tip() {
-    create_repo(repo_path_);
+    create_repo();
     RemotePtr remote = open_remote();
     RemoteState state;
     git_remote_callbacks callbacks;
@@ -740,7 +753,7 @@ class GitLedger final : public Ledger {
     std::string lost_because;
     for (;;) {
       ++attempts;
-      if (remote_.empty()) create_repo(repo_path_);
+      if (remote_.empty()) create_repo();
       Snapshot s = snapshot_at(read_tip());
       auto change = build(s);
       if (!change) return;
@@ -816,6 +829,7 @@ std::unique_ptr<Ledger> open_git_ledger(const Uri& uri) {
     repo_path = uri.query.count("cache") ? uri.query.at("cache") : default_cache_dir(remote);
     if (repo_path.empty() || repo_path[0] != '/') throw invalid("'cache' must be an absolute path");
   }
+  while (repo_path.size() > 1 && repo_path.back() == '/') repo_path.pop_back();
   // redact_uri does not look inside ?remote=URL: a password there is redacted here.
   std::string description = redact_uri(uri.text.substr(0, uri.text.find('?')));
   char sep = '?';

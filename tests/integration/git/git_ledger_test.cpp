@@ -215,6 +215,31 @@ TEST_F(GitLedgerTest, LocalAndRemoteWritersShareOneSequence) {
   EXPECT_EQ(open_ledger(remote_uri("reader.git"))->versions("mixed").size(), 100u);
 }
 
+// No `init`: the first writers create the repository (or the shared cache) at the same
+// moment; none may see half of it.
+TEST_F(GitLedgerTest, FirstUseWithoutInitFromSeveralProcesses) {
+  create_served();
+  for (const std::string& uri : {"git://" + (tmp_ / "fresh" / "ledger.git").string(), remote_uri("shared-cache.git")}) {
+    std::vector<std::unique_ptr<test::ChildProcess>> children;
+    for (int p = 0; p < 4; ++p)
+      children.push_back(std::make_unique<test::ChildProcess>(
+          std::vector<std::string>{CONFORMANCE_WORKER, "add", uri, "first", "10", "p" + std::to_string(p)}));
+    std::set<std::uint64_t> all;
+    for (auto& c : children) {
+      auto r = c->wait();
+      ASSERT_EQ(r.exit_code, 0) << uri << ": " << r.err;
+      for (auto v : parse_versions(r.out)) EXPECT_TRUE(all.insert(v).second) << v << " twice";
+    }
+    EXPECT_EQ(all, (std::set<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                                             21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38,
+                                             39, 40}))
+        << uri;
+  }
+  // Nothing left behind by the processes that lost the creation race.
+  for (const auto& entry : fs::directory_iterator(tmp_ / "fresh"))
+    EXPECT_EQ(entry.path().filename(), "ledger.git") << entry.path();
+}
+
 TEST_F(GitLedgerTest, ReadsThroughTheRemoteSeeOtherWritersAtOnce) {
   create_served();
   auto a = open_ledger(remote_uri("a.git"));
