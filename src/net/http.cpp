@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -388,7 +389,7 @@ struct HttpClient::Impl {
 
   // One attempt. Returns the curl code; fills `at`.
   CURLcode perform(const HttpRequest& wire, const HttpRequest& original, Attempt& at,
-                   BodySource& body) {
+                   BodySource& body, const UrlParts& parts) {
     curl_easy_reset(easy);  // keeps the connection cache
     errbuf[0] = '\0';
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
@@ -397,6 +398,10 @@ struct HttpClient::Impl {
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    // libcurl silently sends a request again when a reused keep-alive connection
+    // turns out closed before any answer; that must not happen to a request that
+    // is not safe to repeat, so those always get a fresh connection.
+    if (!original.idempotent) curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
     if (options.low_speed_time.count() > 0) {
       curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, options.low_speed_bytes);
@@ -405,6 +410,11 @@ struct HttpClient::Impl {
     if (original.timeout.count() > 0)
       curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(original.timeout.count()));
     if (!options.ca_bundle.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options.ca_bundle.c_str());
+    // libcurl reads the proxy variables itself, except upper-case HTTP_PROXY,
+    // which it ignores on purpose (CGI "httpoxy"); the AWS CLI honours it, so we
+    // do too. NO_PROXY still applies: curl checks it for explicit proxies as well.
+    if (parts.scheme == "http" && !std::getenv("http_proxy"))
+      if (const char* p = std::getenv("HTTP_PROXY"); p && *p) curl_easy_setopt(easy, CURLOPT_PROXY, p);
 
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, &at);
@@ -453,21 +463,23 @@ struct HttpClient::Impl {
       wire.url = request.url;
       wire.headers = request.headers;
       if (request.sign) request.sign(wire);
-      parse_url(wire.url);  // Error(Invalid) before anything is sent
+      const UrlParts parts = parse_url(wire.url);  // Error(Invalid) before anything is sent
       const std::string shown_url = redact_url(wire.url);
       const std::string attempt_note =
           max_attempts > 1 && attempt > 1 ? fmt::format(" (attempt {}/{})", attempt, max_attempts) : "";
 
       BodySource body;
-      body.memory = &request.body;
-      if (request.body_file) body.file = &*request.body_file;
+      if (request.body_file)
+        body.file = &*request.body_file;
+      else
+        body.memory = &request.body;
       body.open();
 
       Attempt at;
       at.request = &request;
       at.easy = easy;
       const auto started = clock::now();
-      CURLcode rc = perform(wire, request, at, body);
+      CURLcode rc = perform(wire, request, at, body, parts);
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
 
       if (at.sink_error) std::rethrow_exception(at.sink_error);
@@ -496,8 +508,9 @@ struct HttpClient::Impl {
       HttpResponse& resp = at.response;
       resp.attempts = attempt;
       log(fmt::format("{} {} {} {} ms{}", request.method, shown_url, resp.status, ms, attempt_note));
-      const bool retry_status =
-          request.idempotent && (retryable_status(resp) || (request.retry_if && request.retry_if(resp)));
+      const bool failed = resp.status < 200 || resp.status >= 300;
+      const bool retry_status = request.idempotent && failed &&
+                                (retryable_status(resp) || (request.retry_if && request.retry_if(resp)));
       if (retry_status && attempt < max_attempts) {
         sleep(backoff(attempt, &resp));
         continue;

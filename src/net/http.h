@@ -21,9 +21,13 @@
 //       "RequestTimeout" error codes, plus whatever HttpRequest::retry_if says.
 //   Before every attempt HttpRequest::sign (if set) is applied to a fresh copy of
 //   the request as given, so a retried request is signed again with a new time.
-// - Proxies: libcurl reads HTTPS_PROXY/https_proxy, HTTP_PROXY/http_proxy (lower
-//   case http_proxy only, as curl does), ALL_PROXY and NO_PROXY from the
-//   environment; the client never disables that.
+//   A request that is not idempotent goes out on a new connection: libcurl would
+//   otherwise silently re-send it when a reused keep-alive connection turns out
+//   to have been closed by the server.
+// - Proxies: libcurl reads https_proxy/HTTPS_PROXY, http_proxy, ALL_PROXY and
+//   no_proxy/NO_PROXY from the environment and the client never disables that;
+//   upper-case HTTP_PROXY (which curl ignores) is honoured too for http:// URLs
+//   when http_proxy is unset, as the AWS CLI does. NO_PROXY applies to all.
 // - TLS: the system CA store unless HttpOptions::ca_bundle names a PEM file (the
 //   AWS code sets it from AWS_CA_BUNDLE / profile ca_bundle, see aws_config.h).
 // - Redirects are not followed (a signed request cannot be replayed elsewhere).
