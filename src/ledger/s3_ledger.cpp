@@ -59,6 +59,7 @@ constexpr std::uint64_t kMinStampVersion = 1'000'000'000'001ULL;  // v-1 still h
 constexpr int kMaxAddConflicts = 1000;
 constexpr std::size_t kMetaHeaderBudget = 2048;  // AWS: user metadata headers <= 2 KB
 constexpr std::size_t kReadParallelism = 8;
+constexpr std::size_t kMaxObjectRead = 1 << 20;  // a record or a tag is a few hundred bytes
 
 const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -180,7 +181,7 @@ class S3Ledger final : public Ledger {
   std::optional<VersionRecord> get(const std::string& package, std::uint64_t version) override {
     if (version == 0 || version > kMaxVersion) return std::nullopt;
     const std::string k = version_key(package, version);
-    auto obj = client_->get(uri_.bucket, k);
+    auto obj = client_->get(uri_.bucket, k, kMaxObjectRead);
     if (!obj) return std::nullopt;
     return parse_record(package, version, *obj, k);
   }
@@ -429,7 +430,7 @@ class S3Ledger final : public Ledger {
 
   std::optional<std::uint64_t> read_tag(const std::string& package, const std::string& tag) {
     const std::string k = tag_key(package, tag);
-    auto obj = client_->get(uri_.bucket, k);
+    auto obj = client_->get(uri_.bucket, k, kMaxObjectRead);
     if (!obj) return std::nullopt;
     json j = json::parse(obj->body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) invalid(k, "not a JSON object");
@@ -483,7 +484,7 @@ class S3Ledger final : public Ledger {
 
   bool holds_nonce(const std::string& package, std::uint64_t version, const std::string& nonce) {
     try {
-      auto obj = client_->get(uri_.bucket, version_key(package, version));
+      auto obj = client_->get(uri_.bucket, version_key(package, version), kMaxObjectRead);
       if (!obj) return false;
       json j = json::parse(obj->body, nullptr, false);
       return j.is_object() && j.contains("nonce") && j["nonce"] == nonce;

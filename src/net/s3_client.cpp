@@ -388,17 +388,25 @@ std::optional<S3ObjectInfo> S3Client::head(const std::string& bucket, const std:
   fail(r, bucket, key);
 }
 
-std::optional<S3Object> S3Client::get(const std::string& bucket, const std::string& key) {
+std::optional<S3Object> S3Client::get(const std::string& bucket, const std::string& key, std::size_t max_bytes) {
   HttpRequest req;
   req.method = "GET";
   req.url = url(bucket, key, "");
   req.idempotent = true;
+  std::string body;
+  req.sink = ResponseSink{[&](const char* d, std::size_t n) {
+                            if (n > max_bytes - body.size())
+                              throw Error(ErrorKind::Invalid, fmt::format("{}: larger than {} bytes",
+                                                                          display(bucket, key), max_bytes));
+                            body.append(d, n);
+                          },
+                          [&] { body.clear(); }};
   HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status == 200) {
     S3Object obj;
     obj.info = info_from(r);
-    obj.info.size = r.body.size();
-    obj.body = std::move(r.body);
+    obj.info.size = body.size();
+    obj.body = std::move(body);
     return obj;
   }
   if (r.status == 404 && s3_error_code(r.body) != "NoSuchBucket") return std::nullopt;

@@ -131,8 +131,10 @@ class S3Client {
   std::optional<S3ObjectInfo> head(const std::string& bucket, const std::string& key);
 
   // GET of the whole object into memory (small objects: ledger records).
-  // nullopt if it does not exist.
-  std::optional<S3Object> get(const std::string& bucket, const std::string& key);
+  // nullopt if it does not exist. An object larger than `max_bytes` throws
+  // Error(Invalid) naming it (hostile content must not exhaust memory).
+  std::optional<S3Object> get(const std::string& bucket, const std::string& key,
+                              std::size_t max_bytes = std::size_t(-1));
 
   // GET of bytes [first, last] (inclusive; last = UINT64_MAX: to the end) into
   // `write`. `restart` is called before a retry that follows a partly delivered

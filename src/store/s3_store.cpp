@@ -134,7 +134,8 @@ class S3Store final : public Store {
     if (progress) progress->start(total);
     sink.write(first.data(), first.size());
     if (progress) progress->advance(first.size());
-    if (first.size() < total) fetch_rest(k, first.size(), total, sink, progress);
+    const std::uint64_t got = first.size();
+    if (got < total) fetch_rest(k, got, total, sink, progress, std::move(first));
     if (progress) progress->finish();
   }
 
@@ -279,8 +280,11 @@ class S3Store final : public Store {
                                                     client_->display(uri_.bucket, k), info->size, size));
   }
 
-  // Parallel ranged GETs of [from, total), written to the sink in order.
-  void fetch_rest(const std::string& k, std::uint64_t from, std::uint64_t total, BlobSink& sink, Progress* progress) {
+  // Parallel ranged GETs of [from, total), written to the sink in order. At most
+  // `concurrency` part buffers exist; they are recycled (fresh 8 MiB buffers would
+  // cost a page fault per 4 KiB every time).
+  void fetch_rest(const std::string& k, std::uint64_t from, std::uint64_t total, BlobSink& sink, Progress* progress,
+                  std::string spare) {
     const std::uint64_t part = tuning_.download_part;
     const std::size_t count = static_cast<std::size_t>((total - from + part - 1) / part);
     struct Slot {
@@ -288,6 +292,8 @@ class S3Store final : public Store {
       bool done = false;
     };
     std::vector<Slot> slots(count);
+    std::vector<std::string> free_buffers;
+    free_buffers.push_back(std::move(spare));
     net::ParallelTasks tasks(tuning_.concurrency);
     std::size_t next_submit = 0;
     for (std::size_t next_write = 0; next_write < count; ++next_write) {
@@ -295,6 +301,11 @@ class S3Store final : public Store {
       while (next_submit < count && next_submit < next_write + tuning_.concurrency) {
         const std::size_t i = next_submit++;
         const std::uint64_t first = from + i * part, last = std::min(total, first + part) - 1;
+        if (!free_buffers.empty()) {
+          slots[i].data = std::move(free_buffers.back());
+          free_buffers.pop_back();
+          slots[i].data.clear();
+        }
         tasks.submit([&, i, first, last] {
           Slot& s = slots[i];
           s.data.reserve(static_cast<std::size_t>(last - first + 1));
@@ -315,7 +326,7 @@ class S3Store final : public Store {
       Slot& s = slots[next_write];
       sink.write(s.data.data(), s.data.size());
       if (progress) progress->advance(s.data.size());
-      std::string().swap(s.data);
+      free_buffers.push_back(std::move(s.data));
     }
   }
 

@@ -184,6 +184,11 @@ TEST_F(S3Backend, HostileContentIsInvalidAndNamesTheKey) {
     EXPECT_EQ(kind_of([&] { ledger->get(pkg, 1700000000001); }, &message), ErrorKind::Invalid) << c.body;
     EXPECT_NE(message.find(c.key), std::string::npos) << message;
   }
+  // Too big to be a record: refused before it fills the memory.
+  put_raw("pa/versions/1700000000001", std::string(3 << 20, ' '));
+  std::string big_message;
+  EXPECT_EQ(kind_of([&] { ledger->get("pa", 1700000000001); }, &big_message), ErrorKind::Invalid);
+  EXPECT_NE(big_message.find("pa/versions/1700000000001"), std::string::npos) << big_message;
   put_raw("p8/versions/12abc", "{}");
   std::string message;
   EXPECT_EQ(kind_of([&] { ledger->versions("p8"); }, &message), ErrorKind::Invalid);
