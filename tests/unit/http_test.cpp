@@ -524,7 +524,30 @@ TEST(HttpClient, NoSecretsInErrorsOrTheLog) {
   EXPECT_NE(rec.log[0].find("X-Amz-Signature=REDACTED"), std::string::npos) << rec.log[0];
 }
 
+// Sets or clears proxy variables for one test and puts the old values back.
+class ProxyEnv {
+ public:
+  ProxyEnv() {
+    for (const char* v : kVars)
+      if (const char* old = std::getenv(v)) saved_.emplace_back(v, old);
+    clear();
+  }
+  ~ProxyEnv() {
+    clear();
+    for (const auto& [k, v] : saved_) ::setenv(k.c_str(), v.c_str(), 1);
+  }
+  static void clear() {
+    for (const char* v : kVars) ::unsetenv(v);
+  }
+
+ private:
+  static constexpr const char* kVars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                          "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"};
+  std::vector<std::pair<std::string, std::string>> saved_;
+};
+
 TEST(HttpClient, HonoursProxyEnvironment) {
+  ProxyEnv restore;
   LocalServer proxy;
   Recorder rec;
   HttpClient client(rec.options(1));
@@ -540,8 +563,7 @@ TEST(HttpClient, HonoursProxyEnvironment) {
   ::setenv("HTTP_PROXY", proxy_url.c_str(), 1);
   ::setenv("NO_PROXY", "sacker-proxied.invalid", 1);
   EXPECT_THROW(client.send(get("http://sacker-proxied.invalid/echo?via=none")), Error);
-  ::unsetenv("HTTP_PROXY");
-  ::unsetenv("NO_PROXY");
+  ProxyEnv::clear();
   HttpClient direct(rec.options(1));
   const json st = json::parse(direct.send(get(proxy.url("/stats"))).body);
   ASSERT_EQ(st["proxied"].size(), 2u);
