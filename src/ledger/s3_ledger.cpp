@@ -16,8 +16,10 @@
 //   above what exists). It writes the version object with If-None-Match: *, which
 //   the server applies atomically (AWS, RGW: exclusive create). A 412 means the
 //   number is taken: it retries with max(now_ms, candidate + 1). So a number names
-//   exactly one record. A 412 that answers our own retried request (the first
-//   attempt did land) is recognised by the random "nonce" in the record.
+//   exactly one record. A 412 that answers our own request sent twice (the first
+//   attempt did land) is recognised by the random "nonce" in the record, where the
+//   writer may read; a write-only writer then records the same content twice, under
+//   two numbers (never overwriting anything).
 // - Then it writes tags/latest. Blind writers can race, so tags/latest is only a
 //   hint: `latest()` reads it and lists versions/ starting at it (2 round trips),
 //   so "latest" never moves backwards for a reader that may list; a reader that
@@ -211,7 +213,9 @@ class S3Ledger final : public Ledger {
       add_metadata_headers(record.metadata, o.headers);
       auto result = client_->put(uri_.bucket, version_key(package, candidate),
                                  version_body(record, candidate, nonce), std::move(o));
-      if (result.written || (result.retried && holds_nonce(package, candidate, nonce))) break;
+      // A 412 may answer our own request sent twice (the HTTP layer's retry, or
+      // libcurl re-sending on a reused connection): the nonce tells.
+      if (result.written || holds_nonce(package, candidate, nonce)) break;
       if (conflicts + 1 >= kMaxAddConflicts)
         throw Error(ErrorKind::Conflict,
                     fmt::format("{}: cannot add to {}: {} version numbers in a row were taken by other writers",
@@ -483,14 +487,16 @@ class S3Ledger final : public Ledger {
   }
 
   bool holds_nonce(const std::string& package, std::uint64_t version, const std::string& nonce) {
+    if (!may_read_) return false;
     try {
       auto obj = client_->get(uri_.bucket, version_key(package, version), kMaxObjectRead);
       if (!obj) return false;
       json j = json::parse(obj->body, nullptr, false);
       return j.is_object() && j.contains("nonce") && j["nonce"] == nonce;
     } catch (const Error& e) {
-      if (e.kind() == ErrorKind::Denied) return false;  // cannot tell: take a new number
-      throw;
+      if (e.kind() != ErrorKind::Denied && e.kind() != ErrorKind::Invalid) throw;
+      if (e.kind() == ErrorKind::Denied) may_read_ = false;  // write-only: cannot tell, take a new number
+      return false;
     }
   }
 
@@ -579,6 +585,7 @@ class S3Ledger final : public Ledger {
   std::function<std::int64_t()> now_ms_;
   net::HttpHeaders acl_;  // x-amz-acl on what we write, if asked for
   bool may_list_ = true;
+  bool may_read_ = true;
   std::map<std::string, std::uint64_t> floor_;  // per package: the highest number this process saw go
 };
 
