@@ -3,7 +3,8 @@
 # local Ceph RadosGW (started here through scripts/servers/rgw.sh, stopped at exit):
 #   - upload and download of a 64 MiB and a 1 GiB blob: `sacker add` / `sacker download`
 #     vs `aws s3 cp` (Debian's AWS CLI v2, /usr/bin/aws) vs `rclone copyto`, all with their
-#     default settings, the tools interleaved in every repetition;
+#     default settings, the tools taking turns going first in every repetition, each timed
+#     step after a `sync` and a forced RGW garbage collection;
 #   - metadata: `sacker info PKG latest`, `sacker versions PKG`, `sacker list` vs one signed
 #     `curl --aws-sigv4` GET (the floor: one round trip plus a process start).
 # Prints a Markdown table: medians, the ratio to sacker (>1: sacker is faster) or, for
@@ -98,36 +99,63 @@ same_or_die() {
   cmp -s "$1" "$2" || { echo "s3_bench: $3 returned other bytes" >&2; exit 1; }
 }
 
+# Every timed transfer starts from a quiet machine: the previous download's dirty pages
+# flushed (only sacker fsyncs its downloads) and RGW's garbage collector done with what the
+# previous step deleted (otherwise it frees 1 GiB in the middle of the next measurement).
+settle() {
+  sync
+  radosgw-admin -c "$RGW_CEPH_CONF" gc process --include-all >/dev/null 2>&1 || true
+}
+
+# One tool's round: upload, download, compare, delete.
+round() {  # TOOL MIB FILE SHA
+  local tool=$1 mib=$2 f=$3 sha=$4 bytes=$(($2 << 20)) out=$WORK/download
+  rm -f "$out"
+  case $tool in
+    sacker)
+      # the blob must not be in the store, or add uploads nothing
+      signed_curl DELETE "bench-store/$sha" -o /dev/null || true
+      settle
+      timed "upload-${mib}MiB" sacker $bytes "$SACKER" "${SK[@]}" add "blob$mib" "$f"
+      settle
+      timed "download-${mib}MiB" sacker $bytes "$SACKER" "${SK[@]}" download "blob$mib" latest -o "$out"
+      same_or_die "$out" "$f" sacker
+      signed_curl DELETE "bench-store/$sha" -o /dev/null
+      ;;
+    aws-cli)
+      settle
+      timed "upload-${mib}MiB" aws-cli $bytes "$AWS" --endpoint-url "$EP" s3 cp --only-show-errors "$f" "s3://$B/aws/blob"
+      settle
+      timed "download-${mib}MiB" aws-cli $bytes "$AWS" --endpoint-url "$EP" s3 cp --only-show-errors "s3://$B/aws/blob" "$out"
+      same_or_die "$out" "$f" aws-cli
+      signed_curl DELETE aws/blob -o /dev/null
+      ;;
+    rclone)
+      settle
+      timed "upload-${mib}MiB" rclone $bytes rclone copyto "$f" "bench:$B/rclone/blob"
+      settle
+      timed "download-${mib}MiB" rclone $bytes rclone copyto "bench:$B/rclone/blob" "$out"
+      same_or_die "$out" "$f" rclone
+      signed_curl DELETE rclone/blob -o /dev/null
+      ;;
+  esac
+  rm -f "$out"
+}
+
 echo "s3_bench: RGW at $EP; $REPS repetitions per transfer, $META_REPS per metadata command" >&2
+TOOLS=(sacker aws-cli rclone)
 for mib in $SIZES; do
   f=$WORK/blob-$mib
   head -c $((mib << 20)) /dev/urandom > "$f"
   sha=$(openssl dgst -sha256 "$f" | awk '{print $NF}')
-  bytes=$((mib << 20))
-  out=$WORK/download
   for ((rep = 1; rep <= REPS; rep++)); do
     echo "s3_bench: ${mib} MiB, repetition $rep/$REPS" >&2
-    # sacker: the blob must not be in the store, or add uploads nothing
-    signed_curl DELETE "bench-store/$sha" -o /dev/null || true
-    timed "upload-${mib}MiB" sacker $bytes "$SACKER" "${SK[@]}" add "blob$mib" "$f"
-    rm -f "$out"
-    timed "download-${mib}MiB" sacker $bytes "$SACKER" "${SK[@]}" download "blob$mib" latest -o "$out"
-    same_or_die "$out" "$f" sacker
-    signed_curl DELETE "bench-store/$sha" -o /dev/null
-
-    timed "upload-${mib}MiB" aws-cli $bytes "$AWS" --endpoint-url "$EP" s3 cp --only-show-errors "$f" "s3://$B/aws/blob"
-    rm -f "$out"
-    timed "download-${mib}MiB" aws-cli $bytes "$AWS" --endpoint-url "$EP" s3 cp --only-show-errors "s3://$B/aws/blob" "$out"
-    same_or_die "$out" "$f" aws-cli
-    signed_curl DELETE aws/blob -o /dev/null
-
-    timed "upload-${mib}MiB" rclone $bytes rclone copyto "$f" "bench:$B/rclone/blob"
-    rm -f "$out"
-    timed "download-${mib}MiB" rclone $bytes rclone copyto "bench:$B/rclone/blob" "$out"
-    same_or_die "$out" "$f" rclone
-    signed_curl DELETE rclone/blob -o /dev/null
+    # The tools take turns going first.
+    for ((t = 0; t < ${#TOOLS[@]}; t++)); do
+      round "${TOOLS[$(((t + rep - 1) % ${#TOOLS[@]}))]}" "$mib" "$f" "$sha"
+    done
   done
-  rm -f "$f" "$out"
+  rm -f "$f"
 done
 
 # Metadata: a package with a few versions and a tag.

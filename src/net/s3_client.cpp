@@ -357,7 +357,8 @@ void S3Client::fail(const HttpResponse& r, const std::string& bucket, const std:
     throw Error(ErrorKind::Denied, fmt::format("{}: access denied ({})", target, detail));
   if (r.status == 404) {
     if (doc.code == "NoSuchBucket")
-      throw Error(ErrorKind::NotFound, fmt::format("s3://{}: no such bucket (NoSuchBucket)", bucket));
+      throw Error(ErrorKind::NotFound,
+                  fmt::format("s3://{}: no such bucket (NoSuchBucket; `sacker init` creates it)", bucket));
     throw Error(ErrorKind::NotFound, fmt::format("{}: not found ({})", target, detail));
   }
   if (r.status == 412) throw Error(ErrorKind::Conflict, fmt::format("{}: precondition failed ({})", target, code));
@@ -484,6 +485,20 @@ S3PutResult S3Client::put_file(const std::string& bucket, const std::string& key
     return result;
   }
   if (r.status == 412) return result;
+  fail(r, bucket, key);
+}
+
+void S3Client::touch(const std::string& bucket, const std::string& key, const HttpHeaders& headers) {
+  HttpRequest req;
+  req.method = "PUT";
+  req.url = url(bucket, key, "");
+  req.headers = headers;
+  req.headers.emplace_back("x-amz-copy-source", "/" + bucket + "/" + uri_encode(key, true));
+  req.headers.emplace_back("x-amz-metadata-directive", "REPLACE");
+  req.idempotent = true;
+  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  if (r.status == 200 && s3_error_code(r.body).empty()) return;
+  if (r.status == 200) r.status = 500;  // an error document inside a 200 (S3 does that for copies)
   fail(r, bucket, key);
 }
 

@@ -152,6 +152,11 @@ class S3Client {
   S3PutResult put_file(const std::string& bucket, const std::string& key, const FileRange& body,
                        S3PutOptions options);
 
+  // CopyObject of an object onto itself with its metadata replaced by `headers`:
+  // gives it a new Last-Modified without moving its bytes through the client.
+  // Objects up to 5 GiB (S3's single-copy limit).
+  void touch(const std::string& bucket, const std::string& key, const HttpHeaders& headers);
+
   // DeleteObject. S3 answers the same whether or not the key existed.
   void remove(const std::string& bucket, const std::string& key);
 

@@ -16,6 +16,9 @@
 // tell"; the upload then goes with If-None-Match: * and a 412 means "already
 // there". Every upload uses If-None-Match: * (so concurrent uploaders of one blob
 // do not write it twice where the server honours it).
+// A blob that is already there is not uploaded again; if its Last-Modified is
+// older than an hour it is refreshed by a server-side self-copy, so gc's grace
+// period protects it while the add that reuses it records its version.
 // Downloads: a first ranged GET of one part learns the size; larger blobs continue
 // with parallel ranged GETs, reassembled in order into the sink. Memory is
 // bounded by (parts in flight x part size).
@@ -29,6 +32,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "net/s3_client.h"
@@ -54,6 +58,8 @@ constexpr std::uint64_t kDefaultMultipartThreshold = 64 * kMiB;
 constexpr std::uint64_t kDefaultUploadPart = 16 * kMiB;
 constexpr std::uint64_t kDefaultDownloadPart = 8 * kMiB;
 constexpr std::uint64_t kDefaultConcurrency = 8;
+// A reused blob older than this gets its Last-Modified refreshed.
+constexpr std::int64_t kRefreshAfterSeconds = 3600;
 
 struct Tuning {
   std::uint64_t multipart_threshold = kDefaultMultipartThreshold;
@@ -61,6 +67,7 @@ struct Tuning {
   std::uint64_t download_part = kDefaultDownloadPart;
   std::size_t concurrency = kDefaultConcurrency;
   net::HttpHeaders acl;  // x-amz-acl on what we write, if asked for
+  std::int64_t refresh_after = kRefreshAfterSeconds;
 };
 
 std::uint64_t round_up(std::uint64_t v, std::uint64_t unit) { return (v + unit - 1) / unit * unit; }
@@ -116,7 +123,16 @@ class S3Store final : public Store {
     if (size > kMaxObject)
       throw Error(ErrorKind::Invalid, fmt::format("cannot store {}: {} bytes is more than S3's 5 TiB object limit",
                                                   source.string(), size));
-    if (contains(sha256) == true) return false;
+    std::optional<net::S3ObjectInfo> existing;
+    try {
+      existing = client_->head(uri_.bucket, k);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Denied) throw;  // write-only credentials: cannot tell, upload below
+    }
+    if (existing) {
+      refresh(k, *existing);
+      return false;
+    }
     if (size <= tuning_.multipart_threshold) return single_put(sha256, k, source.string(), size, progress);
     return multipart_put(sha256, k, source.string(), size, progress);
   }
@@ -177,6 +193,23 @@ class S3Store final : public Store {
   std::string key(const std::string& sha256) const {
     validate_sha256_hex(sha256, "blob");
     return uri_.prefix + sha256;
+  }
+
+  // A blob that is reused gets a fresh Last-Modified, so gc's grace period protects
+  // it while the add that reuses it records its version (see Client::gc). Best
+  // effort: a copy that is not allowed (e.g. no GetObject) changes nothing.
+  void refresh(const std::string& k, const net::S3ObjectInfo& info) {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    if (info.last_modified == 0 || now - info.last_modified < tuning_.refresh_after || info.size > kMaxPart) return;
+    net::HttpHeaders headers = {{"Content-Type", "application/octet-stream"}};
+    headers.insert(headers.end(), tuning_.acl.begin(), tuning_.acl.end());
+    try {
+      client_->touch(uri_.bucket, k, headers);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Denied && e.kind() != ErrorKind::Invalid) throw;
+    }
   }
 
   bool single_put(const std::string& sha256, const std::string& k, const std::string& path, std::uint64_t size,
@@ -338,13 +371,15 @@ class S3Store final : public Store {
 }  // namespace
 
 std::unique_ptr<Store> open_s3_store(const Uri& uri) {
-  net::S3Uri s3 = net::parse_s3_uri(uri, {"multipart_threshold", "part_size", "download_part_size", "concurrency", "acl"});
+  net::S3Uri s3 = net::parse_s3_uri(uri, {"multipart_threshold", "part_size", "download_part_size", "concurrency", "acl", "refresh_after"});
   Tuning t;
   t.multipart_threshold = net::s3_size_option(s3, "multipart_threshold", kDefaultMultipartThreshold, 0, kMaxPart);
   t.part_size = net::s3_size_option(s3, "part_size", 0, kMinPart, kMaxPart);
   t.download_part = net::s3_size_option(s3, "download_part_size", kDefaultDownloadPart, 64 << 10, kGiB);
   t.concurrency = static_cast<std::size_t>(net::s3_size_option(s3, "concurrency", kDefaultConcurrency, 1, 64));
   t.acl = net::s3_acl_headers(s3);
+  t.refresh_after = static_cast<std::int64_t>(
+      net::s3_size_option(s3, "refresh_after", kRefreshAfterSeconds, 0, 10ULL * 365 * 24 * 3600));
   return std::make_unique<S3Store>(net::shared_s3_client(), std::move(s3), t);
 }
 

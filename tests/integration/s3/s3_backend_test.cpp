@@ -296,6 +296,27 @@ TEST_F(S3StoreTest, AMissingFileFailsLocallyAndLeavesNoUpload) {
   EXPECT_TRUE(pending_uploads().empty());
 }
 
+TEST_F(S3StoreTest, AReusedBlobGetsAFreshModificationTime) {
+  // refresh_after=0: every reuse refreshes (the default waits for an hour).
+  auto store = open_store(uri_ + "?refresh_after=0");
+  fs::path file = dir_ / "f";
+  std::string sha = test::write_random_file(file, 4000, 36);
+  EXPECT_TRUE(store->put_file(sha, file, 4000, nullptr));
+  auto before = admin().head(bucket_, prefix_ + sha);
+  ASSERT_TRUE(before);
+  // Last-Modified counts whole seconds: let one pass (this is not a race).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_FALSE(store->put_file(sha, file, 4000, nullptr));
+  auto after = admin().head(bucket_, prefix_ + sha);
+  ASSERT_TRUE(after);
+  EXPECT_GT(after->last_modified, before->last_modified);
+  EXPECT_EQ(read_all(*store, sha), test::read_file(file)) << "the copy kept the bytes";
+  // With the default, a blob written just now is left alone.
+  auto plain = open_store(uri_);
+  EXPECT_FALSE(plain->put_file(sha, file, 4000, nullptr));
+  EXPECT_EQ(admin().head(bucket_, prefix_ + sha)->last_modified, after->last_modified);
+}
+
 TEST_F(S3StoreTest, ListSkipsWhatIsNotABlob) {
   auto store = open_store(uri_);
   fs::path file = dir_ / "f";
