@@ -12,7 +12,11 @@
 # /usr/bin/time) per GiB moved.
 #
 #   bash bench/s3_bench.sh [-n REPS] [-m META_REPS] [-s "64 1024"] [-b BUILD_DIR] [-r SERVER_SCRIPT]
+#                          [-d DOWNLOAD_DIR]
 #
+# Downloads go to tmpfs (/dev/shm) unless -d says otherwise: on a VM disk the first big write
+# after a delete can take several times longer than the next one, which measures the disk,
+# not the tool.
 # -r runs another server script with the interface of scripts/servers/rgw.sh (start DIR /
 # stop DIR, DIR/env), e.g. a copy with different RGW settings.
 # Needs a built sacker (default build/sacker, or -b / $SACKER_BUILD_DIR), the test-server
@@ -27,14 +31,16 @@ REPS=5
 META_REPS=20
 SIZES="64 1024"
 SERVER_SCRIPT=$ROOT/scripts/servers/rgw.sh
-while getopts "n:m:s:b:r:h" opt; do
+DL_DIR=
+while getopts "n:m:s:b:r:d:h" opt; do
   case $opt in
     n) REPS=$OPTARG ;;
     m) META_REPS=$OPTARG ;;
     s) SIZES=$OPTARG ;;
     b) BUILD=$OPTARG ;;
     r) SERVER_SCRIPT=$OPTARG ;;
-    *) sed -n '2,23p' "$0"; exit 2 ;;
+    d) DL_DIR=$OPTARG ;;
+    *) sed -n '2,28p' "$0"; exit 2 ;;
   esac
 done
 SACKER=$BUILD/sacker
@@ -44,9 +50,14 @@ for t in "$SACKER" "$AWS" rclone curl /usr/bin/time openssl; do
 done
 
 WORK=$(mktemp -d /tmp/sacker-bench.XXXXXX)
+if [ -z "$DL_DIR" ]; then
+  DL_DIR=$WORK
+  [ -d /dev/shm ] && [ -w /dev/shm ] && DL_DIR=$(mktemp -d /dev/shm/sacker-bench.XXXXXX)
+fi
 cleanup() {
   bash "$SERVER_SCRIPT" stop "$WORK/rgw" >/dev/null 2>&1 || true
   rm -rf "$WORK"
+  case $DL_DIR in /dev/shm/sacker-bench.*) rm -rf "$DL_DIR" ;; esac
 }
 trap cleanup EXIT
 
@@ -109,7 +120,7 @@ settle() {
 
 # One tool's round: upload, download, compare, delete.
 round() {  # TOOL MIB FILE SHA
-  local tool=$1 mib=$2 f=$3 sha=$4 bytes=$(($2 << 20)) out=$WORK/download
+  local tool=$1 mib=$2 f=$3 sha=$4 bytes=$(($2 << 20)) out=$DL_DIR/download
   rm -f "$out"
   case $tool in
     sacker)
@@ -142,7 +153,8 @@ round() {  # TOOL MIB FILE SHA
   rm -f "$out"
 }
 
-echo "s3_bench: RGW at $EP; $REPS repetitions per transfer, $META_REPS per metadata command" >&2
+echo "s3_bench: RGW at $EP; $REPS repetitions per transfer, $META_REPS per metadata command;" \
+  "downloads to $DL_DIR" >&2
 TOOLS=(sacker aws-cli rclone)
 for mib in $SIZES; do
   f=$WORK/blob-$mib
