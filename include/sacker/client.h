@@ -26,7 +26,7 @@ struct AddRequest {
   std::string source;                   // a file path, or "-" for standard input
   std::optional<std::string> basename;  // default: the source's file name (stdin: the package name)
   Metadata metadata;
-  std::vector<std::string> tags;        // set after the version is recorded
+  std::vector<std::string> tags;  // set after the version is recorded
 };
 
 struct AddResult {

@@ -61,8 +61,8 @@ class Store {
   // blob was already stored (backends that can, refresh its modification time so
   // gc's grace period protects it; see Client::gc). Throws Error(Integrity) if the
   // content does not hash to `sha256`.
-  virtual bool put_file(const std::string& sha256, const std::filesystem::path& source,
-                        std::uint64_t size, Progress* progress) = 0;
+  virtual bool put_file(const std::string& sha256, const std::filesystem::path& source, std::uint64_t size,
+                        Progress* progress) = 0;
 
   // Writes the blob to `sink` from the first byte to the last. The caller verifies
   // the sha256 of what it receives. Throws Error(NotFound) if the blob is absent.
@@ -76,8 +76,7 @@ class Store {
 
   // A URL that lets anyone GET the blob for `expires_seconds`, or nullopt if the
   // backend has no such thing.
-  virtual std::optional<std::string> presigned_get_url(const std::string& sha256,
-                                                       std::int64_t expires_seconds);
+  virtual std::optional<std::string> presigned_get_url(const std::string& sha256, std::int64_t expires_seconds);
 
   // A description for messages: the URI with any secret removed.
   virtual std::string describe() const = 0;

@@ -9,10 +9,10 @@
 namespace sacker {
 
 struct Uri {
-  std::string text;       // as given
-  std::string scheme;     // lower-case, e.g. "sqlite", "s3", "zk"
-  std::string authority;  // between "//" and the next '/', '?' (may be empty: "sqlite:///x")
-  std::string path;       // from the '/' after the authority up to '?', percent-decoded
+  std::string text;                          // as given
+  std::string scheme;                        // lower-case, e.g. "sqlite", "s3", "zk"
+  std::string authority;                     // between "//" and the next '/', '?' (may be empty: "sqlite:///x")
+  std::string path;                          // from the '/' after the authority up to '?', percent-decoded
   std::map<std::string, std::string> query;  // decoded; "a" without '=' maps to ""
 };
 

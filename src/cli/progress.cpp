@@ -40,8 +40,9 @@ class TerminalProgress final : public Progress {
     double seconds = std::chrono::duration<double>(now - begin_).count();
     double rate = seconds > 0 ? static_cast<double>(done_) / seconds / (1 << 20) : 0;
     double fraction = total_ ? static_cast<double>(done_) / static_cast<double>(total_) : 0;
-    std::string tail = fmt::format(" {:3.0f}% {:.1f}/{:.1f} MiB {:.0f} MiB/s", fraction * 100,
-                                   static_cast<double>(done_) / (1 << 20), static_cast<double>(total_) / (1 << 20), rate);
+    std::string tail =
+        fmt::format(" {:3.0f}% {:.1f}/{:.1f} MiB {:.0f} MiB/s", fraction * 100, static_cast<double>(done_) / (1 << 20),
+                    static_cast<double>(total_) / (1 << 20), rate);
     int bar = std::max(10, width - static_cast<int>(label_.size() + tail.size()) - 4);
     int filled = static_cast<int>(fraction * bar);
     std::string line = label_ + " [" + std::string(static_cast<std::size_t>(filled), '#') +

@@ -33,25 +33,25 @@ namespace sacker {
 
 const std::vector<LedgerBackend>& ledger_backends() {
   static const std::vector<LedgerBackend> table = {
-      {"sqlite", "sqlite:///path/ledger.db", open_sqlite_ledger},
+    {"sqlite", "sqlite:///path/ledger.db", open_sqlite_ledger},
 #if SACKER_HAVE_S3
-      {"s3", "s3://bucket[/prefix]", open_s3_ledger},
+    {"s3", "s3://bucket[/prefix]", open_s3_ledger},
 #endif
 #if SACKER_HAVE_DYNAMO
-      {"dynamo", "dynamo://region/table-prefix", open_dynamo_ledger},
+    {"dynamo", "dynamo://region/table-prefix", open_dynamo_ledger},
 #endif
 #if SACKER_HAVE_ZK
-      {"zk", "zk://host:port[,host:port...]/chroot", open_zk_ledger},
+    {"zk", "zk://host:port[,host:port...]/chroot", open_zk_ledger},
 #endif
 #if SACKER_HAVE_GIT
-      {"git", "git:///path/to/repo.git", open_git_ledger},
+    {"git", "git:///path/to/repo.git", open_git_ledger},
 #endif
 #if SACKER_HAVE_POSTGRES
-      {"postgres", "postgres://user@host:port/db", open_postgres_ledger},
-      {"postgresql", "postgresql://user@host:port/db", open_postgres_ledger},
+    {"postgres", "postgres://user@host:port/db", open_postgres_ledger},
+    {"postgresql", "postgresql://user@host:port/db", open_postgres_ledger},
 #endif
 #if SACKER_HAVE_ETCD
-      {"etcd", "etcd://host:port[/prefix]", open_etcd_ledger},
+    {"etcd", "etcd://host:port[/prefix]", open_etcd_ledger},
 #endif
   };
   return table;
@@ -59,9 +59,9 @@ const std::vector<LedgerBackend>& ledger_backends() {
 
 const std::vector<StoreBackend>& store_backends() {
   static const std::vector<StoreBackend> table = {
-      {"file", "file:///path/to/blobs", open_file_store},
+    {"file", "file:///path/to/blobs", open_file_store},
 #if SACKER_HAVE_S3
-      {"s3", "s3://bucket[/prefix]", open_s3_store},
+    {"s3", "s3://bucket[/prefix]", open_s3_store},
 #endif
   };
   return table;
@@ -82,18 +82,18 @@ std::unique_ptr<Ledger> open_ledger(std::string_view text) {
   Uri uri = parse_uri(text);
   for (const auto& b : ledger_backends())
     if (b.scheme == uri.scheme) return b.open(uri);
-  throw Error(ErrorKind::Invalid, fmt::format("invalid ledger URI '{}': unknown scheme '{}' (known: {})",
-                                              printable(redact_uri(text)), printable(uri.scheme),
-                                              known_schemes(ledger_backends())));
+  throw Error(ErrorKind::Invalid,
+              fmt::format("invalid ledger URI '{}': unknown scheme '{}' (known: {})", printable(redact_uri(text)),
+                          printable(uri.scheme), known_schemes(ledger_backends())));
 }
 
 std::unique_ptr<Store> open_store(std::string_view text) {
   Uri uri = parse_uri(text);
   for (const auto& b : store_backends())
     if (b.scheme == uri.scheme) return b.open(uri);
-  throw Error(ErrorKind::Invalid, fmt::format("invalid store URI '{}': unknown scheme '{}' (known: {})",
-                                              printable(redact_uri(text)), printable(uri.scheme),
-                                              known_schemes(store_backends())));
+  throw Error(ErrorKind::Invalid,
+              fmt::format("invalid store URI '{}': unknown scheme '{}' (known: {})", printable(redact_uri(text)),
+                          printable(uri.scheme), known_schemes(store_backends())));
 }
 
 std::unique_ptr<Store> open_store_chain(const std::vector<std::string>& uris) {

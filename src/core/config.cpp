@@ -3,11 +3,11 @@
 #include <fmt/core.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <system_error>
-#include <filesystem>
 
 #include "sacker/error.h"
 #include "sacker/names.h"
@@ -75,8 +75,8 @@ FileConfig read_config_file(const std::string& path, bool must_exist) {
                     fmt::format("config file {}: \"store\" must be a URI or a non-empty list of URIs", path));
       }
     } else {
-      throw Error(ErrorKind::Invalid, fmt::format("config file {}: unknown key \"{}\" (known: ledger, store)", path,
-                                                  printable(key)));
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("config file {}: unknown key \"{}\" (known: ledger, store)", path, printable(key)));
     }
   }
   return fc;

@@ -8,8 +8,7 @@ namespace sacker {
 namespace {
 
 bool is_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
 bool all_digits(std::string_view s) {
@@ -21,8 +20,8 @@ bool all_digits(std::string_view s) {
 void validate_name(std::string_view name, const char* what) {
   if (name.empty()) throw Error(ErrorKind::Invalid, fmt::format("invalid {} name '': must not be empty", what));
   if (name.size() > kMaxNameLength)
-    throw Error(ErrorKind::Invalid, fmt::format("invalid {} name '{}': longer than {} characters", what,
-                                                printable(name), kMaxNameLength));
+    throw Error(ErrorKind::Invalid,
+                fmt::format("invalid {} name '{}': longer than {} characters", what, printable(name), kMaxNameLength));
   for (char c : name) {
     if (!is_name_char(c))
       throw Error(ErrorKind::Invalid,
@@ -88,15 +87,15 @@ void validate_metadata_key(std::string_view key) {
   for (char c : key) ok = ok && is_name_char(c);
   ok = ok && key.front() != '.' && key.front() != '-' && key.front() != '_';
   if (!ok)
-    throw Error(ErrorKind::Invalid,
-                fmt::format("invalid metadata key '{}': use 1-128 letters, digits, '.', '_', '-', "
-                            "starting with a letter or digit",
-                            printable(key)));
+    throw Error(ErrorKind::Invalid, fmt::format("invalid metadata key '{}': use 1-128 letters, digits, '.', '_', '-', "
+                                                "starting with a letter or digit",
+                                                printable(key)));
 }
 
 void validate_metadata_value(std::string_view value) {
   if (value.size() > 1024)
-    throw Error(ErrorKind::Invalid, fmt::format("invalid metadata value '{}': longer than 1024 bytes", printable(value)));
+    throw Error(ErrorKind::Invalid,
+                fmt::format("invalid metadata value '{}': longer than 1024 bytes", printable(value)));
   for (unsigned char c : value)
     if (c < 0x20 || c == 0x7f)
       throw Error(ErrorKind::Invalid,

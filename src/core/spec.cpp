@@ -46,10 +46,22 @@ std::int64_t parse_duration_seconds(std::string_view text) {
   std::int64_t unit = 1;
   if (!text.empty()) {
     switch (text.back()) {
-      case 's': unit = 1; number.remove_suffix(1); break;
-      case 'm': unit = 60; number.remove_suffix(1); break;
-      case 'h': unit = 3600; number.remove_suffix(1); break;
-      case 'd': unit = 86400; number.remove_suffix(1); break;
+      case 's':
+        unit = 1;
+        number.remove_suffix(1);
+        break;
+      case 'm':
+        unit = 60;
+        number.remove_suffix(1);
+        break;
+      case 'h':
+        unit = 3600;
+        number.remove_suffix(1);
+        break;
+      case 'd':
+        unit = 86400;
+        number.remove_suffix(1);
+        break;
       default: break;
     }
   }

@@ -60,8 +60,7 @@ Uri parse_uri(std::string_view text) {
   uri.text = std::string(text);
   uri.scheme = std::string(text.substr(0, colon));
   for (char& c : uri.scheme) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.')
-      invalid(text, "bad scheme");
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') invalid(text, "bad scheme");
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   std::string_view rest = text.substr(colon + 3);

@@ -104,9 +104,9 @@ bool is_throttling(const std::string& code) {
 
 ErrorKind kind_for(const std::string& code, long status) {
   static const std::set<std::string> denied = {
-      "AccessDeniedException",      "UnrecognizedClientException", "MissingAuthenticationTokenException",
-      "InvalidSignatureException",  "ExpiredTokenException",       "IncompleteSignatureException",
-      "InvalidClientTokenId",       "SignatureDoesNotMatch",        "MissingAuthenticationToken"};
+      "AccessDeniedException",     "UnrecognizedClientException", "MissingAuthenticationTokenException",
+      "InvalidSignatureException", "ExpiredTokenException",       "IncompleteSignatureException",
+      "InvalidClientTokenId",      "SignatureDoesNotMatch",       "MissingAuthenticationToken"};
   if (denied.count(code)) return ErrorKind::Denied;
   if (is_throttling(code) || code == "InternalServerError" || code == "ServiceUnavailable" || status >= 500)
     return ErrorKind::Unavailable;
@@ -133,8 +133,8 @@ class DynamoLedger final : public Ledger {
     if (endpoint.custom) {
       endpoint_ = endpoint.url;
     } else {
-      endpoint_ = fmt::format("https://dynamodb.{}.amazonaws.com{}", region_,
-                              region_.rfind("cn-", 0) == 0 ? ".cn" : "");
+      endpoint_ =
+          fmt::format("https://dynamodb.{}.amazonaws.com{}", region_, region_.rfind("cn-", 0) == 0 ? ".cn" : "");
     }
     credentials_ = net::make_default_credentials_provider(config_);
     net::HttpOptions options;
@@ -231,8 +231,8 @@ class DynamoLedger final : public Ledger {
       auto existing = get(record.package, record.version);
       if (!existing) continue;  // removed in between: try again
       if (*existing == record) return;
-      throw Error(ErrorKind::Conflict, fmt::format("{} version {} already exists with other content",
-                                                   record.package, record.version));
+      throw Error(ErrorKind::Conflict,
+                  fmt::format("{} version {} already exists with other content", record.package, record.version));
     }
     throw Error(ErrorKind::Conflict,
                 fmt::format("{} version {} changed under us while importing it", record.package, record.version));
@@ -242,9 +242,9 @@ class DynamoLedger final : public Ledger {
     refuse_if_tagged(package, version, "");
     if (!version_exists(package, version)) return false;  // and leave the counter alone
     raise_counter(package, version);
-    json resp = call("DeleteItem", table_,
-                     {{"TableName", table_}, {"Key", version_key(package, version)}, {"ReturnValues", "ALL_OLD"}},
-                     true);
+    json resp =
+        call("DeleteItem", table_,
+             {{"TableName", table_}, {"Key", version_key(package, version)}, {"ReturnValues", "ALL_OLD"}}, true);
     if (!resp.contains("Attributes") || !resp["Attributes"].is_object() || resp["Attributes"].empty()) return false;
     try {
       refuse_if_tagged(package, version, " meanwhile");
@@ -287,9 +287,7 @@ class DynamoLedger final : public Ledger {
 
   void set_tag(const std::string& package, const std::string& tag, std::uint64_t version) override {
     check_user_tag(tag);
-    auto missing = [&] {
-      return Error(ErrorKind::NotFound, fmt::format("{} has no version {}", package, version));
-    };
+    auto missing = [&] { return Error(ErrorKind::NotFound, fmt::format("{} has no version {}", package, version)); };
     if (!version_exists(package, version)) throw missing();
     json item = tag_key(package, tag);
     item["version"] = N(version);
@@ -321,8 +319,7 @@ class DynamoLedger final : public Ledger {
 
   // One DynamoDB call. Returns the response document of a 2xx; nullopt when the
   // condition of a conditional write failed; throws Error for everything else.
-  std::optional<json> call_conditional(const char* op, const std::string& table, const json& request,
-                                       bool idempotent) {
+  std::optional<json> call_conditional(const char* op, const std::string& table, const json& request, bool idempotent) {
     net::HttpRequest req;
     req.method = "POST";
     req.url = endpoint_ + "/";
@@ -416,13 +413,14 @@ class DynamoLedger final : public Ledger {
   // --- tables -------------------------------------------------------------------
 
   void create_table(const std::string& table, const char* range, const char* range_type) {
-    json req = {{"TableName", table},
-                {"BillingMode", "PAY_PER_REQUEST"},
-                {"AttributeDefinitions",
-                 {{{"AttributeName", "package_name"}, {"AttributeType", "S"}},
-                  {{"AttributeName", range}, {"AttributeType", range_type}}}},
-                {"KeySchema",
-                 {{{"AttributeName", "package_name"}, {"KeyType", "HASH"}}, {{"AttributeName", range}, {"KeyType", "RANGE"}}}}};
+    json req = {
+        {"TableName", table},
+        {"BillingMode", "PAY_PER_REQUEST"},
+        {"AttributeDefinitions",
+         {{{"AttributeName", "package_name"}, {"AttributeType", "S"}},
+          {{"AttributeName", range}, {"AttributeType", range_type}}}},
+        {"KeySchema",
+         {{{"AttributeName", "package_name"}, {"KeyType", "HASH"}}, {{"AttributeName", range}, {"KeyType", "RANGE"}}}}};
     try {
       call("CreateTable", table, req, false);
     } catch (const Error& e) {
@@ -502,7 +500,8 @@ class DynamoLedger final : public Ledger {
   }
 
   [[noreturn]] void bad_item(const std::string& table, const std::string& where, const std::string& why) const {
-    throw Error(ErrorKind::Invalid, fmt::format("dynamo ledger {}: table {} item {}: {}", describe_, table, where, why));
+    throw Error(ErrorKind::Invalid,
+                fmt::format("dynamo ledger {}: table {} item {}: {}", describe_, table, where, why));
   }
 
   std::string string_attr(const json& item, const char* name, const std::string& table,

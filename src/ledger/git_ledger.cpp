@@ -132,8 +132,7 @@ struct RemoteState {
   int credential_calls = 0;
 };
 
-int credentials_cb(git_credential** out, const char*, const char* user_from_url, unsigned int allowed,
-                   void* payload) {
+int credentials_cb(git_credential** out, const char*, const char* user_from_url, unsigned int allowed, void* payload) {
   auto* state = static_cast<RemoteState*>(payload);
   if (state->credential_calls++ > 0) return GIT_PASSTHROUGH;  // the agent's keys were refused
   if (allowed & GIT_CREDENTIAL_SSH_KEY)
@@ -230,8 +229,8 @@ class GitLedger final : public Ledger {
       Change c;
       c.files.push_back({package_dir(pkg) + "/versions/" + version_file(next), record_file(r)});
       c.files.push_back({package_dir(pkg) + "/next", fmt::format("{}\n", next + 1)});
-      c.message = fmt::format("add {} {}\n\nsha256 {}\nsize {}\nbasename {}\n", pkg, next, r.sha256, r.size,
-                              r.basename);
+      c.message =
+          fmt::format("add {} {}\n\nsha256 {}\nsize {}\nbasename {}\n", pkg, next, r.sha256, r.size, r.basename);
       return c;
     });
     return assigned;
@@ -252,8 +251,8 @@ class GitLedger final : public Ledger {
       c.files.push_back({package_dir(pkg) + "/versions/" + version_file(record.version), record_file(record)});
       std::uint64_t next = std::max(counter_in(s, pkg), record.version + 1);
       c.files.push_back({package_dir(pkg) + "/next", fmt::format("{}\n", next)});
-      c.message = fmt::format("import {} {}\n\nsha256 {}\nsize {}\nbasename {}\n", pkg, record.version,
-                              record.sha256, record.size, record.basename);
+      c.message = fmt::format("import {} {}\n\nsha256 {}\nsize {}\nbasename {}\n", pkg, record.version, record.sha256,
+                              record.size, record.basename);
       return c;
     });
   }
@@ -437,7 +436,8 @@ class GitLedger final : public Ledger {
       fs::remove_all(temp, ec);
       if (err != EEXIST && err != ENOTEMPTY) throw_errno(where() + ": cannot create " + repo_path_, err);
     }
-    if (!repo()) throw Error(ErrorKind::LocalIO, fmt::format("{}: {} vanished while being created", where(), repo_path_));
+    if (!repo())
+      throw Error(ErrorKind::LocalIO, fmt::format("{}: {} vanished while being created", where(), repo_path_));
     return repo_.get();
   }
 
@@ -673,8 +673,8 @@ class GitLedger final : public Ledger {
       const std::string& why = state.rejected;
       for (const char* word : {"declined", "denied", "deny", "forbidden", "ermission"})
         if (why.find(word) != std::string::npos)
-          throw Error(ErrorKind::Denied, fmt::format("{}: the remote refused the update of {}: {}", where(),
-                                                     ref_name_, printable(why)));
+          throw Error(ErrorKind::Denied,
+                      fmt::format("{}: the remote refused the update of {}: {}", where(), ref_name_, printable(why)));
       lost_because = "the remote rejected the update: " + printable(why);
       return false;
     }
@@ -786,8 +786,9 @@ std::string default_cache_dir(const std::string& remote) {
   else if (const char* home = std::getenv("HOME"); home && *home)
     base = std::string(home) + "/.cache";
   else
-    throw Error(ErrorKind::Invalid, "git ledger: no cache directory for the remote: set XDG_CACHE_HOME or HOME, "
-                                    "or give ?cache=PATH");
+    throw Error(ErrorKind::Invalid,
+                "git ledger: no cache directory for the remote: set XDG_CACHE_HOME or HOME, "
+                "or give ?cache=PATH");
   return fmt::format("{}/sacker/git/{}.git", base, Sha256::hex_of(remote.data(), remote.size()).substr(0, 24));
 }
 

@@ -36,13 +36,13 @@
 #include <fmt/core.h>
 #include <libpq-fe.h>
 
+#include <poll.h>
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <climits>
 #include <cstring>
 #include <nlohmann/json.hpp>
-#include <poll.h>
 #include <random>
 #include <thread>
 #include <type_traits>
@@ -129,8 +129,8 @@ std::uint64_t fnv1a(std::string_view text) {
 
 class PostgresLedger final : public Ledger {
  public:
-  PostgresLedger(std::vector<std::string> keys, std::vector<std::string> values, std::string schema,
-                 std::string uri, std::string label)
+  PostgresLedger(std::vector<std::string> keys, std::vector<std::string> values, std::string schema, std::string uri,
+                 std::string label)
       : keys_(std::move(keys)), values_(std::move(values)), uri_(std::move(uri)), label_(std::move(label)) {
     s_ = "\"" + schema + "\"";
     lock_key_ = std::to_string(static_cast<std::int64_t>(fnv1a("sacker schema " + schema)));
@@ -183,8 +183,8 @@ class PostgresLedger final : public Ledger {
 
   std::vector<VersionRecord> records(const std::string& package) override {
     return run("read versions", Mode::Read, [&] {
-      auto r = exec(fmt::format("SELECT {} FROM {}.versions WHERE package = $1 ORDER BY version", kColumns, s_),
-                    {package});
+      auto r =
+          exec(fmt::format("SELECT {} FROM {}.versions WHERE package = $1 ORDER BY version", kColumns, s_), {package});
       std::vector<VersionRecord> out;
       for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(read_record(r.get(), i));
       return out;
@@ -237,9 +237,9 @@ class PostgresLedger final : public Ledger {
         tx.commit();
         return 0;
       }
-      auto existing = exec(fmt::format("SELECT {} FROM {}.versions WHERE package = $1 AND version = $2::bigint",
-                                       kColumns, s_),
-                           {params[0], params[1]});
+      auto existing =
+          exec(fmt::format("SELECT {} FROM {}.versions WHERE package = $1 AND version = $2::bigint", kColumns, s_),
+               {params[0], params[1]});
       if (PQntuples(existing.get()) == 1 && read_record(existing.get(), 0) == record) return 0;
       throw Error(ErrorKind::Conflict,
                   fmt::format("{} version {} already exists with other content", record.package, record.version));
@@ -250,8 +250,8 @@ class PostgresLedger final : public Ledger {
     std::string v = std::to_string(to_db(version, "version"));
     return run("remove", Mode::Remove, [&] {
       try {
-        auto r = exec(fmt::format("DELETE FROM {}.versions WHERE package = $1 AND version = $2::bigint", s_),
-                      {package, v});
+        auto r =
+            exec(fmt::format("DELETE FROM {}.versions WHERE package = $1 AND version = $2::bigint", s_), {package, v});
         return std::string_view(PQcmdTuples(r.get())) != "0";
       } catch (const SqlFailure& f) {
         if (f.state != "23503") throw;  // foreign_key_violation: a tag points here
@@ -313,8 +313,7 @@ class PostgresLedger final : public Ledger {
   std::string describe() const override { return redact_uri(uri_); }
 
  private:
-  static constexpr const char* kColumns =
-      "package, version, sha256, size, basename, mode, created, metadata::text";
+  static constexpr const char* kColumns = "package, version, sha256, size, basename, mode, created, metadata::text";
 
   // What a missing schema/table means, and whether an operation whose connection
   // broke may be run again on a new one (only if running it twice is harmless):
@@ -413,7 +412,8 @@ class PostgresLedger final : public Ledger {
     conn_ = PQconnectdbParams(k.data(), v.data(), 0);
     if (!conn_) throw Error(ErrorKind::Unavailable, fmt::format("postgres {}: out of memory", label_));
     if (PQstatus(conn_) == CONNECTION_OK) {
-      PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // "already exists, skipping"
+      PQsetNoticeProcessor(
+          conn_, [](void*, const char*) {}, nullptr);  // "already exists, skipping"
       if (const char* h = PQhost(conn_); h && *h) label_ = fmt::format("{}:{}", h, PQport(conn_));
       return;
     }
@@ -430,7 +430,9 @@ class PostgresLedger final : public Ledger {
     bool no_db = why.find("database \"") != std::string::npos && why.find("does not exist") != std::string::npos;
     PQfinish(conn_);
     conn_ = nullptr;
-    throw Error(denied ? ErrorKind::Denied : no_db ? ErrorKind::Invalid : ErrorKind::Unavailable,
+    throw Error(denied  ? ErrorKind::Denied
+                : no_db ? ErrorKind::Invalid
+                        : ErrorKind::Unavailable,
                 fmt::format("postgres {}: {}", label_, why));
   }
 
@@ -439,8 +441,8 @@ class PostgresLedger final : public Ledger {
   Result exec(const std::string& sql, const std::vector<std::string>& params) {
     std::vector<const char*> values;
     for (const auto& p : params) values.push_back(p.c_str());
-    Result r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                          nullptr, 0));
+    Result r(
+        PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
     auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return r;
     if (!r || PQstatus(conn_) != CONNECTION_OK) {
@@ -532,8 +534,8 @@ class PostgresLedger final : public Ledger {
     std::int64_t out = 0;
     auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), out);
     if (PQgetisnull(r, row, col) || ec != std::errc() || p != sv.data() + sv.size())
-      throw Error(ErrorKind::Invalid, fmt::format("{}: malformed {} of {}: '{}'", where("ledger"),
-                                                  PQfname(r, col), printable(key), printable(sv)));
+      throw Error(ErrorKind::Invalid, fmt::format("{}: malformed {} of {}: '{}'", where("ledger"), PQfname(r, col),
+                                                  printable(key), printable(sv)));
     return out;
   }
   std::uint64_t number(PGresult* r, int row, int col, const std::string& key) const {

@@ -183,9 +183,9 @@ std::size_t failed_op(const std::vector<zoo_op_result_t>& results) {
 }
 
 struct Settings {
-  std::string hosts;   // "127.0.0.1:2181,127.0.0.1:2182"
-  std::string auth;    // "user:password" for digest auth, or empty
-  std::string root;    // "/sacker" (no trailing slash)
+  std::string hosts;  // "127.0.0.1:2181,127.0.0.1:2182"
+  std::string auth;   // "user:password" for digest auth, or empty
+  std::string root;   // "/sacker" (no trailing slash)
   int session_timeout_ms = 30000;
   milliseconds connect_timeout{15000};
 };
@@ -374,8 +374,8 @@ class ZkLedger final : public Ledger {
       const std::string slot_path = version_path(r.package, n);
       const std::string next_value = std::to_string(n + 1);
       std::vector<zoo_op_t> ops(2);
-      zoo_create_op_init(&ops[0], slot_path.c_str(), data.data(), static_cast<int>(data.size()), acl_,
-                         ZOO_PERSISTENT, nullptr, 0);
+      zoo_create_op_init(&ops[0], slot_path.c_str(), data.data(), static_cast<int>(data.size()), acl_, ZOO_PERSISTENT,
+                         nullptr, 0);
       zoo_set_op_init(&ops[1], next.c_str(), next_value.data(), static_cast<int>(next_value.size()), node_version,
                       nullptr);
       std::vector<zoo_op_result_t> results;
@@ -398,8 +398,7 @@ class ZkLedger final : public Ledger {
       }
       if (backoff.expired())
         throw Error(uncertain.empty() ? ErrorKind::Conflict : ErrorKind::Unavailable,
-                    fmt::format("{}: add {}: gave up after {} attempts{}", where(), record.package,
-                                backoff.attempts(),
+                    fmt::format("{}: add {}: gave up after {} attempts{}", where(), record.package, backoff.attempts(),
                                 uncertain.empty() ? " lost to concurrent writers"
                                                   : " (the connection kept failing; the last attempt may have "
                                                     "been recorded)"));
@@ -422,16 +421,16 @@ class ZkLedger final : public Ledger {
       auto existing = read_many({path}, true).front();
       if (existing.rc == ZOK) {
         if (parse_record(record.package, record.version, existing.data) == record) return;
-        throw Error(ErrorKind::Conflict, fmt::format("{} version {} already exists with other content",
-                                                     record.package, record.version));
+        throw Error(ErrorKind::Conflict,
+                    fmt::format("{} version {} already exists with other content", record.package, record.version));
       }
       const std::string next_value = std::to_string(record.version + 1);
       std::vector<zoo_op_t> ops(record.version >= n ? 2 : 1);
-      zoo_create_op_init(&ops[0], path.c_str(), data.data(), static_cast<int>(data.size()), acl_,
-                         ZOO_PERSISTENT, nullptr, 0);
+      zoo_create_op_init(&ops[0], path.c_str(), data.data(), static_cast<int>(data.size()), acl_, ZOO_PERSISTENT,
+                         nullptr, 0);
       if (ops.size() == 2)
-        zoo_set_op_init(&ops[1], next.c_str(), next_value.data(), static_cast<int>(next_value.size()),
-                        node_version, nullptr);
+        zoo_set_op_init(&ops[1], next.c_str(), next_value.data(), static_cast<int>(next_value.size()), node_version,
+                        nullptr);
       std::vector<zoo_op_result_t> results;
       int rc = multi(ops, results);
       if (rc == ZOK) return;
@@ -444,9 +443,8 @@ class ZkLedger final : public Ledger {
         fail("import a version at", path, rc);
       }
       if (backoff.expired())
-        throw Error(ErrorKind::Conflict,
-                    fmt::format("{}: import {} version {}: gave up after {} attempts", where(), record.package,
-                                record.version, backoff.attempts()));
+        throw Error(ErrorKind::Conflict, fmt::format("{}: import {} version {}: gave up after {} attempts", where(),
+                                                     record.package, record.version, backoff.attempts()));
       backoff.sleep();
     }
   }
@@ -465,8 +463,8 @@ class ZkLedger final : public Ledger {
       auto replies = read_many(paths, true);
       for (std::size_t i = 0; i < names.size(); ++i)
         if (replies[i].rc == ZOK && parse_tag_value(paths[i], replies[i].data) == version)
-          throw Error(ErrorKind::Conflict, fmt::format("{} version {} is tagged '{}': untag it first", package,
-                                                       version, names[i]));
+          throw Error(ErrorKind::Conflict,
+                      fmt::format("{} version {} is tagged '{}': untag it first", package, version, names[i]));
       std::vector<zoo_op_t> ops(have_tags ? 2 : 1);
       zoo_delete_op_init(&ops[0], path.c_str(), -1);
       if (ops.size() == 2) zoo_check_op_init(&ops[1], tags.c_str(), tags_stat.version);
@@ -481,8 +479,8 @@ class ZkLedger final : public Ledger {
         fail("remove", path, rc);
       }
       if (backoff.expired())
-        throw Error(ErrorKind::Conflict, fmt::format("{}: remove {} version {}: gave up after {} attempts",
-                                                     where(), package, version, backoff.attempts()));
+        throw Error(ErrorKind::Conflict, fmt::format("{}: remove {} version {}: gave up after {} attempts", where(),
+                                                     package, version, backoff.attempts()));
       backoff.sleep();
     }
   }
@@ -522,8 +520,8 @@ class ZkLedger final : public Ledger {
       zoo_check_op_init(&ops[0], vpath.c_str(), -1);
       zoo_set_op_init(&ops[1], tags.c_str(), nullptr, -1, -1, nullptr);
       if (create)
-        zoo_create_op_init(&ops[2], tpath.c_str(), value.data(), static_cast<int>(value.size()), acl_,
-                           ZOO_PERSISTENT, nullptr, 0);
+        zoo_create_op_init(&ops[2], tpath.c_str(), value.data(), static_cast<int>(value.size()), acl_, ZOO_PERSISTENT,
+                           nullptr, 0);
       else
         zoo_set_op_init(&ops[2], tpath.c_str(), value.data(), static_cast<int>(value.size()), -1, nullptr);
       std::vector<zoo_op_result_t> results;
@@ -545,8 +543,8 @@ class ZkLedger final : public Ledger {
         fail("tag", tpath, rc);
       }
       if (backoff.expired())
-        throw Error(ErrorKind::Conflict, fmt::format("{}: tag {} {} {}: gave up after {} attempts", where(),
-                                                     package, version, tag, backoff.attempts()));
+        throw Error(ErrorKind::Conflict, fmt::format("{}: tag {} {} {}: gave up after {} attempts", where(), package,
+                                                     version, tag, backoff.attempts()));
       backoff.sleep();
     }
   }
@@ -737,8 +735,8 @@ class ZkLedger final : public Ledger {
     // A package without a counter: start above every version already there.
     const std::string first = std::to_string(latest(package).value_or(0) + 1);
     int rc = retrying("create", next, [&](zhandle_t* zh) {
-      return zoo_create(zh, next.c_str(), first.data(), static_cast<int>(first.size()), acl_, ZOO_PERSISTENT,
-                        nullptr, 0);
+      return zoo_create(zh, next.c_str(), first.data(), static_cast<int>(first.size()), acl_, ZOO_PERSISTENT, nullptr,
+                        0);
     });
     if (rc != ZOK && rc != ZNODEEXISTS) fail("create", next, rc);
   }
@@ -751,8 +749,8 @@ class ZkLedger final : public Ledger {
       json = doc.dump();
     }
     if (json.size() > kMaxNodeBytes)
-      throw Error(ErrorKind::Invalid, fmt::format("{}: the record of {} is {} bytes; a znode holds at most {}",
-                                                  where(), r.package, json.size(), kMaxNodeBytes));
+      throw Error(ErrorKind::Invalid, fmt::format("{}: the record of {} is {} bytes; a znode holds at most {}", where(),
+                                                  r.package, json.size(), kMaxNodeBytes));
     return json;
   }
 
@@ -772,16 +770,16 @@ class ZkLedger final : public Ledger {
       throw Error(ErrorKind::Invalid, fmt::format("{}: {}: {}", where(), path, e.what()));
     }
     if (r.package != package || r.version != version)
-      throw Error(ErrorKind::Invalid, fmt::format("{}: {} holds the record of {} version {}", where(), path,
-                                                  r.package, r.version));
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("{}: {} holds the record of {} version {}", where(), path, r.package, r.version));
     return r;
   }
 
   std::uint64_t parse_version_name(const std::string& package, const std::string& name) const {
     auto v = name.size() == 20 ? parse_decimal(name) : std::nullopt;
     if (!v || *v == 0)
-      throw Error(ErrorKind::Invalid, fmt::format("{}: unexpected znode '{}' in {}", where(), printable(name),
-                                                  versions_path(package)));
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("{}: unexpected znode '{}' in {}", where(), printable(name), versions_path(package)));
     return *v;
   }
 

@@ -1,12 +1,12 @@
 #include "net/aws_config.h"
 
+#include <sys/stat.h>
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 #include <fmt/format.h>
 
@@ -130,7 +130,8 @@ AwsConfig AwsConfig::load(const EnvLookup& env) {
     if (p.rfind("~/", 0) == 0 && !home.empty()) p = home + p.substr(1);
     return p;
   };
-  std::string cred_path = expand(get("AWS_SHARED_CREDENTIALS_FILE").value_or(home.empty() ? "" : home + "/.aws/credentials"));
+  std::string cred_path =
+      expand(get("AWS_SHARED_CREDENTIALS_FILE").value_or(home.empty() ? "" : home + "/.aws/credentials"));
   std::string conf_path = expand(get("AWS_CONFIG_FILE").value_or(home.empty() ? "" : home + "/.aws/config"));
   AwsIniFile creds, conf;
   if (!cred_path.empty())
@@ -141,10 +142,9 @@ AwsConfig AwsConfig::load(const EnvLookup& env) {
   const auto explicit_profile = get("AWS_PROFILE");
   std::string profile = explicit_profile.value_or("default");
   if (explicit_profile && !creds.count(profile) && !conf.count(profile))
-    throw Error(ErrorKind::Invalid,
-                fmt::format("AWS_PROFILE names the profile '{}', which is in neither {} nor {}",
-                            profile, cred_path.empty() ? "~/.aws/credentials" : cred_path,
-                            conf_path.empty() ? "~/.aws/config" : conf_path));
+    throw Error(ErrorKind::Invalid, fmt::format("AWS_PROFILE names the profile '{}', which is in neither {} nor {}",
+                                                profile, cred_path.empty() ? "~/.aws/credentials" : cred_path,
+                                                conf_path.empty() ? "~/.aws/config" : conf_path));
   AwsConfig cfg(env, std::move(profile), std::move(creds), std::move(conf));
   cfg.credentials_path_ = std::move(cred_path);
   cfg.config_path_ = std::move(conf_path);
@@ -183,8 +183,8 @@ std::string AwsConfig::region() const {
 
 AwsEndpoint AwsConfig::endpoint(std::string_view service_id) const {
   const std::string id = lower(service_id);
-  const bool ignore = is_true(getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) ||
-                      is_true(config_value("ignore_configure_endpoint_urls"));
+  const bool ignore =
+      is_true(getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) || is_true(config_value("ignore_configure_endpoint_urls"));
   if (!ignore) {
     std::string env_id = upper(id);
     std::replace(env_id.begin(), env_id.end(), ' ', '_');

@@ -62,8 +62,7 @@ HttpOptions with_ca_bundle(HttpOptions http, const AwsConfig& config) {
 
 AwsCredentials from_json(const std::string& body, std::string_view what, bool need_expiration) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object())
-    throw Error(ErrorKind::Unavailable, fmt::format("{}: the answer is not a JSON object", what));
+  if (!j.is_object()) throw Error(ErrorKind::Unavailable, fmt::format("{}: the answer is not a JSON object", what));
   auto str = [&](const char* key) -> std::string {
     auto it = j.find(key);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -73,8 +72,7 @@ AwsCredentials from_json(const std::string& body, std::string_view what, bool ne
   c.secret_access_key = str("SecretAccessKey");
   c.session_token = str("Token");
   if (c.access_key_id.empty() || c.secret_access_key.empty())
-    throw Error(ErrorKind::Unavailable,
-                fmt::format("{}: the answer has no AccessKeyId/SecretAccessKey", what));
+    throw Error(ErrorKind::Unavailable, fmt::format("{}: the answer has no AccessKeyId/SecretAccessKey", what));
   const std::string exp = str("Expiration");
   if (!exp.empty())
     c.expiration = parse_iso8601_utc(exp);
@@ -84,8 +82,8 @@ AwsCredentials from_json(const std::string& body, std::string_view what, bool ne
 }
 
 bool loopback_or_link_local_ecs(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0 ||
-         host == "169.254.170.2" || host == "169.254.170.23" || host == "fd00:ec2::23";
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0 || host == "169.254.170.2" ||
+         host == "169.254.170.23" || host == "fd00:ec2::23";
 }
 
 // Caches temporary credentials and refreshes them before they expire.
@@ -158,14 +156,12 @@ std::string xml_text(const pugi::xml_node& node, const char* path) {
 }  // namespace
 
 std::chrono::system_clock::time_point parse_iso8601_utc(std::string_view text) {
-  auto bad = [&] {
-    return Error(ErrorKind::Invalid, fmt::format("not an ISO 8601 UTC time: '{}'", text));
-  };
+  auto bad = [&] { return Error(ErrorKind::Invalid, fmt::format("not an ISO 8601 UTC time: '{}'", text)); };
   std::string s(trim(text));
   std::tm tm{};
   int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6)
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &consumed) != 6)
     throw bad();
   std::string_view rest = std::string_view(s).substr(static_cast<std::size_t>(consumed));
   if (!rest.empty() && rest.front() == '.') {
@@ -173,8 +169,8 @@ std::chrono::system_clock::time_point parse_iso8601_utc(std::string_view text) {
     while (!rest.empty() && std::isdigit(static_cast<unsigned char>(rest.front()))) rest.remove_prefix(1);
   }
   if (rest != "Z" && rest != "+00:00" && rest != "+0000" && !rest.empty()) throw bad();
-  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60)
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60)
     throw bad();
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
@@ -205,10 +201,9 @@ std::optional<AwsCredentials> credentials_from_profile(const AwsConfig& config) 
     auto secret = value("aws_secret_access_key");
     if (!id && !secret) return std::nullopt;
     if (!id || !secret)
-      throw Error(ErrorKind::Invalid,
-                  fmt::format("AWS profile '{}' in {} has {} but not {}", config.profile(), path,
-                              id ? "aws_access_key_id" : "aws_secret_access_key",
-                              id ? "aws_secret_access_key" : "aws_access_key_id"));
+      throw Error(ErrorKind::Invalid, fmt::format("AWS profile '{}' in {} has {} but not {}", config.profile(), path,
+                                                  id ? "aws_access_key_id" : "aws_secret_access_key",
+                                                  id ? "aws_secret_access_key" : "aws_access_key_id"));
     AwsCredentials c;
     c.access_key_id = *id;
     c.secret_access_key = *secret;
@@ -220,8 +215,7 @@ std::optional<AwsCredentials> credentials_from_profile(const AwsConfig& config) 
   return try_file(false);
 }
 
-std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config,
-                                                            HttpClient& http) {
+std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config, HttpClient& http) {
   auto settings = web_identity_settings(config);
   if (!settings) return std::nullopt;
   const std::string token = read_secret_file(settings->token_file, "web identity token file");
@@ -230,33 +224,28 @@ std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& con
   HttpRequest req;
   req.method = "POST";
   req.url = endpoint.url + "/";
-  req.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
-                 {"Accept", "application/xml"}};
-  req.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" +
-             form_encode(settings->role_arn) + "&RoleSessionName=" +
-             form_encode(settings->session_name) + "&WebIdentityToken=" + form_encode(token);
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}, {"Accept", "application/xml"}};
+  req.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + form_encode(settings->role_arn) +
+             "&RoleSessionName=" + form_encode(settings->session_name) + "&WebIdentityToken=" + form_encode(token);
   req.idempotent = true;  // creating one more session is harmless
   const HttpResponse resp = http.send(req);
 
-  const std::string what = fmt::format("STS AssumeRoleWithWebIdentity for {} at {}",
-                                       settings->role_arn, endpoint.url);
+  const std::string what = fmt::format("STS AssumeRoleWithWebIdentity for {} at {}", settings->role_arn, endpoint.url);
   pugi::xml_document doc;
   const bool parsed = doc.load_buffer(resp.body.data(), resp.body.size());
   if (resp.status != 200) {
     std::string code = parsed ? xml_text(doc, "ErrorResponse/Error/Code") : "";
     std::string message = parsed ? xml_text(doc, "ErrorResponse/Error/Message") : "";
     ErrorKind kind = error_kind_for_status(resp.status);
-    if (code == "InvalidIdentityToken" || code == "ExpiredTokenException" ||
-        code == "IDPRejectedClaim" || code == "AccessDenied")
+    if (code == "InvalidIdentityToken" || code == "ExpiredTokenException" || code == "IDPRejectedClaim" ||
+        code == "AccessDenied")
       kind = ErrorKind::Denied;
-    throw Error(kind, fmt::format("{}: HTTP {}{}{}", what, resp.status,
-                                  code.empty() ? "" : " " + code,
+    throw Error(kind, fmt::format("{}: HTTP {}{}{}", what, resp.status, code.empty() ? "" : " " + code,
                                   message.empty() ? "" : ": " + message));
   }
-  if (!parsed)
-    throw Error(ErrorKind::Unavailable, fmt::format("{}: the answer is not XML", what));
-  const pugi::xml_node creds = doc.first_element_by_path(
-      "AssumeRoleWithWebIdentityResponse/AssumeRoleWithWebIdentityResult/Credentials");
+  if (!parsed) throw Error(ErrorKind::Unavailable, fmt::format("{}: the answer is not XML", what));
+  const pugi::xml_node creds =
+      doc.first_element_by_path("AssumeRoleWithWebIdentityResponse/AssumeRoleWithWebIdentityResult/Credentials");
   AwsCredentials c;
   c.access_key_id = creds.child("AccessKeyId").text().as_string();
   c.secret_access_key = creds.child("SecretAccessKey").text().as_string();
@@ -277,10 +266,9 @@ std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config
   } else if (auto full = config.getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
     const UrlParts u = parse_url(*full);
     if (u.scheme != "https" && !loopback_or_link_local_ecs(u.host))
-      throw Error(ErrorKind::Invalid,
-                  fmt::format("AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or name a loopback "
-                              "or the container credentials address, not host '{}'",
-                              u.host));
+      throw Error(ErrorKind::Invalid, fmt::format("AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or name a loopback "
+                                                  "or the container credentials address, not host '{}'",
+                                                  u.host));
     url = *full;
   } else {
     return std::nullopt;
@@ -308,8 +296,8 @@ std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config
   return c;
 }
 
-std::optional<AwsCredentials> credentials_from_instance_metadata(
-    const AwsConfig& config, const AwsCredentialsOptions& options) {
+std::optional<AwsCredentials> credentials_from_instance_metadata(const AwsConfig& config,
+                                                                 const AwsCredentialsOptions& options) {
   if (is_true(config.getenv("AWS_EC2_METADATA_DISABLED"))) return std::nullopt;
   std::string base;
   if (auto e = config.getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT"))
@@ -319,8 +307,7 @@ std::optional<AwsCredentials> credentials_from_instance_metadata(
   else {
     auto mode = config.getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
     if (!mode) mode = config.config_value("ec2_metadata_service_endpoint_mode");
-    base = mode && (*mode == "IPv6" || *mode == "ipv6") ? "http://[fd00:ec2::254]"
-                                                        : "http://169.254.169.254";
+    base = mode && (*mode == "IPv6" || *mode == "ipv6") ? "http://[fd00:ec2::254]" : "http://169.254.169.254";
   }
   while (!base.empty() && base.back() == '/') base.pop_back();
 
@@ -335,7 +322,8 @@ std::optional<AwsCredentials> credentials_from_instance_metadata(
     req.url = base + path;
     req.idempotent = true;
     req.timeout = options.imds_timeout;
-    if (token) req.headers.emplace_back("X-aws-ec2-metadata-token", *token);
+    if (token)
+      req.headers.emplace_back("X-aws-ec2-metadata-token", *token);
     else if (std::strcmp(method, "PUT") == 0)
       req.headers.emplace_back("X-aws-ec2-metadata-token-ttl-seconds", "21600");
     try {
@@ -353,7 +341,7 @@ std::optional<AwsCredentials> credentials_from_instance_metadata(
     token = std::string(trim(tr->body));
   } else if (tr->status != 403 && tr->status != 404 && tr->status != 405) {
     return std::nullopt;  // not a metadata service we can use
-  }  // else: IMDSv1 only
+  }                       // else: IMDSv1 only
 
   const std::string roles_path = "/latest/meta-data/iam/security-credentials/";
   auto rr = request("GET", roles_path, token);
@@ -364,8 +352,7 @@ std::optional<AwsCredentials> credentials_from_instance_metadata(
   const std::string what = fmt::format("instance metadata credentials of role {}", role);
   auto cr = request("GET", roles_path + uri_encode(role, false), token);
   if (!cr) throw Error(ErrorKind::Unavailable, what + ": no answer");
-  if (cr->status != 200)
-    throw Error(error_kind_for_status(cr->status), fmt::format("{}: HTTP {}", what, cr->status));
+  if (cr->status != 200) throw Error(error_kind_for_status(cr->status), fmt::format("{}: HTTP {}", what, cr->status));
   AwsCredentials c = from_json(cr->body, what, false);
   c.source = "instance metadata";
   return c;
@@ -394,8 +381,8 @@ class DefaultChain final : public AwsCredentialsProvider {
  private:
   std::shared_ptr<AwsCredentialsProvider> refreshing(std::function<AwsCredentials()> fetch,
                                                      std::optional<AwsCredentials> first) {
-    return std::make_shared<RefreshingProvider>(std::move(fetch), options_.now,
-                                                options_.refresh_margin, std::move(first));
+    return std::make_shared<RefreshingProvider>(std::move(fetch), options_.now, options_.refresh_margin,
+                                                std::move(first));
   }
 
   std::shared_ptr<AwsCredentialsProvider> resolve() {
@@ -404,8 +391,7 @@ class DefaultChain final : public AwsCredentialsProvider {
     if (web_identity_settings(config_)) {
       auto http = std::make_shared<HttpClient>(options_.http);
       AwsConfig config = config_;
-      return refreshing([config, http] { return *credentials_from_web_identity(config, *http); },
-                        std::nullopt);
+      return refreshing([config, http] { return *credentials_from_web_identity(config, *http); }, std::nullopt);
     }
     if (config_.getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") ||
         config_.getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
@@ -427,10 +413,9 @@ class DefaultChain final : public AwsCredentialsProvider {
           std::move(first));
     }
     if (config_.getenv("AWS_PROFILE"))
-      throw Error(ErrorKind::Denied,
-                  fmt::format("no AWS credentials: profile '{}' has none (in {} or {}) and no "
-                              "web identity, container or instance role is available",
-                              config_.profile(), config_.credentials_path(), config_.config_path()));
+      throw Error(ErrorKind::Denied, fmt::format("no AWS credentials: profile '{}' has none (in {} or {}) and no "
+                                                 "web identity, container or instance role is available",
+                                                 config_.profile(), config_.credentials_path(), config_.config_path()));
     throw Error(ErrorKind::Denied, kNoCredentials);
   }
 
@@ -442,8 +427,8 @@ class DefaultChain final : public AwsCredentialsProvider {
 
 }  // namespace
 
-std::shared_ptr<AwsCredentialsProvider> make_default_credentials_provider(
-    const AwsConfig& config, AwsCredentialsOptions options) {
+std::shared_ptr<AwsCredentialsProvider> make_default_credentials_provider(const AwsConfig& config,
+                                                                          AwsCredentialsOptions options) {
   return std::make_shared<DefaultChain>(config, std::move(options));
 }
 

@@ -66,8 +66,8 @@ struct AwsCredentialsOptions {
 
 // The chain above, resolved lazily at the first get() (so building it costs
 // nothing and never touches the network). `config` is copied.
-std::shared_ptr<AwsCredentialsProvider> make_default_credentials_provider(
-    const AwsConfig& config, AwsCredentialsOptions options = {});
+std::shared_ptr<AwsCredentialsProvider> make_default_credentials_provider(const AwsConfig& config,
+                                                                          AwsCredentialsOptions options = {});
 
 // Always returns `credentials` (tests, and the etcd/S3 code paths given explicit keys).
 std::shared_ptr<AwsCredentialsProvider> make_static_credentials_provider(AwsCredentials credentials);
@@ -81,13 +81,12 @@ std::optional<AwsCredentials> credentials_from_env(const AwsConfig& config);
 // Static keys of the selected profile only.
 std::optional<AwsCredentials> credentials_from_profile(const AwsConfig& config);
 // STS AssumeRoleWithWebIdentity (environment or profile settings).
-std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config,
-                                                            HttpClient& http);
+std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config, HttpClient& http);
 std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config, HttpClient& http,
                                                          const AwsCredentialsOptions& options);
 // nullopt also when the metadata service does not answer (not an EC2 instance).
-std::optional<AwsCredentials> credentials_from_instance_metadata(
-    const AwsConfig& config, const AwsCredentialsOptions& options);
+std::optional<AwsCredentials> credentials_from_instance_metadata(const AwsConfig& config,
+                                                                 const AwsCredentialsOptions& options);
 
 // Parses an ISO 8601 UTC time ("2024-01-02T03:04:05Z", fractions allowed) as used
 // by STS, ECS and IMDS. Throws Error(Invalid).

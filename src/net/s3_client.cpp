@@ -148,7 +148,8 @@ S3Uri parse_s3_uri(const Uri& uri, const std::vector<std::string>& allowed) {
   out.bucket = uri.authority;
   // S3's rules (3-63 of a-z 0-9 . -), loosened to the legacy us-east-1 names
   // (upper case and '_'); nothing that could change the URL's structure.
-  if (out.bucket.size() < 3 || out.bucket.size() > 255) throw bad(fmt::format("'{}' is not a valid bucket name (3 to 63 characters)", printable(out.bucket)));
+  if (out.bucket.size() < 3 || out.bucket.size() > 255)
+    throw bad(fmt::format("'{}' is not a valid bucket name (3 to 63 characters)", printable(out.bucket)));
   for (char c : out.bucket)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
       throw bad(fmt::format("'{}' is not a valid bucket name", printable(out.bucket)));
@@ -197,8 +198,9 @@ std::uint64_t s3_size_option(const S3Uri& uri, const std::string& name, std::uin
 HttpHeaders s3_acl_headers(const S3Uri& uri) {
   auto it = uri.options.find("acl");
   if (it == uri.options.end()) return {};
-  static const char* const canned[] = {"private", "public-read", "public-read-write", "authenticated-read",
-                                       "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"};
+  static const char* const canned[] = {
+      "private",       "public-read",       "public-read-write",        "authenticated-read",
+      "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"};
   for (const char* c : canned)
     if (it->second == c) return {{"x-amz-acl", it->second}};
   throw Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': acl={} is not a canned ACL (e.g. "
@@ -350,9 +352,8 @@ void S3Client::fail(const HttpResponse& r, const std::string& bucket, const std:
   if (!doc.message.empty()) detail += ": " + printable(doc.message);
   const auto* bucket_region = r.header("x-amz-bucket-region");
   if (bucket_region && *bucket_region != region_ && (r.status == 301 || r.status == 400 || r.status == 307))
-    throw Error(ErrorKind::Invalid,
-                fmt::format("{}: the bucket is in region {}, not {}: set AWS_REGION={}", target,
-                            printable(*bucket_region), region_, printable(*bucket_region)));
+    throw Error(ErrorKind::Invalid, fmt::format("{}: the bucket is in region {}, not {}: set AWS_REGION={}", target,
+                                                printable(*bucket_region), region_, printable(*bucket_region)));
   if (r.status == 401 || r.status == 403)
     throw Error(ErrorKind::Denied, fmt::format("{}: access denied ({})", target, detail));
   if (r.status == 404) {
@@ -363,17 +364,17 @@ void S3Client::fail(const HttpResponse& r, const std::string& bucket, const std:
   }
   if (r.status == 412) throw Error(ErrorKind::Conflict, fmt::format("{}: precondition failed ({})", target, code));
   if (doc.code == "XAmzContentSHA256Mismatch" || doc.code == "BadDigest" || doc.code == "InvalidDigest")
-    throw Error(ErrorKind::Integrity,
-                fmt::format("{}: the server refused the bytes: they do not hash to the declared sha256 ({})", target,
-                            code));
+    throw Error(
+        ErrorKind::Integrity,
+        fmt::format("{}: the server refused the bytes: they do not hash to the declared sha256 ({})", target, code));
   if (r.status == 429 || r.status >= 500 || doc.code == "SlowDown" || doc.code == "RequestTimeout")
     throw Error(ErrorKind::Unavailable,
                 fmt::format("{}: server error {} ({}) from {}{}", target, r.status, detail, host_of(endpoint_),
                             r.attempts > 1 ? fmt::format(", after {} attempts", r.attempts) : ""));
   if (r.status == 409) throw Error(ErrorKind::Conflict, fmt::format("{}: conflict ({})", target, detail));
   if (r.status >= 300 && r.status < 400)
-    throw Error(ErrorKind::Invalid, fmt::format("{}: redirected ({}): check the endpoint and AWS_REGION ({})", target,
-                                                detail, region_));
+    throw Error(ErrorKind::Invalid,
+                fmt::format("{}: redirected ({}): check the endpoint and AWS_REGION ({})", target, detail, region_));
   throw Error(r.status >= 400 && r.status < 500 ? ErrorKind::Invalid : ErrorKind::Internal,
               fmt::format("{}: request refused with HTTP {} ({})", target, r.status, detail));
 }
@@ -397,8 +398,8 @@ std::optional<S3Object> S3Client::get(const std::string& bucket, const std::stri
   std::string body;
   req.sink = ResponseSink{[&](const char* d, std::size_t n) {
                             if (n > max_bytes - body.size())
-                              throw Error(ErrorKind::Invalid, fmt::format("{}: larger than {} bytes",
-                                                                          display(bucket, key), max_bytes));
+                              throw Error(ErrorKind::Invalid,
+                                          fmt::format("{}: larger than {} bytes", display(bucket, key), max_bytes));
                             body.append(d, n);
                           },
                           [&] { body.clear(); }};
@@ -414,16 +415,16 @@ std::optional<S3Object> S3Client::get(const std::string& bucket, const std::stri
   fail(r, bucket, key);
 }
 
-std::optional<S3ObjectInfo> S3Client::get_range(const std::string& bucket, const std::string& key,
-                                                std::uint64_t first, std::uint64_t last,
+std::optional<S3ObjectInfo> S3Client::get_range(const std::string& bucket, const std::string& key, std::uint64_t first,
+                                                std::uint64_t last,
                                                 const std::function<void(const char*, std::size_t)>& write,
                                                 const std::function<void()>& restart) {
   HttpRequest req;
   req.method = "GET";
   req.url = url(bucket, key, "");
   req.idempotent = true;
-  req.headers.emplace_back("Range", last == UINT64_MAX ? fmt::format("bytes={}-", first)
-                                                       : fmt::format("bytes={}-{}", first, last));
+  req.headers.emplace_back(
+      "Range", last == UINT64_MAX ? fmt::format("bytes={}-", first) : fmt::format("bytes={}-{}", first, last));
   req.sink = ResponseSink{write, restart};
   HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status == 206 || r.status == 200) {
@@ -468,8 +469,7 @@ S3PutResult S3Client::put(const std::string& bucket, const std::string& key, std
 
 S3PutResult S3Client::put_file(const std::string& bucket, const std::string& key, const FileRange& body,
                                S3PutOptions options) {
-  if (options.payload_sha256.empty())
-    throw Error(ErrorKind::Internal, "S3Client::put_file needs the body's sha256");
+  if (options.payload_sha256.empty()) throw Error(ErrorKind::Internal, "S3Client::put_file needs the body's sha256");
   HttpRequest req;
   req.method = "PUT";
   req.url = url(bucket, key, "");
@@ -528,9 +528,8 @@ S3ListPage S3Client::list_page(const std::string& bucket, const S3ListRequest& q
   if (r.status != 200) fail(r, bucket, q.prefix);
 
   auto malformed = [&](const char* why) {
-    return Error(ErrorKind::Unavailable,
-                 fmt::format("{}: malformed ListObjectsV2 answer from {} ({})", display(bucket, q.prefix),
-                             host_of(endpoint_), why));
+    return Error(ErrorKind::Unavailable, fmt::format("{}: malformed ListObjectsV2 answer from {} ({})",
+                                                     display(bucket, q.prefix), host_of(endpoint_), why));
   };
   pugi::xml_document doc;
   if (!doc.load_buffer(r.body.data(), r.body.size())) throw malformed("not XML");

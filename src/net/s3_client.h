@@ -46,10 +46,10 @@ namespace sacker::net {
 class S3Client;
 
 struct S3ObjectInfo {
-  std::uint64_t size = 0;       // the whole object's size (also for ranged GETs)
-  std::string etag;             // as the server sent it (usually quoted)
+  std::uint64_t size = 0;          // the whole object's size (also for ranged GETs)
+  std::string etag;                // as the server sent it (usually quoted)
   std::int64_t last_modified = 0;  // Unix seconds, 0 if unknown
-  HttpHeaders headers;          // all response headers (x-amz-meta-*, ...)
+  HttpHeaders headers;             // all response headers (x-amz-meta-*, ...)
 };
 
 struct S3Object {
@@ -111,8 +111,7 @@ class S3Client {
   // AWS shared files, as the AWS CLI resolves them.
   static std::shared_ptr<S3Client> from_environment(S3ClientOptions options = {});
 
-  S3Client(const AwsConfig& config, std::shared_ptr<AwsCredentialsProvider> credentials,
-           S3ClientOptions options = {});
+  S3Client(const AwsConfig& config, std::shared_ptr<AwsCredentialsProvider> credentials, S3ClientOptions options = {});
   ~S3Client();
   S3Client(const S3Client&) = delete;
   S3Client& operator=(const S3Client&) = delete;
@@ -143,14 +142,12 @@ class S3Client {
   // starts past the end (e.g. any range of an empty object) returns the info with
   // nothing written and `size` 0 when the server does not say more.
   std::optional<S3ObjectInfo> get_range(const std::string& bucket, const std::string& key, std::uint64_t first,
-                                        std::uint64_t last,
-                                        const std::function<void(const char*, std::size_t)>& write,
+                                        std::uint64_t last, const std::function<void(const char*, std::size_t)>& write,
                                         const std::function<void()>& restart);
 
   // PUT from memory / from a file range. See S3PutResult for 412.
   S3PutResult put(const std::string& bucket, const std::string& key, std::string body, S3PutOptions options = {});
-  S3PutResult put_file(const std::string& bucket, const std::string& key, const FileRange& body,
-                       S3PutOptions options);
+  S3PutResult put_file(const std::string& bucket, const std::string& key, const FileRange& body, S3PutOptions options);
 
   // CopyObject of an object onto itself with its metadata replaced by `headers`:
   // gives it a new Last-Modified without moving its bytes through the client.

@@ -17,9 +17,7 @@ namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 
-bool is_unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
+bool is_unreserved(unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~'; }
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -52,9 +50,8 @@ std::string trim_all(std::string_view v) {
 
 // Headers never signed: hop-by-hop or rewritten by proxies and by libcurl.
 bool unsigned_header(const std::string& lname) {
-  return lname == "authorization" || lname == "expect" || lname == "user-agent" ||
-         lname == "x-amzn-trace-id" || lname == "content-length" ||
-         lname == "transfer-encoding" || lname == "connection";
+  return lname == "authorization" || lname == "expect" || lname == "user-agent" || lname == "x-amzn-trace-id" ||
+         lname == "content-length" || lname == "transfer-encoding" || lname == "connection";
 }
 
 // Removes dot segments and empty segments (AWS: consecutive slashes collapse).
@@ -84,7 +81,7 @@ std::string normalize_path(std::string_view path) {
 }
 
 struct CanonicalHeaders {
-  std::string block;   // "name:value\n" lines
+  std::string block;  // "name:value\n" lines
   std::string signed_names;
 };
 
@@ -127,19 +124,17 @@ std::string rebuild_url(std::string_view url, const std::string& path, const std
   return out;
 }
 
-SignatureDetails finish(std::string canonical_request, std::string signed_headers,
-                        const SigningParams& p) {
+SignatureDetails finish(std::string canonical_request, std::string signed_headers, const SigningParams& p) {
   SignatureDetails d;
   const std::string day = amz_day(p.time);
   d.canonical_request = std::move(canonical_request);
-  d.string_to_sign = fmt::format("{}\n{}\n{}\n{}", kAlgorithm, amz_date(p.time),
-                                 credential_scope(day, p), sha256_hex(d.canonical_request));
+  d.string_to_sign = fmt::format("{}\n{}\n{}\n{}", kAlgorithm, amz_date(p.time), credential_scope(day, p),
+                                 sha256_hex(d.canonical_request));
   const std::string key = signing_key(p.credentials.secret_access_key, day, p.region, p.service);
   d.signature = hex_encode(hmac_sha256(key, d.string_to_sign));
   d.signed_headers = std::move(signed_headers);
   d.authorization = fmt::format("{} Credential={}/{}, SignedHeaders={}, Signature={}", kAlgorithm,
-                                p.credentials.access_key_id, credential_scope(day, p),
-                                d.signed_headers, d.signature);
+                                p.credentials.access_key_id, credential_scope(day, p), d.signed_headers, d.signature);
   return d;
 }
 
@@ -182,8 +177,8 @@ std::string uri_decode(std::string_view s) {
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-            reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len))
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+            data.size(), out, &len))
     throw Error(ErrorKind::Internal, "HMAC-SHA256 failed in OpenSSL");
   return std::string(reinterpret_cast<const char*>(out), len);
 }
@@ -259,8 +254,7 @@ std::string canonical_query(std::string_view query) {
   return out;
 }
 
-SignatureDetails sign_request(HttpRequest& request, std::string_view payload_hash,
-                              const SigningParams& params) {
+SignatureDetails sign_request(HttpRequest& request, std::string_view payload_hash, const SigningParams& params) {
   check_params(params);
   UrlParts url = parse_url(request.url);
   const bool s3 = params.service == "s3";
@@ -279,17 +273,15 @@ SignatureDetails sign_request(HttpRequest& request, std::string_view payload_has
     request.headers.emplace_back("X-Amz-Security-Token", params.credentials.session_token);
 
   CanonicalHeaders ch = canonical_headers(request.headers);
-  std::string creq = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", request.method,
-                                 canonical_uri(path, params.service), query, ch.block,
-                                 ch.signed_names, payload_hash);
+  std::string creq = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", request.method, canonical_uri(path, params.service), query,
+                                 ch.block, ch.signed_names, payload_hash);
   SignatureDetails d = finish(std::move(creq), std::move(ch.signed_names), params);
   request.headers.emplace_back("Authorization", d.authorization);
   return d;
 }
 
-std::string presign_url(std::string_view method, std::string_view url_text,
-                        std::chrono::seconds expires, const SigningParams& params,
-                        SignatureDetails* details) {
+std::string presign_url(std::string_view method, std::string_view url_text, std::chrono::seconds expires,
+                        const SigningParams& params, SignatureDetails* details) {
   check_params(params);
   if (expires < std::chrono::seconds(1) || expires > std::chrono::seconds(7 * 24 * 3600))
     throw Error(ErrorKind::Invalid,
@@ -305,18 +297,15 @@ std::string presign_url(std::string_view method, std::string_view url_text,
     query += uri_encode(name, false) + "=" + uri_encode(value, false);
   };
   add("X-Amz-Algorithm", kAlgorithm);
-  add("X-Amz-Credential",
-      params.credentials.access_key_id + "/" + credential_scope(day, params));
+  add("X-Amz-Credential", params.credentials.access_key_id + "/" + credential_scope(day, params));
   add("X-Amz-Date", amz_date(params.time));
   add("X-Amz-Expires", std::to_string(expires.count()));
-  if (!params.credentials.session_token.empty())
-    add("X-Amz-Security-Token", params.credentials.session_token);
+  if (!params.credentials.session_token.empty()) add("X-Amz-Security-Token", params.credentials.session_token);
   add("X-Amz-SignedHeaders", "host");
   query = canonical_query(query);
 
-  std::string creq = fmt::format("{}\n{}\n{}\nhost:{}\n\nhost\n{}", method,
-                                 canonical_uri(path, params.service), query, url.host_header(),
-                                 kUnsignedPayload);
+  std::string creq = fmt::format("{}\n{}\n{}\nhost:{}\n\nhost\n{}", method, canonical_uri(path, params.service), query,
+                                 url.host_header(), kUnsignedPayload);
   SignatureDetails d = finish(std::move(creq), "host", params);
   std::string out = rebuild_url(url_text, path, query + "&X-Amz-Signature=" + d.signature);
   if (details) *details = std::move(d);

@@ -54,8 +54,7 @@ struct SigningParams {
 
 inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
 // sha256 of the empty string, the payload hash of a request without a body.
-inline constexpr std::string_view kEmptySha256 =
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+inline constexpr std::string_view kEmptySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 // The pieces of one signature, for tests and debugging (contain no secret).
 struct SignatureDetails {
@@ -74,8 +73,7 @@ struct SignatureDetails {
 // missing, canonicalises the URL (see above) and sets Authorization.
 // `payload_hash` is the lower-case hex sha256 of the body or kUnsignedPayload.
 // Throws Error(Invalid) for a malformed URL or empty key id/secret.
-SignatureDetails sign_request(HttpRequest& request, std::string_view payload_hash,
-                              const SigningParams& params);
+SignatureDetails sign_request(HttpRequest& request, std::string_view payload_hash, const SigningParams& params);
 
 // Presigned query form (S3 GET/PUT URLs): returns `url` with X-Amz-Algorithm,
 // X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders=host,
@@ -83,9 +81,8 @@ SignatureDetails sign_request(HttpRequest& request, std::string_view payload_has
 // X-Amz-Signature added to its query; the payload is UNSIGNED-PAYLOAD. `expires`
 // must be 1 s .. 7 days (Error(Invalid) otherwise). `details` (optional) receives
 // the intermediate strings.
-std::string presign_url(std::string_view method, std::string_view url,
-                        std::chrono::seconds expires, const SigningParams& params,
-                        SignatureDetails* details = nullptr);
+std::string presign_url(std::string_view method, std::string_view url, std::chrono::seconds expires,
+                        const SigningParams& params, SignatureDetails* details = nullptr);
 
 // ---- building blocks (exposed for tests and for other signers) --------------
 

@@ -41,8 +41,7 @@ class FileStore final : public Store {
     throw_errno(fmt::format("file store {}: cannot look up {}", uri_, sha256), errno);
   }
 
-  bool put_file(const std::string& sha256, const fs::path& source, std::uint64_t size,
-                Progress* progress) override {
+  bool put_file(const std::string& sha256, const fs::path& source, std::uint64_t size, Progress* progress) override {
     validate_sha256_hex(sha256, "file store put");
     fs::path dest = blob_path(sha256);
     if (contains(sha256) == true) {

@@ -24,9 +24,9 @@
 // bounded by (parts in flight x part size).
 #include "store/s3_store.h"
 
+#include <fcntl.h>
 #include <fmt/core.h>
 #include <sys/stat.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -121,8 +121,8 @@ class S3Store final : public Store {
                 Progress* progress) override {
     const std::string k = key(sha256);
     if (size > kMaxObject)
-      throw Error(ErrorKind::Invalid, fmt::format("cannot store {}: {} bytes is more than S3's 5 TiB object limit",
-                                                  source.string(), size));
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("cannot store {}: {} bytes is more than S3's 5 TiB object limit", source.string(), size));
     std::optional<net::S3ObjectInfo> existing;
     try {
       existing = client_->head(uri_.bucket, k);
@@ -142,10 +142,8 @@ class S3Store final : public Store {
     const std::uint64_t part = tuning_.download_part;
     std::string first;
     auto info = client_->get_range(
-        uri_.bucket, k, 0, part - 1, [&](const char* d, std::size_t n) { first.append(d, n); },
-        [&] { first.clear(); });
-    if (!info)
-      throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
+        uri_.bucket, k, 0, part - 1, [&](const char* d, std::size_t n) { first.append(d, n); }, [&] { first.clear(); });
+    if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
     const std::uint64_t total = std::max<std::uint64_t>(info->size, first.size());
     if (progress) progress->start(total);
     sink.write(first.data(), first.size());
@@ -169,8 +167,7 @@ class S3Store final : public Store {
     q.delimiter = "/";  // a ledger sharing the prefix lives in sub-"directories"
     client_->list_all(uri_.bucket, q, [&](net::S3ListPage& page) {
       for (auto& o : page.objects) {
-        if (o.key.size() != uri_.prefix.size() + 64 || o.key.compare(0, uri_.prefix.size(), uri_.prefix) != 0)
-          continue;
+        if (o.key.size() != uri_.prefix.size() + 64 || o.key.compare(0, uri_.prefix.size(), uri_.prefix) != 0) continue;
         BlobInfo info;
         info.sha256.assign(o.key, uri_.prefix.size(), 64);
         if (!is_valid_sha256_hex(info.sha256)) continue;
@@ -199,9 +196,8 @@ class S3Store final : public Store {
   // it while the add that reuses it records its version (see Client::gc). Best
   // effort: a copy that is not allowed (e.g. no GetObject) changes nothing.
   void refresh(const std::string& k, const net::S3ObjectInfo& info) {
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (info.last_modified == 0 || now - info.last_modified < tuning_.refresh_after || info.size > kMaxPart) return;
     net::HttpHeaders headers = {{"Content-Type", "application/octet-stream"}};
     headers.insert(headers.end(), tuning_.acl.begin(), tuning_.acl.end());
@@ -306,8 +302,8 @@ class S3Store final : public Store {
       throw;
     }
     if (!info)
-      throw Error(ErrorKind::Unavailable,
-                  fmt::format("{}: the multipart upload completed but the object is not there", client_->display(uri_.bucket, k)));
+      throw Error(ErrorKind::Unavailable, fmt::format("{}: the multipart upload completed but the object is not there",
+                                                      client_->display(uri_.bucket, k)));
     if (info->size != size)
       throw Error(ErrorKind::Integrity, fmt::format("{}: the multipart upload stored {} bytes instead of {}",
                                                     client_->display(uri_.bucket, k), info->size, size));
@@ -346,8 +342,8 @@ class S3Store final : public Store {
               uri_.bucket, k, first, last, [&s](const char* d, std::size_t n) { s.data.append(d, n); },
               [&s] { s.data.clear(); });
           if (!info)
-            throw Error(ErrorKind::NotFound, fmt::format("{}: the blob disappeared during the download",
-                                                         client_->display(uri_.bucket, k)));
+            throw Error(ErrorKind::NotFound,
+                        fmt::format("{}: the blob disappeared during the download", client_->display(uri_.bucket, k)));
           if (s.data.size() != last - first + 1 || info->size != total)
             throw Error(ErrorKind::Integrity,
                         fmt::format("{}: the blob changed during the download (part of {} bytes at {})",
@@ -371,7 +367,8 @@ class S3Store final : public Store {
 }  // namespace
 
 std::unique_ptr<Store> open_s3_store(const Uri& uri) {
-  net::S3Uri s3 = net::parse_s3_uri(uri, {"multipart_threshold", "part_size", "download_part_size", "concurrency", "acl", "refresh_after"});
+  net::S3Uri s3 = net::parse_s3_uri(
+      uri, {"multipart_threshold", "part_size", "download_part_size", "concurrency", "acl", "refresh_after"});
   Tuning t;
   t.multipart_threshold = net::s3_size_option(s3, "multipart_threshold", kDefaultMultipartThreshold, 0, kMaxPart);
   t.part_size = net::s3_size_option(s3, "part_size", 0, kMinPart, kMaxPart);

@@ -180,8 +180,8 @@ TEST_F(StoreConformance, ConcurrentPutsOfOneBlobFromProcesses) {
   for (const auto& u : uris_) uri_list += (uri_list.empty() ? "" : " ") + u;
   std::vector<std::unique_ptr<test::ChildProcess>> children;
   for (int p = 0; p < 4; ++p)
-    children.push_back(std::make_unique<test::ChildProcess>(std::vector<std::string>{
-        worker, "put", uri_list, b.path.string(), b.sha256, std::to_string(b.size)}));
+    children.push_back(std::make_unique<test::ChildProcess>(
+        std::vector<std::string>{worker, "put", uri_list, b.path.string(), b.sha256, std::to_string(b.size)}));
   for (auto& c : children) {
     auto r = c->wait();
     EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -71,7 +71,11 @@ TEST_F(BadInput, InvalidNamesAreRefused) {
   expect_refused({"add", "a/b", "app.jar"}, 2, "invalid package name");
   expect_refused({"add", "", "app.jar"}, 2, "must not be empty");
   expect_refused({"add", std::string(300, 'a'), "app.jar"}, 2, "longer than 128");
-  expect_refused({"add", "a\x01" "b", "app.jar"}, 2, "\\x01");
+  expect_refused({"add",
+                  "a\x01"
+                  "b",
+                  "app.jar"},
+                 2, "\\x01");
   expect_refused({"add", "app", "app.jar", "--tag", "123"}, 2, "all digits");
   expect_refused({"add", "app", "app.jar", "--name", "../evil"}, 2, "path separator");
   expect_refused({"add", "app", "app.jar", "--meta", "novalue"}, 2, "key=value");
@@ -97,9 +101,7 @@ TEST_F(BadInput, UnwritableDestination) {
   expect_refused({"download", "app", "live", "-o", (s.home() / "no/such/dir/app.jar").string()}, 8, "cannot download");
 }
 
-TEST_F(BadInput, RemovingATaggedVersionIsAConflict) {
-  expect_refused({"remove", "app", "1"}, 4, "untag it first");
-}
+TEST_F(BadInput, RemovingATaggedVersionIsAConflict) { expect_refused({"remove", "app", "1"}, 4, "untag it first"); }
 
 TEST_F(BadInput, TamperedBlobIsAnIntegrityErrorAndTheDestinationStays) {
   fs::path blob;
@@ -120,9 +122,9 @@ TEST_F(BadInput, HostileLedgerContentNeverWritesOutsideTheDirectory) {
   // Someone with write access to the ledger plants a path as the basename.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((s.data() / "ledger.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "UPDATE versions SET basename = '../escaped' WHERE package = 'app'", nullptr, nullptr,
-                         nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "UPDATE versions SET basename = '../escaped' WHERE package = 'app'", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   expect_refused({"download", "app", "live", "-o", "dest"}, 2, "path separator");
   EXPECT_FALSE(fs::exists(s.work() / "escaped"));

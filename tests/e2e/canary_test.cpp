@@ -82,8 +82,8 @@ TEST(Canary, ModeAndBasenameAreRecordedAndApplied) {
 
 TEST(Canary, StdinAndStdout) {
   Sandbox s;
-  auto add = s.run({"add", "logs", "-", "--name", "logs.txt", "--meta", "commit=abc123", "--tag", "devel"},
-                   "from stdin\n");
+  auto add =
+      s.run({"add", "logs", "-", "--name", "logs.txt", "--meta", "commit=abc123", "--tag", "devel"}, "from stdin\n");
   ASSERT_EQ(add.exit_code, 0) << add.err;
   auto out = s.run({"download", "logs", "devel", "-o", "-"});
   ASSERT_EQ(out.exit_code, 0) << out.err;
@@ -157,8 +157,8 @@ TEST(Canary, ConfigPrecedenceFlagsThenEnvThenFileThenDefault) {
                   {"SACKER_CONFIG=" + (s.home() / "conf.json").string(), "SACKER_LEDGER=" + db("env.db")})
                 .exit_code,
             0);
-  ASSERT_EQ(s.run({"--ledger", db("flag.db"), "add", "from-flag", "f"}, "", {"SACKER_LEDGER=" + db("env.db")}).exit_code,
-            0);
+  ASSERT_EQ(
+      s.run({"--ledger", db("flag.db"), "add", "from-flag", "f"}, "", {"SACKER_LEDGER=" + db("env.db")}).exit_code, 0);
   EXPECT_EQ(s.run({"--ledger", db("home.db"), "list"}).out, "from-home-config\n");
   EXPECT_EQ(s.run({"--ledger", db("file.db"), "list"}).out, "from-file\n");
   EXPECT_EQ(s.run({"--ledger", db("env.db"), "list"}).out, "from-env\n");

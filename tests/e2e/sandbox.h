@@ -27,8 +27,8 @@ class Sandbox {
                     const std::vector<std::string>& env = {}) const {
     std::vector<std::string> argv = {SACKER_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<std::string> full_env = {"HOME=" + home_.string(), "XDG_DATA_HOME=", "SACKER_CONFIG=",
-                                         "SACKER_LEDGER=", "SACKER_STORE="};
+    std::vector<std::string> full_env = {"HOME=" + home_.string(),
+                                         "XDG_DATA_HOME=", "SACKER_CONFIG=", "SACKER_LEDGER=", "SACKER_STORE="};
     full_env.insert(full_env.end(), env.begin(), env.end());
     return run_process(argv, full_env, stdin_data, work());
   }

@@ -19,7 +19,8 @@ void load_test_env() {
     const char* file = std::getenv("SACKER_TEST_ENV_FILE");
     if (!file || !*file) return;
     std::ifstream in(file);
-    if (!in) throw std::runtime_error(std::string("SACKER_TEST_ENV_FILE ") + file + " cannot be read (is the server up?)");
+    if (!in)
+      throw std::runtime_error(std::string("SACKER_TEST_ENV_FILE ") + file + " cannot be read (is the server up?)");
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty() || line[0] == '#') continue;

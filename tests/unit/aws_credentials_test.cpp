@@ -31,9 +31,8 @@ using sacker::testing::LocalServer;
 class AwsEnvTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    home_ = fs::temp_directory_path() /
-            ("sacker-aws-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    home_ = fs::temp_directory_path() / ("sacker-aws-" + std::to_string(::getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(home_);
     fs::create_directories(home_ / ".aws");
     vars_["HOME"] = home_.string();
@@ -64,8 +63,8 @@ class AwsEnvTest : public ::testing::Test {
 
   // Every error message and log line seen must be free of these.
   void expect_no_secret(const std::string& text) {
-    for (const char* secret : {"SECRETVALUE", "web-secret", "web-session", "ecs-secret", "ecs-token-",
-                               "imds-secret", "test-auth-token", "JWT.TOKEN.VALUE", "bad-token"})
+    for (const char* secret : {"SECRETVALUE", "web-secret", "web-session", "ecs-secret", "ecs-token-", "imds-secret",
+                               "test-auth-token", "JWT.TOKEN.VALUE", "bad-token"})
       EXPECT_EQ(text.find(secret), std::string::npos) << text;
   }
 
@@ -220,11 +219,13 @@ TEST_F(AwsEnvTest, EnvironmentCredentials) {
 }
 
 TEST_F(AwsEnvTest, ProfileCredentials) {
-  write(".aws/credentials", "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = SECRETVALUE\n"
-                            "[half]\naws_access_key_id = AKIAHALF\n");
-  write(".aws/config", "[profile cfg]\naws_access_key_id = AKIACFG\naws_secret_access_key = SECRETVALUE2\n"
-                       "aws_session_token = SECRETVALUE-tok\n[default]\naws_access_key_id = AKIALOSER\n"
-                       "aws_secret_access_key = x\n");
+  write(".aws/credentials",
+        "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = SECRETVALUE\n"
+        "[half]\naws_access_key_id = AKIAHALF\n");
+  write(".aws/config",
+        "[profile cfg]\naws_access_key_id = AKIACFG\naws_secret_access_key = SECRETVALUE2\n"
+        "aws_session_token = SECRETVALUE-tok\n[default]\naws_access_key_id = AKIALOSER\n"
+        "aws_secret_access_key = x\n");
   auto c = credentials_from_profile(config());
   ASSERT_TRUE(c);
   EXPECT_EQ(c->access_key_id, "AKIADEFAULT");  // the credentials file wins

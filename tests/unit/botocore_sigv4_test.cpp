@@ -43,7 +43,8 @@ class Gen {
   }
   std::string chars(const std::string& alphabet, int lo, int hi) {
     std::string s;
-    for (int n = between(lo, hi); n > 0; --n) s += alphabet[static_cast<std::size_t>(between(0, static_cast<int>(alphabet.size()) - 1))];
+    for (int n = between(lo, hi); n > 0; --n)
+      s += alphabet[static_cast<std::size_t>(between(0, static_cast<int>(alphabet.size()) - 1))];
     return s;
   }
   std::mt19937& rng() { return rng_; }
@@ -58,9 +59,44 @@ const std::string kUpperAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 // Pieces of object keys and query values: spaces, unicode and every character
 // that RFC 3986 treats specially.
 const std::vector<std::string> kPieces = {
-    "a", "Z", "09", "-", "_", ".", "~", " ", "  ", "+", "=", "*", "(", ")", "!", "'", "$", "&",
-    ",", ";", ":", "@", "%", "/", "#", "?", "[", "]", "\xC3\xA4", "\xE6\x97\xA5\xE6\x9C\xAC",
-    "\xF0\x9F\x98\x80", "file.tar.gz", "dir/", "//", "v1.2.3", "%41", "~user", "a b (x)!",
+    "a",
+    "Z",
+    "09",
+    "-",
+    "_",
+    ".",
+    "~",
+    " ",
+    "  ",
+    "+",
+    "=",
+    "*",
+    "(",
+    ")",
+    "!",
+    "'",
+    "$",
+    "&",
+    ",",
+    ";",
+    ":",
+    "@",
+    "%",
+    "/",
+    "#",
+    "?",
+    "[",
+    "]",
+    "\xC3\xA4",
+    "\xE6\x97\xA5\xE6\x9C\xAC",
+    "\xF0\x9F\x98\x80",
+    "file.tar.gz",
+    "dir/",
+    "//",
+    "v1.2.3",
+    "%41",
+    "~user",
+    "a b (x)!",
 };
 
 std::string random_text(Gen& g, int lo, int hi) {
@@ -106,19 +142,34 @@ struct Case {
 
 std::vector<Case> generate(unsigned seed, int header_cases, int presign_cases) {
   Gen g(seed);
-  const std::vector<std::string> regions = {"us-east-1", "eu-west-1", "ap-southeast-2", "cn-north-1", "us-gov-west-1", "eu-central-2"};
-  const std::vector<std::string> s3_hosts = {"https://s3.us-west-2.amazonaws.com", "https://bucket-1.s3.amazonaws.com",
-                                             "http://127.0.0.1:9000", "http://localhost:4566", "http://[::1]:9000",
-                                             "https://S3.Example.COM:8443", "https://s3.example.com:443"};
-  const std::vector<std::string> header_names = {"Content-Type", "x-amz-meta-owner", "X-Amz-Meta-Build Id", "Range",
-                                                 "If-None-Match", "x-amz-storage-class", "Cache-Control", "X-AMZ-ACL",
-                                                 "content-md5", "User-Agent", "Expect", "x-amz-meta-empty"};
-  const std::vector<std::string> header_values = {"application/octet-stream", "  padded  ", "a   b\tc", "bytes=0-1048575", "*",
-                                                  "\"0123abcd\"", "REDUCED_REDUNDANCY", "public-read", "rL0Y20zC+Fzt72VPzMSk2A==",
-                                                  "sacker/0.1 (linux)", "100-continue", ""};
-  const std::vector<std::string> query_names = {"list-type", "prefix", "delimiter", "max-keys", "continuation-token",
-                                                "uploads", "partNumber", "uploadId", "versionId", "start-after",
-                                                "response-content-disposition", "x-id", "encoding-type"};
+  const std::vector<std::string> regions = {"us-east-1",  "eu-west-1",     "ap-southeast-2",
+                                            "cn-north-1", "us-gov-west-1", "eu-central-2"};
+  const std::vector<std::string> s3_hosts = {"https://s3.us-west-2.amazonaws.com",
+                                             "https://bucket-1.s3.amazonaws.com",
+                                             "http://127.0.0.1:9000",
+                                             "http://localhost:4566",
+                                             "http://[::1]:9000",
+                                             "https://S3.Example.COM:8443",
+                                             "https://s3.example.com:443"};
+  const std::vector<std::string> header_names = {
+      "Content-Type",  "x-amz-meta-owner", "X-Amz-Meta-Build Id", "Range",      "If-None-Match", "x-amz-storage-class",
+      "Cache-Control", "X-AMZ-ACL",        "content-md5",         "User-Agent", "Expect",        "x-amz-meta-empty"};
+  const std::vector<std::string> header_values = {"application/octet-stream",
+                                                  "  padded  ",
+                                                  "a   b\tc",
+                                                  "bytes=0-1048575",
+                                                  "*",
+                                                  "\"0123abcd\"",
+                                                  "REDUCED_REDUNDANCY",
+                                                  "public-read",
+                                                  "rL0Y20zC+Fzt72VPzMSk2A==",
+                                                  "sacker/0.1 (linux)",
+                                                  "100-continue",
+                                                  ""};
+  const std::vector<std::string> query_names = {
+      "list-type",    "prefix",   "delimiter", "max-keys",    "continuation-token",           "uploads",
+      "partNumber",   "uploadId", "versionId", "start-after", "response-content-disposition", "x-id",
+      "encoding-type"};
   std::vector<Case> cases;
   const int total = header_cases + presign_cases;
   for (int i = 0; i < total; ++i) {
@@ -148,15 +199,20 @@ std::vector<Case> generate(unsigned seed, int header_cases, int presign_cases) {
     }
 
     // Query: (name, value, valueless?)
-    struct Param { std::string name, value; bool valueless; };
+    struct Param {
+      std::string name, value;
+      bool valueless;
+    };
     std::vector<Param> params;
     std::vector<std::string> used;
     for (int n = g.between(0, 4); n > 0; --n) {
       std::string name = g.pick(query_names);
       if (c.presign && std::find(used.begin(), used.end(), name) != used.end()) continue;  // botocore folds duplicates
       used.push_back(name);
-      if (name == "uploads") params.push_back({name, "", true});
-      else params.push_back({name, random_text(g, 0, 3), false});
+      if (name == "uploads")
+        params.push_back({name, "", true});
+      else
+        params.push_back({name, random_text(g, 0, 3), false});
     }
     std::string canon_query, our_query;
     std::vector<std::size_t> order(params.size());
@@ -168,11 +224,13 @@ std::vector<Case> generate(unsigned seed, int header_cases, int presign_cases) {
     std::shuffle(order.begin(), order.end(), g.rng());
     for (std::size_t k = 0; k < order.size(); ++k) {
       const Param& p = params[order[k]];
-      our_query += (k ? "&" : "") + sloppy_encode(g, p.name, false) + (p.valueless ? "" : "=" + sloppy_encode(g, p.value, false));
+      our_query += (k ? "&" : "") + sloppy_encode(g, p.name, false) +
+                   (p.valueless ? "" : "=" + sloppy_encode(g, p.value, false));
     }
     if (g.chance(0.3)) our_query = canon_query;
 
-    const std::string host = s3 ? g.pick(s3_hosts) : "https://" + c.params.service + "." + c.params.region + ".amazonaws.com";
+    const std::string host =
+        s3 ? g.pick(s3_hosts) : "https://" + c.params.service + "." + c.params.region + ".amazonaws.com";
     const std::string canon_url = host + canon_path + (canon_query.empty() ? "" : "?" + canon_query);
     c.our_url = host + our_path + (our_query.empty() ? "" : "?" + our_query);
 
@@ -185,7 +243,8 @@ std::vector<Case> generate(unsigned seed, int header_cases, int presign_cases) {
         for (char& ch : lname) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         if (std::find(names_used.begin(), names_used.end(), lname) != names_used.end()) continue;
         names_used.push_back(lname);
-        if (g.chance(0.3)) for (char& ch : name) ch = static_cast<char>(g.chance(0.5) ? std::toupper(ch) : std::tolower(ch));
+        if (g.chance(0.3))
+          for (char& ch : name) ch = static_cast<char>(g.chance(0.5) ? std::toupper(ch) : std::tolower(ch));
         const std::string value = g.pick(header_values);
         c.headers.emplace_back(name, value);
         boto_headers.push_back({name, value});
@@ -211,7 +270,8 @@ std::vector<Case> generate(unsigned seed, int header_cases, int presign_cases) {
                      {"unsigned", c.unsigned_payload},
                      {"access_key", c.params.credentials.access_key_id},
                      {"secret", c.params.credentials.secret_access_key},
-                     {"token", c.params.credentials.session_token.empty() ? json(nullptr) : json(c.params.credentials.session_token)},
+                     {"token", c.params.credentials.session_token.empty() ? json(nullptr)
+                                                                          : json(c.params.credentials.session_token)},
                      {"time", amz_date(c.params.time)},
                      {"expires", c.expires}};
     cases.push_back(std::move(c));
@@ -238,11 +298,14 @@ std::string run_botocore(const std::vector<Case>& cases, const fs::path& dir) {
     for (const Case& c : cases) f << c.to_botocore.dump() << "\n";
   }
   const std::string script = std::string(SACKER_SOURCE_DIR) + "/tests/unit/fixtures/botocore_sign.py";
-  const std::string cmd = "/usr/bin/python3 '" + script + "' < '" + in.string() + "' > '" + out.string() + "' 2> '" + err.string() + "'";
+  const std::string cmd =
+      "/usr/bin/python3 '" + script + "' < '" + in.string() + "' > '" + out.string() + "' 2> '" + err.string() + "'";
   const int rc = std::system(cmd.c_str());
   std::ifstream e(err);
   std::string err_text((std::istreambuf_iterator<char>(e)), std::istreambuf_iterator<char>());
-  if (rc != 0) ADD_FAILURE() << "botocore signer failed (rc " << rc << "); is python3-botocore installed for /usr/bin/python3?\n" << err_text;
+  if (rc != 0)
+    ADD_FAILURE() << "botocore signer failed (rc " << rc << "); is python3-botocore installed for /usr/bin/python3?\n"
+                  << err_text;
   std::ifstream o(out);
   return std::string((std::istreambuf_iterator<char>(o)), std::istreambuf_iterator<char>());
 }

@@ -78,8 +78,8 @@ TEST(Uri, SplitsAuthority) {
 }
 
 TEST(Record, JsonRoundTrip) {
-  VersionRecord r{"frontend-server", 23, std::string(64, 'a'), 12345, "frontend server.jar", 0755, 1763925000,
-                  {{"commit", "abc"}, {"note", "caf\xc3\xa9"}}};
+  VersionRecord r{"frontend-server",     23,   std::string(64, 'a'), 12345,
+                  "frontend server.jar", 0755, 1763925000,           {{"commit", "abc"}, {"note", "caf\xc3\xa9"}}};
   EXPECT_EQ(record_from_json(record_to_json(r)), r);
   EXPECT_NE(record_to_json(r).find("\"created\":\"2025-11-23T19:10:00Z\""), std::string::npos) << record_to_json(r);
 }
@@ -87,8 +87,8 @@ TEST(Record, JsonRoundTrip) {
 TEST(Record, HostileJsonIsRefusedNamingTheField) {
   std::string sha(64, 'a');
   auto with = [&](const std::string& field, const std::string& value) {
-    std::map<std::string, std::string> f = {{"package", "\"p\""},  {"version", "1"},        {"sha256", "\"" + sha + "\""},
-                                            {"basename", "\"b\""}, {"mode", "420"},         {"size", "1"},
+    std::map<std::string, std::string> f = {{"package", "\"p\""},  {"version", "1"},  {"sha256", "\"" + sha + "\""},
+                                            {"basename", "\"b\""}, {"mode", "420"},   {"size", "1"},
                                             {"created", "0"},      {"metadata", "{}"}};
     f[field] = value;
     std::string j = "{";
@@ -96,12 +96,19 @@ TEST(Record, HostileJsonIsRefusedNamingTheField) {
     return j + "}";
   };
   EXPECT_NO_THROW(record_from_json(with("mode", "420")));
-  const std::pair<std::string, std::string> cases[] = {
-      {"basename", "\"../x\""},    {"basename", "\"/etc/passwd\""}, {"basename", "\"\""},
-      {"package", "\"a/b\""},      {"sha256", "\"abc\""},           {"sha256", "\"" + std::string(64, 'G') + "\""},
-      {"mode", "99999"},           {"mode", "-1"},                  {"version", "0"},
-      {"version", "\"1\""},        {"metadata", "{\"k\":1}"},       {"metadata", "{\"bad key\":\"v\"}"},
-      {"created", "\"yesterday\""}};
+  const std::pair<std::string, std::string> cases[] = {{"basename", "\"../x\""},
+                                                       {"basename", "\"/etc/passwd\""},
+                                                       {"basename", "\"\""},
+                                                       {"package", "\"a/b\""},
+                                                       {"sha256", "\"abc\""},
+                                                       {"sha256", "\"" + std::string(64, 'G') + "\""},
+                                                       {"mode", "99999"},
+                                                       {"mode", "-1"},
+                                                       {"version", "0"},
+                                                       {"version", "\"1\""},
+                                                       {"metadata", "{\"k\":1}"},
+                                                       {"metadata", "{\"bad key\":\"v\"}"},
+                                                       {"created", "\"yesterday\""}};
   for (const auto& [field, value] : cases) {
     try {
       record_from_json(with(field, value));
@@ -134,11 +141,12 @@ TEST(Config, PrecedenceFlagsEnvFileDefault) {
   EXPECT_EQ(from_file.ledger, "s3://file-ledger");
   EXPECT_EQ(from_file.stores, (std::vector<std::string>{"file:///cache", "s3://remote"}));
   auto from_env = resolve_config(
-      {}, fake_env({{"HOME", "/h"}, {"SACKER_CONFIG", file}, {"SACKER_LEDGER", "zk://e/x"}, {"SACKER_STORE", "s3://e"}}));
+      {},
+      fake_env({{"HOME", "/h"}, {"SACKER_CONFIG", file}, {"SACKER_LEDGER", "zk://e/x"}, {"SACKER_STORE", "s3://e"}}));
   EXPECT_EQ(from_env.ledger, "zk://e/x");
   EXPECT_EQ(from_env.stores, std::vector<std::string>{"s3://e"});
-  auto from_flags =
-      resolve_config({std::string("etcd://f"), std::string("file:///f"), file}, fake_env({{"SACKER_LEDGER", "zk://e/x"}}));
+  auto from_flags = resolve_config({std::string("etcd://f"), std::string("file:///f"), file},
+                                   fake_env({{"SACKER_LEDGER", "zk://e/x"}}));
   EXPECT_EQ(from_flags.ledger, "etcd://f");
   EXPECT_EQ(from_flags.stores, std::vector<std::string>{"file:///f"});
   std::filesystem::remove_all(dir);
@@ -146,13 +154,18 @@ TEST(Config, PrecedenceFlagsEnvFileDefault) {
 
 TEST(Config, MalformedOrMissingExplicitConfigIsAnError) {
   auto dir = test::make_temp_dir("sacker-config");
-  for (const char* bad : {"{", "[]", R"({"ledger": 5})", R"({"store": []})", R"({"store": [1]})", R"({"extra": "x"})"}) {
+  for (const char* bad :
+       {"{", "[]", R"({"ledger": 5})", R"({"store": []})", R"({"store": [1]})", R"({"extra": "x"})"}) {
     test::write_file(dir / "bad.json", bad);
-    EXPECT_EQ(kind_of([&] { resolve_config({std::nullopt, std::nullopt, (dir / "bad.json").string()}, fake_env({})); }),
+    EXPECT_EQ(kind_of([&] {
+                resolve_config({std::nullopt, std::nullopt, (dir / "bad.json").string()}, fake_env({}));
+              }),
               ErrorKind::Invalid)
         << bad;
   }
-  EXPECT_EQ(kind_of([&] { resolve_config({}, fake_env({{"SACKER_CONFIG", (dir / "none.json").string()}})); }),
+  EXPECT_EQ(kind_of([&] {
+              resolve_config({}, fake_env({{"SACKER_CONFIG", (dir / "none.json").string()}}));
+            }),
             ErrorKind::NotFound);
   // A missing ~/.sacker.json is fine.
   EXPECT_NO_THROW(resolve_config({}, fake_env({{"HOME", dir.string()}})));

@@ -271,9 +271,7 @@ TEST(HttpClient, RetryIfHookForServiceSpecificThrottling) {
   HttpRequest r = get(server.url("/echo?fail=2&code=400&json=ThrottlingException&key=t"));
   r.method = "POST";
   r.body = "{}";
-  r.retry_if = [](const HttpResponse& resp) {
-    return resp.body.find("ThrottlingException") != std::string::npos;
-  };
+  r.retry_if = [](const HttpResponse& resp) { return resp.body.find("ThrottlingException") != std::string::npos; };
   EXPECT_EQ(client.send(r).attempts, 3);
 }
 
@@ -348,7 +346,10 @@ TEST(HttpClient, TruncatedDownloadRestartsTheSinkOrFails) {
   int restarts = 0;
   HttpRequest r = get(server.url("/bytes?size=200000&truncate=1&key=tr"));
   r.sink = ResponseSink{[&](const char* d, std::size_t n) { got.append(d, n); },
-                        [&] { got.clear(); ++restarts; }};
+                        [&] {
+                          got.clear();
+                          ++restarts;
+                        }};
   EXPECT_EQ(client.send(r).status, 200);
   EXPECT_EQ(restarts, 1);
   EXPECT_EQ(got.size(), 200000u);
@@ -503,8 +504,9 @@ TEST(HttpClient, NoSecretsInErrorsOrTheLog) {
   };
   // A presigned URL (secrets in the query), signed headers, to a live server,
   // a dropping one and a dead port.
-  const std::string query = "?X-Amz-Credential=AKIASECRETKEYID%2F20240101&X-Amz-Signature=SIGSECRET&"
-                            "X-Amz-Security-Token=SESSIONTOKENSECRET&partNumber=2";
+  const std::string query =
+      "?X-Amz-Credential=AKIASECRETKEYID%2F20240101&X-Amz-Signature=SIGSECRET&"
+      "X-Amz-Security-Token=SESSIONTOKENSECRET&partNumber=2";
   attempt(get(server.url("/echo" + query)));
   attempt(get(server.url("/echo" + query + "&drop=5&key=sec")));
   attempt(get("http://user:SIGSECRET@127.0.0.1:" + std::to_string(dead_port) + "/x" + query));
@@ -542,7 +544,7 @@ class ProxyEnv {
 
  private:
   static constexpr const char* kVars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-                                          "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"};
+                                          "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
   std::vector<std::pair<std::string, std::string>> saved_;
 };
 
@@ -575,9 +577,10 @@ TEST(HttpClient, CaBundleForHttps) {
   const auto dir = std::filesystem::temp_directory_path() / ("sacker-tls-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
-  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-                          "-addext subjectAltName=IP:127.0.0.1 -keyout '" + key + "' -out '" + cert +
-                          "' >/dev/null 2>&1";
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout '" +
+      key + "' -out '" + cert + "' >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
   LocalServer server({"--tls", cert, key});
   const std::string url = "https://127.0.0.1:" + std::to_string(server.port()) + "/echo";

@@ -22,17 +22,16 @@ ErrorKind kind_of(void (*fn)(std::string_view), std::string_view arg) {
 
 TEST(Names, PackageNamesAcceptTheDocumentedAlphabet) {
   const std::string longest(128, 'x');
-  for (const std::string& ok : {std::string("frontend-server"), std::string("a"), std::string("A.b_c-1"),
-                                std::string("0day"), longest})
+  for (const std::string& ok :
+       {std::string("frontend-server"), std::string("a"), std::string("A.b_c-1"), std::string("0day"), longest})
     EXPECT_NO_THROW(validate_package_name(ok)) << ok;
 }
 
 TEST(Names, PackageNamesRejectEscapesAndJunk) {
   const std::string too_long(129, 'x');
-  const std::string cases[] = {"",    "../x", "a/b",  ".hidden", "-flag", "a b",  "a\nb", std::string("a\0b", 3),
-                               "ä",   "a:b",  "a\\b", "..",      ".",     too_long, "a*",  "%2e%2e"};
-  for (const auto& bad : cases)
-    EXPECT_EQ(kind_of(validate_package_name, bad), ErrorKind::Invalid) << printable(bad);
+  const std::string cases[] = {"",  "../x", "a/b",  ".hidden", "-flag", "a b",    "a\nb", std::string("a\0b", 3),
+                               "ä", "a:b",  "a\\b", "..",      ".",     too_long, "a*",   "%2e%2e"};
+  for (const auto& bad : cases) EXPECT_EQ(kind_of(validate_package_name, bad), ErrorKind::Invalid) << printable(bad);
 }
 
 TEST(Names, ErrorMessagesEscapeControlBytes) {
@@ -58,7 +57,8 @@ TEST(Names, LatestIsReservedForUsers) {
 }
 
 TEST(Names, BasenamesArePlainFileNames) {
-  for (const char* ok : {"a.jar", "frontend server.tar.gz", "..a", "ä.bin"}) EXPECT_NO_THROW(validate_basename(ok)) << ok;
+  for (const char* ok : {"a.jar", "frontend server.tar.gz", "..a", "ä.bin"})
+    EXPECT_NO_THROW(validate_basename(ok)) << ok;
   for (const char* bad : {"", ".", "..", "../x", "/etc/passwd", "a/b", "a\\b", "a\nb"})
     EXPECT_EQ(kind_of(validate_basename, bad), ErrorKind::Invalid) << bad;
 }

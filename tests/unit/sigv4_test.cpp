@@ -82,8 +82,7 @@ TEST(SigV4S3Docs, PutObjectDollarKeyAndStorageClass) {
   r.method = "PUT";
   // The raw '$' is made canonical (%24) on the wire and in the signature.
   r.url = "https://examplebucket.s3.amazonaws.com/test$file.text";
-  r.headers = {{"Date", "Fri, 24 May 2013 00:00:00 GMT"},
-               {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
+  r.headers = {{"Date", "Fri, 24 May 2013 00:00:00 GMT"}, {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
   const SignatureDetails d = sign_request(r, hash, s3_doc_params());
   EXPECT_EQ(r.url, "https://examplebucket.s3.amazonaws.com/test%24file.text");
   EXPECT_EQ(d.canonical_request,
@@ -134,6 +133,8 @@ TEST(SigV4S3Docs, PresignedGet) {
 
 // ---- (c): the aws-sig-v4-test-suite -----------------------------------------------
 
+// The test-suite table reads best one case per line.
+// clang-format off
 constexpr const char* kSuiteToken =
     "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==";
 
@@ -226,6 +227,7 @@ std::vector<SuiteCase> suite_cases() {
        keep(authz("host;x-amz-date;x-amz-security-token", "85d96828115b5dc0cfc3bd16ad9e210dd772bbebba041836c64533a82be05ead"))},
   };
 }
+// clang-format on
 
 SigningParams suite_params(bool token) {
   SigningParams p;
@@ -366,8 +368,8 @@ TEST(SigV4Signing, ResigningReplacesEveryAuthHeader) {
   EXPECT_EQ(*find_header(r.headers, "x-amz-date"), "20130524T000101Z");
   EXPECT_EQ(*find_header(r.headers, "x-amz-security-token"), "TOKEN-TWO");
   EXPECT_EQ(*find_header(r.headers, "x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
-  EXPECT_NE(find_header(r.headers, "authorization")->find(
-                "SignedHeaders=host;if-none-match;x-amz-content-sha256;x-amz-date;x-amz-security-token,"),
+  EXPECT_NE(find_header(r.headers, "authorization")
+                ->find("SignedHeaders=host;if-none-match;x-amz-content-sha256;x-amz-date;x-amz-security-token,"),
             std::string::npos);
 }
 

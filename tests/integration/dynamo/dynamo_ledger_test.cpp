@@ -68,8 +68,10 @@ class ScopedEnv {
     ::setenv(name, value.c_str(), 1);
   }
   ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
   }
 
  private:
@@ -96,8 +98,10 @@ json ddb(const std::string& op, const json& request, long* status = nullptr) {
   params.time = std::chrono::system_clock::now();
   net::sign_request(req, net::sha256_hex(req.body), params);
   auto resp = http.send(req);
-  if (status) *status = resp.status;
-  else if (resp.status != 200) throw std::runtime_error(op + ": " + resp.body);
+  if (status)
+    *status = resp.status;
+  else if (resp.status != 200)
+    throw std::runtime_error(op + ": " + resp.body);
   return json::parse(resp.body);
 }
 
@@ -154,10 +158,9 @@ TEST_F(DynamoLedger, InitCreatesBothTablesWithTheOriginalKeySchema) {
 
 TEST_F(DynamoLedger, WithoutInitEveryCallSaysRunInit) {
   auto ledger = open_ledger(uri_);
-  for (auto& fn : std::vector<std::function<void()>>{[&] { ledger->versions("app"); },
-                                                      [&] { ledger->add(sample("app", 1)); },
-                                                      [&] { ledger->packages(); },
-                                                      [&] { ledger->tags("app"); }}) {
+  for (auto& fn :
+       std::vector<std::function<void()>>{[&] { ledger->versions("app"); }, [&] { ledger->add(sample("app", 1)); },
+                                          [&] { ledger->packages(); }, [&] { ledger->tags("app"); }}) {
     Error e = error_of(fn);
     EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
     EXPECT_NE(std::string(e.what()).find("does not exist: run sacker init"), std::string::npos) << e.what();
@@ -262,8 +265,8 @@ TEST_F(DynamoLedger, ListingsFollowLastEvaluatedKey) {
 TEST_F(DynamoLedger, HostileItemsAreInvalidAndNameTheirKey) {
   auto ledger = ready();
   auto good = [&](long long v) {
-    return json{{"package_name", S("evil")}, {"version", N(v)},      {"sha", S(std::string(64, 'a'))},
-                {"basename", S("x.bin")},    {"mode", N(0644)},       {"metadata", S("{}")}};
+    return json{{"package_name", S("evil")}, {"version", N(v)}, {"sha", S(std::string(64, 'a'))},
+                {"basename", S("x.bin")},    {"mode", N(0644)}, {"metadata", S("{}")}};
   };
   std::vector<std::pair<std::string, json>> cases;
   cases.emplace_back("sha", good(1));
@@ -289,7 +292,8 @@ TEST_F(DynamoLedger, HostileItemsAreInvalidAndNameTheirKey) {
     EXPECT_NE(std::string(e.what()).find("(evil, " + std::to_string(v) + ")"), std::string::npos)
         << what << ": " << e.what();
     EXPECT_NE(std::string(e.what()).find(table_), std::string::npos) << what << ": " << e.what();
-    ddb("DeleteItem", {{"TableName", table_}, {"Key", {{"package_name", S("evil")}, {"version", N(static_cast<long long>(v))}}}});
+    ddb("DeleteItem",
+        {{"TableName", table_}, {"Key", {{"package_name", S("evil")}, {"version", N(static_cast<long long>(v))}}}});
   }
   put_item(table_ + "-tags", {{"package_name", S("evil")}, {"tag", S("../up")}, {"version", N(1)}});
   EXPECT_EQ(error_of([&] { ledger->tags("evil"); }).kind(), ErrorKind::Invalid);
@@ -355,9 +359,10 @@ TEST_F(DynamoLedger, TagAndRemoveRacesLeaveNoDanglingTag) {
 }
 
 TEST_F(DynamoLedger, InvalidUrisAreRefused) {
-  for (const std::string& uri : std::vector<std::string>{"dynamo://us-east-1/ab", "dynamo://us-east-1/a/b", "dynamo://US_EAST/table",
-                          "dynamo://us-east-1/", "dynamo://us-east-1/tbl?page_size=0", "dynamo://us-east-1/tbl?x=1",
-                          "dynamo://us-east-1/" + std::string(251, 'a')}) {
+  for (const std::string& uri :
+       std::vector<std::string>{"dynamo://us-east-1/ab", "dynamo://us-east-1/a/b", "dynamo://US_EAST/table",
+                                "dynamo://us-east-1/", "dynamo://us-east-1/tbl?page_size=0",
+                                "dynamo://us-east-1/tbl?x=1", "dynamo://us-east-1/" + std::string(251, 'a')}) {
     EXPECT_EQ(error_of([&] { open_ledger(uri); }).kind(), ErrorKind::Invalid) << uri;
   }
 }
@@ -493,7 +498,8 @@ TEST_F(DynamoLedger, ThrottlingIsRetriedEvenForTheCounter) {
   EXPECT_EQ(ledger->add(sample("app", 1)), 7u);
   auto requests = fake.requests();
   ASSERT_EQ(requests.size(), 4u);
-  for (int i = 0; i < 3; ++i) EXPECT_NE(requests[static_cast<std::size_t>(i)].find("DynamoDB_20120810.UpdateItem"), std::string::npos);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_NE(requests[static_cast<std::size_t>(i)].find("DynamoDB_20120810.UpdateItem"), std::string::npos);
   EXPECT_NE(requests[3].find("DynamoDB_20120810.PutItem"), std::string::npos);
 }
 

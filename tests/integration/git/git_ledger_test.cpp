@@ -111,9 +111,9 @@ class GitLedgerTest : public ::testing::Test {
     static const std::string git_path = on_path("git");
     std::vector<std::string> argv = {git_path};
     argv.insert(argv.end(), args.begin(), args.end());
-    auto r = test::run_process(argv, {"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t",
-                                      "GIT_COMMITTER_EMAIL=t@t"},
-                               "", cwd);
+    auto r = test::run_process(
+        argv, {"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t"}, "",
+        cwd);
     EXPECT_EQ(r.exit_code, 0) << "git " << args[0] << ": " << r.err;
     return r.out;
   }
@@ -230,9 +230,9 @@ TEST_F(GitLedgerTest, FirstUseWithoutInitFromSeveralProcesses) {
       ASSERT_EQ(r.exit_code, 0) << uri << ": " << r.err;
       for (auto v : parse_versions(r.out)) EXPECT_TRUE(all.insert(v).second) << v << " twice";
     }
-    EXPECT_EQ(all, (std::set<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-                                             21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38,
-                                             39, 40}))
+    EXPECT_EQ(all,
+              (std::set<std::uint64_t>{1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                                       21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40}))
         << uri;
   }
   // Nothing left behind by the processes that lost the creation race.
@@ -347,10 +347,12 @@ TEST_F(GitLedgerTest, HostileContentIsInvalidAndNamesThePath) {
       {{{record_path, "{not json"}}, [&] { ledger->get("svc", v); }, record_path},
       {{{record_path, R"({"package":"other","version":1,"sha256":")" + std::string(64, 'a') +
                           R"(","size":1,"basename":"x","mode":420,"created":"2024-01-01T00:00:00Z","metadata":{}})"}},
-       [&] { ledger->records("svc"); }, record_path},
+       [&] { ledger->records("svc"); },
+       record_path},
       {{{record_path, R"({"package":"svc","version":1,"sha256":"nothex","size":1,"basename":"x","mode":420,)"
                       R"("created":"2024-01-01T00:00:00Z","metadata":{}})"}},
-       [&] { ledger->get("svc", v); }, record_path},
+       [&] { ledger->get("svc", v); },
+       record_path},
       {{{"packages/svc/versions/7.json", "{}"}}, [&] { ledger->versions("svc"); }, "packages/svc/versions/7.json"},
       {{{"packages/svc/tags/live", "latest\n"}}, [&] { ledger->tags("svc"); }, "packages/svc/tags/live"},
       {{{"packages/svc/tags/bad tag", "1\n"}}, [&] { ledger->tags("svc"); }, "packages/svc/tags/bad tag"},
@@ -392,13 +394,12 @@ TEST_F(GitLedgerTest, ARefusingHookIsDenied) {
 }
 
 TEST_F(GitLedgerTest, ADownServerIsUnavailableNotEmpty) {
-  std::string uri = "git://" + (tmp_ / "c.git").string() + "?remote=git://127.0.0.1:" +
-                    std::to_string(unused_port()) + "/ledger.git";
+  std::string uri =
+      "git://" + (tmp_ / "c.git").string() + "?remote=git://127.0.0.1:" + std::to_string(unused_port()) + "/ledger.git";
   auto ledger = open_ledger(uri);
-  for (const auto& op : std::vector<std::function<void()>>{[&] { ledger->packages(); },
-                                                           [&] { ledger->versions("x"); },
-                                                           [&] { ledger->add(sample("x", 1)); },
-                                                           [&] { ledger->init(); }}) {
+  for (const auto& op :
+       std::vector<std::function<void()>>{[&] { ledger->packages(); }, [&] { ledger->versions("x"); },
+                                          [&] { ledger->add(sample("x", 1)); }, [&] { ledger->init(); }}) {
     Error e = error_of(op);
     EXPECT_EQ(e.kind(), ErrorKind::Unavailable) << e.what();
     EXPECT_NE(std::string(e.what()).find("127.0.0.1"), std::string::npos) << e.what();
@@ -408,8 +409,8 @@ TEST_F(GitLedgerTest, ADownServerIsUnavailableNotEmpty) {
 
 TEST_F(GitLedgerTest, AMissingRemoteRepositoryIsUnavailableWithAHint) {
   auto ledger = open_ledger(remote_uri("c.git"));  // served_ was never created
-  for (const auto& op : std::vector<std::function<void()>>{[&] { ledger->packages(); },
-                                                           [&] { ledger->add(sample("x", 1)); }}) {
+  for (const auto& op :
+       std::vector<std::function<void()>>{[&] { ledger->packages(); }, [&] { ledger->add(sample("x", 1)); }}) {
     Error e = error_of(op);
     EXPECT_EQ(e.kind(), ErrorKind::Unavailable) << e.what();
     EXPECT_NE(std::string(e.what()).find("git init --bare"), std::string::npos) << e.what();
@@ -445,10 +446,10 @@ TEST_F(GitLedgerTest, BranchParameterSeparatesLedgers) {
 }
 
 TEST_F(GitLedgerTest, BadUrisAreInvalid) {
-  for (std::string uri : {"git://", "git:///", "git:///tmp/x.git?branch=a..b", "git:///tmp/x.git?branch=",
-                          "git:///tmp/x.git?colour=blue", "git:///tmp/x.git?remote=relative/path.git",
-                          "git:///tmp/x.git?remote=", "git://host/x.git?remote=git://other/y.git",
-                          "git://host/x.git?cache=relative"}) {
+  for (std::string uri :
+       {"git://", "git:///", "git:///tmp/x.git?branch=a..b", "git:///tmp/x.git?branch=", "git:///tmp/x.git?colour=blue",
+        "git:///tmp/x.git?remote=relative/path.git",
+        "git:///tmp/x.git?remote=", "git://host/x.git?remote=git://other/y.git", "git://host/x.git?cache=relative"}) {
     Error e = error_of([&] { open_ledger(uri); });
     EXPECT_EQ(e.kind(), ErrorKind::Invalid) << uri << ": " << e.what();
   }

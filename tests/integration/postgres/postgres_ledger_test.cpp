@@ -8,8 +8,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
-#include <set>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -123,11 +123,13 @@ TEST_F(PostgresLedger, AConnectionTheServerDroppedIsReplacedTransparently) {
   ASSERT_EQ(ledger->add(sample("app", 1)), 1u);
   // pg_terminate_backend(pid, timeout) waits until the backend is gone.
   ASSERT_EQ(sql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-                "WHERE application_name = '" + app + "') t"),
+                "WHERE application_name = '" +
+                app + "') t"),
             "1");
   EXPECT_EQ(ledger->versions("app"), (std::vector<std::uint64_t>{1}));
   ASSERT_EQ(sql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-                "WHERE application_name = '" + app + "') t"),
+                "WHERE application_name = '" +
+                app + "') t"),
             "1");
   // An idle connection found closed before the statement is sent: safe to replace for add too.
   EXPECT_EQ(ledger->add(sample("app", 2)), 2u);
@@ -150,8 +152,10 @@ TEST_F(PostgresLedger, AnAddWhoseConnectionBreaksMidStatementIsUnavailableAndNot
   std::string killed;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (killed != "1" && std::chrono::steady_clock::now() < deadline)
-    killed = sql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-                 "WHERE application_name = '" + app + "' AND wait_event_type = 'Lock') t");
+    killed =
+        sql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+            "WHERE application_name = '" +
+            app + "' AND wait_event_type = 'Lock') t");
   PQclear(PQexec(locker, "ROLLBACK"));
   adder.join();
   PQfinish(locker);
@@ -175,8 +179,8 @@ TEST_F(PostgresLedger, ADownServerIsUnavailableAndTheMessageNamesItWithoutThePas
 }
 
 TEST_F(PostgresLedger, AnUnknownRoleIsDenied) {
-  auto ledger = open_ledger("postgres://nobody-" + test::unique_token() + "@127.0.0.1:" + port_ +
-                            "/postgres?schema=" + schema_);
+  auto ledger =
+      open_ledger("postgres://nobody-" + test::unique_token() + "@127.0.0.1:" + port_ + "/postgres?schema=" + schema_);
   EXPECT_EQ(error_of([&] { ledger->packages(); }).kind(), ErrorKind::Denied);
 }
 
@@ -203,8 +207,7 @@ TEST_F(PostgresLedger, UriParametersAreCheckedBeforeConnecting) {
   for (const char* schema : {"pg_catalog", "a;b", "x\"y", "1abc", "", "public.tags"})
     EXPECT_EQ(error_of([&] { open_ledger(base_ + "?schema=" + schema); }).kind(), ErrorKind::Invalid) << schema;
   EXPECT_EQ(error_of([&] { open_ledger(base_ + "?no_such_keyword=1"); }).kind(), ErrorKind::Invalid);
-  EXPECT_EQ(error_of([&] { open_ledger("postgres://postgres@127.0.0.1:99999/postgres"); }).kind(),
-            ErrorKind::Invalid);
+  EXPECT_EQ(error_of([&] { open_ledger("postgres://postgres@127.0.0.1:99999/postgres"); }).kind(), ErrorKind::Invalid);
   // libpq keywords pass through: a wrong value is libpq's to reject, at connect time.
   auto ledger = open_ledger(uri_ + "&application_name=sacker-test&connect_timeout=5");
   EXPECT_TRUE(ledger->packages().empty());
@@ -216,10 +219,17 @@ TEST_F(PostgresLedger, HostileRowsAreRejectedNamingTheKey) {
   std::string s = "\"" + schema_ + "\"";
   sql("INSERT INTO " + s +
       ".versions VALUES ('app', 2, 'not-a-sha', 1, 'x.jar', 420, 0, '{}'), "
-      "('app', 3, '" + std::string(64, 'b') + "', 1, '../../etc/passwd', 420, 0, '{}'), "
-      "('app', 4, '" + std::string(64, 'c') + "', 1, 'x.jar', 420, 0, '{\"k\": 5}'), "
-      "('app', 5, '" + std::string(64, 'd') + "', 1, 'x.jar', 99999, 0, '{}'), "
-      "('../evil', 1, '" + std::string(64, 'e') + "', 1, 'x.jar', 420, 0, '{}')");
+      "('app', 3, '" +
+      std::string(64, 'b') +
+      "', 1, '../../etc/passwd', 420, 0, '{}'), "
+      "('app', 4, '" +
+      std::string(64, 'c') +
+      "', 1, 'x.jar', 420, 0, '{\"k\": 5}'), "
+      "('app', 5, '" +
+      std::string(64, 'd') +
+      "', 1, 'x.jar', 99999, 0, '{}'), "
+      "('../evil', 1, '" +
+      std::string(64, 'e') + "', 1, 'x.jar', 420, 0, '{}')");
   for (std::uint64_t v : {2, 3, 4, 5}) {
     auto e = error_of([&] { ledger->get("app", v); });
     EXPECT_EQ(e.kind(), ErrorKind::Invalid) << e.what();

@@ -86,9 +86,9 @@ TEST_F(S3Backend, SmallPagesListEverything) {
 }
 
 TEST_F(S3Backend, AClockBehindStillAddsAboveWhatExists) {
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   auto ahead = open_s3_ledger_with_clock(parse_uri(uri_), [&] { return now + 3'600'000; });
   auto behind = open_s3_ledger_with_clock(parse_uri(uri_), [&] { return now; });
   auto v1 = ahead->add(record("clock", 1));
@@ -341,8 +341,8 @@ TEST_F(S3StoreTest, NoSuchBucketIsNotFoundAndSaysSo) {
 }
 
 TEST_F(S3StoreTest, BadUrisAreInvalid) {
-  for (std::string bad : {"s3://", "s3://ab", "s3://bucket?concurrency=0", "s3://bucket?nonsense=1",
-                          "s3://bucket/a//b", "s3://bu$ket"})
+  for (std::string bad :
+       {"s3://", "s3://ab", "s3://bucket?concurrency=0", "s3://bucket?nonsense=1", "s3://bucket/a//b", "s3://bu$ket"})
     EXPECT_EQ(kind_of([&] { open_store(bad); }), ErrorKind::Invalid) << bad;
 }
 

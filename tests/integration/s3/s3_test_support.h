@@ -87,9 +87,9 @@ inline WriteOnlyUser make_write_only_user(const std::string& store_bucket, const
   std::string u = test::unique_token();
   WriteOnlyUser user{"ci-" + u, "CI" + u, "ci-secret-" + u + u};
   for (auto& c : user.access_key) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  auto r = test::run_process({"/usr/bin/radosgw-admin", "-c", env("RGW_CEPH_CONF"), "user", "create", "--uid", user.uid,
-                              "--display-name", user.uid, "--access-key", user.access_key, "--secret-key",
-                              user.secret_key});
+  auto r =
+      test::run_process({"/usr/bin/radosgw-admin", "-c", env("RGW_CEPH_CONF"), "user", "create", "--uid", user.uid,
+                         "--display-name", user.uid, "--access-key", user.access_key, "--secret-key", user.secret_key});
   if (r.exit_code != 0) throw std::runtime_error("radosgw-admin user create: " + r.err);
 
   admin().create_bucket(store_bucket);

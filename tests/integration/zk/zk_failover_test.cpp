@@ -79,8 +79,8 @@ TEST(ZkFailover, LeaderKilledWhileFourWritersAdd) {
 
   std::vector<std::unique_ptr<sacker::test::ChildProcess>> workers;
   for (int w = 1; w <= kWorkers; ++w)
-    workers.push_back(std::make_unique<sacker::test::ChildProcess>(std::vector<std::string>{
-        ZK_WORKER, uri, "app", std::to_string(w), std::to_string(kAddsPerWorker)}));
+    workers.push_back(std::make_unique<sacker::test::ChildProcess>(
+        std::vector<std::string>{ZK_WORKER, uri, "app", std::to_string(w), std::to_string(kAddsPerWorker)}));
 
   // Kill the leader once a quarter of the adds are in (a condition, polled).
   const std::uint64_t total = kWorkers * kAddsPerWorker;
@@ -131,10 +131,11 @@ TEST(ZkFailover, LeaderKilledWhileFourWritersAdd) {
     }
     EXPECT_EQ(lines_seen, kAddsPerWorker) << "worker " << w << " did not report every add";
   }
-  std::printf("[zk failover] leader node %s killed at version %llu (%llu just after); %d adds ok, %d failed; "
-              "slowest add %.1f ms\n",
-              leader.c_str(), static_cast<unsigned long long>(at_kill), static_cast<unsigned long long>(after_kill),
-              ok, failed, slowest / 1000.0);
+  std::printf(
+      "[zk failover] leader node %s killed at version %llu (%llu just after); %d adds ok, %d failed; "
+      "slowest add %.1f ms\n",
+      leader.c_str(), static_cast<unsigned long long>(at_kill), static_cast<unsigned long long>(after_kill), ok, failed,
+      slowest / 1000.0);
   EXPECT_EQ(failed, 0) << failures;
   EXPECT_LT(after_kill, total) << "the writers finished before the leader was killed: not a mid-run failover";
 

@@ -31,8 +31,8 @@ class ZkFault : public ::testing::Test {
     ASSERT_TRUE(hosts && *hosts) << "ZK_HOSTS missing: set SACKER_TEST_ENV_FILE (ctest does)";
     hosts_ = hosts;
     port_ = std::stoi(hosts_.substr(hosts_.rfind(':') + 1));
-    chroot_ = fmt::format("/zkfault-{}-{}", ::getpid(),
-                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    chroot_ =
+        fmt::format("/zkfault-{}-{}", ::getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
   std::unique_ptr<sacker::Ledger> open(const std::string& hosts, const std::string& query = "") {
     return sacker::open_zk_ledger(sacker::parse_uri(fmt::format("zk://{}{}{}", hosts, chroot_, query)));
@@ -190,8 +190,7 @@ TEST_F(ZkFault, HostileZnodesAreInvalidAndNamed) {
   ASSERT_EQ(raw.set(pkg + "/versions/00000000000000000002", sacker::record_to_json(r2)), ZOK);
   EXPECT_NE(invalid_message([&] { ledger->records("app"); }).find("version 7"), std::string::npos);
   ASSERT_EQ(raw.set(pkg + "/versions/00000000000000000001", R"({"package":"app","version":1,"sha256":"zz"})"), ZOK);
-  EXPECT_NE(invalid_message([&] { ledger->get("app", 1); }).find("/versions/00000000000000000001"),
-            std::string::npos);
+  EXPECT_NE(invalid_message([&] { ledger->get("app", 1); }).find("/versions/00000000000000000001"), std::string::npos);
   ASSERT_EQ(raw.set(pkg + "/tags/live", "../../x"), ZOK);
   EXPECT_NE(invalid_message([&] { ledger->tag("app", "live"); }).find("/tags/live"), std::string::npos);
   ASSERT_EQ(raw.create(pkg + "/versions/..x", ""), ZOK);
@@ -219,11 +218,11 @@ TEST_F(ZkFault, OtherCredentialsAreDenied) {
 }
 
 TEST(ZkUri, BadUrisAreInvalid) {
-  for (const char* text : {"zk://127.0.0.1:2181", "zk://127.0.0.1:2181/", "zk://127.0.0.1/x", "zk:///x",
-                           "zk://127.0.0.1:2181,/x", "zk://127.0.0.1:99999/x", "zk://127.0.0.1:2181/a//b",
-                           "zk://127.0.0.1:2181/a/../b", "zk://127.0.0.1:2181/zookeeper/x",
-                           "zk://127.0.0.1:2181/x?timeout=3", "zk://127.0.0.1:2181/x?session_timeout=0",
-                           "zk://user@127.0.0.1:2181/x"}) {
+  for (const char* text :
+       {"zk://127.0.0.1:2181", "zk://127.0.0.1:2181/", "zk://127.0.0.1/x", "zk:///x", "zk://127.0.0.1:2181,/x",
+        "zk://127.0.0.1:99999/x", "zk://127.0.0.1:2181/a//b", "zk://127.0.0.1:2181/a/../b",
+        "zk://127.0.0.1:2181/zookeeper/x", "zk://127.0.0.1:2181/x?timeout=3", "zk://127.0.0.1:2181/x?session_timeout=0",
+        "zk://user@127.0.0.1:2181/x"}) {
     try {
       sacker::open_zk_ledger(sacker::parse_uri(text));
       ADD_FAILURE() << text << " was accepted";

@@ -79,9 +79,9 @@ class ZkProxy {
  private:
   struct Pair {
     int client = -1, server = -1;
-    bool first = true;      // still reading the ConnectRequest's first 28 bytes
+    bool first = true;  // still reading the ConnectRequest's first 28 bytes
     std::string head;
-    bool swallow = false;   // drop the server's next reply, then cut everything
+    bool swallow = false;  // drop the server's next reply, then cut everything
   };
 
   static void close_pair(Pair& p) {
@@ -142,8 +142,8 @@ class ZkProxy {
         p.first = false;
       }
     }
-    bool marked = drop_ != Drop::Nothing && std::string_view(buf, static_cast<std::size_t>(n)).find(marker_) !=
-                                                 std::string_view::npos;
+    bool marked = drop_ != Drop::Nothing &&
+                  std::string_view(buf, static_cast<std::size_t>(n)).find(marker_) != std::string_view::npos;
     if (marked && drop_ == Drop::Request) return fire();
     if (marked) p.swallow = true;
     if (!write_all(p.server, buf, static_cast<std::size_t>(n))) close_pair(p);
