@@ -13,6 +13,7 @@
 #include "sacker/client.h"
 #include "sacker/config.h"
 #include "sacker/error.h"
+#include "sacker/log.h"
 #include "sacker/names.h"
 #include "sacker/uri.h"
 
@@ -27,6 +28,7 @@ void print(const std::string& text) {
 Client open_client(const Globals& g) {
   Config config = resolve_config({g.ledger, g.store, g.config}, process_env());
   if (g.verbose) {
+    set_verbose_log([](const std::string& line) { std::fprintf(stderr, "sacker: %s\n", line.c_str()); });
     std::string stores;
     for (const auto& s : config.stores) stores += (stores.empty() ? "" : ", ") + redact_uri(s);
     std::fprintf(stderr, "sacker: ledger %s, store %s (%s)\n", redact_uri(config.ledger).c_str(), stores.c_str(),
@@ -95,7 +97,15 @@ int run_command(const std::string& command, const Globals& g, const Args& a) {
     auto progress = make_progress("upload " + a.package, g.quiet);
     auto result = client.add(request, progress.get());
     if (g.json) {
-      print(record_json(result.record, client.tags_of(a.package, result.record.version)));
+      std::vector<std::string> tags;
+      try {
+        tags = client.tags_of(a.package, result.record.version);
+      } catch (const Error& e) {
+        // Write-only CI credentials may add but not read tags: report the tags this add set.
+        if (e.kind() != ErrorKind::Denied) throw;
+        tags = request.tags;
+      }
+      print(record_json(result.record, tags));
     } else {
       print(std::to_string(result.record.version));
       if (g.verbose)
@@ -156,7 +166,8 @@ int run_command(const std::string& command, const Globals& g, const Args& a) {
       return print(json_object({{"ledger", json_quote(client.ledger().describe())},
                                 {"store", json_quote(client.store().describe())}})),
              0;
-    if (!g.quiet) print(fmt::format("ready: ledger {}, store {}", client.ledger().describe(), client.store().describe()));
+    if (!g.quiet)
+      print(fmt::format("ready: ledger {}, store {}", client.ledger().describe(), client.store().describe()));
     return 0;
   }
   if (command == "gc") {
@@ -174,7 +185,8 @@ int run_command(const std::string& command, const Globals& g, const Args& a) {
       return 0;
     }
     if (!g.quiet) {
-      for (const auto& b : report.removed) print(fmt::format("{} {}", a.dry_run ? "would remove" : "removed", b.sha256));
+      for (const auto& b : report.removed)
+        print(fmt::format("{} {}", a.dry_run ? "would remove" : "removed", b.sha256));
       print(fmt::format("{} {} blobs ({}); kept {} referenced and {} younger than {}",
                         a.dry_run ? "would remove" : "removed", report.removed.size(), human_size(bytes),
                         report.referenced, report.young, a.grace));

@@ -53,7 +53,9 @@ std::string spec_text(const Spec& spec) {
 
 void check_integrity(const VersionRecord& r, const std::string& actual_sha, std::uint64_t actual_size,
                      const std::string& from) {
-  if (actual_sha != r.sha256 || actual_size != r.size)
+  // A size of 0 means "not recorded" (records written by the original Python sacker carry
+  // no size); the sha256 alone then decides, and it also covers the genuinely empty blob.
+  if (actual_sha != r.sha256 || (r.size != 0 && actual_size != r.size))
     throw Error(ErrorKind::Integrity,
                 fmt::format("download {} {}: the blob from {} hashes to {} ({} bytes), the ledger says {} ({} "
                             "bytes); nothing was written",
@@ -104,9 +106,8 @@ VersionRecord Client::resolve(const std::string& package, const Spec& spec) {
   if (!record) {
     if (spec.kind == Spec::Kind::Version)
       throw Error(ErrorKind::NotFound, fmt::format("package {} has no version {}", package, *version));
-    throw Error(ErrorKind::NotFound,
-                fmt::format("package {}: '{}' points to version {}, which does not exist", package, spec_text(spec),
-                            *version));
+    throw Error(ErrorKind::NotFound, fmt::format("package {}: '{}' points to version {}, which does not exist", package,
+                                                 spec_text(spec), *version));
   }
   return *record;
 }
@@ -176,8 +177,8 @@ AddResult Client::add(const AddRequest& request, Progress* progress) {
   return result;
 }
 
-DownloadResult Client::download(const std::string& package, const Spec& spec,
-                                const std::optional<fs::path>& output, Progress* progress) {
+DownloadResult Client::download(const std::string& package, const Spec& spec, const std::optional<fs::path>& output,
+                                Progress* progress) {
   VersionRecord r = resolve(package, spec);
   validate_basename(r.basename);  // hostile ledgers: never write outside the directory
   DownloadResult result;
@@ -192,7 +193,8 @@ DownloadResult Client::download(const std::string& package, const Spec& spec,
   const fs::path& dest = result.destination;
 
   struct stat st {};
-  if (::stat(dest.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == r.size) {
+  if (::stat(dest.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      (r.size == 0 || static_cast<std::uint64_t>(st.st_size) == r.size)) {
     if (sha256_file(dest).sha256 == r.sha256) {
       if ((st.st_mode & 07777) != r.mode && ::chmod(dest.c_str(), r.mode) != 0)
         throw_errno("cannot set the mode of " + dest.string(), errno);
@@ -365,8 +367,8 @@ std::string Client::presigned_url(const std::string& package, const Spec& spec, 
   VersionRecord r = resolve(package, spec);
   auto url = store_->presigned_get_url(r.sha256, expires_seconds);
   if (!url)
-    throw Error(ErrorKind::Invalid, fmt::format("url: the store {} cannot make download URLs (an s3:// store can)",
-                                                store_->describe()));
+    throw Error(ErrorKind::Invalid,
+                fmt::format("url: the store {} cannot make download URLs (an s3:// store can)", store_->describe()));
   return *url;
 }
 

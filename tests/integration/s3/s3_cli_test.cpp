@@ -55,8 +55,8 @@ TEST_F(S3Cli, WhatSackerStoredIsAPlainObjectTheAwsCliReads) {
   std::string bytes = test::read_file(copy);
   EXPECT_EQ(Sha256::hex_of(bytes.data(), bytes.size()), sha);
   // The version record is plain JSON in the original layout.
-  auto get = aws({"s3", "cp", "s3://" + s3test::bucket() + "/" + prefix_ + "frontend-server/versions/" + trim(add.out),
-                  "-"});
+  auto get =
+      aws({"s3", "cp", "s3://" + s3test::bucket() + "/" + prefix_ + "frontend-server/versions/" + trim(add.out), "-"});
   ASSERT_EQ(get.exit_code, 0) << get.err;
   auto j = nlohmann::json::parse(get.out);
   EXPECT_EQ(j["sha"], sha);
@@ -75,14 +75,14 @@ TEST_F(S3Cli, ALedgerWrittenInTheOriginalLayoutByTheAwsCliIsRead) {
   auto put_json = [&](const std::string& key, const std::string& json, std::vector<std::string> extra = {}) {
     fs::path f = dir_ / "body.json";
     test::write_file(f, json);
-    std::vector<std::string> args = {"s3api", "put-object", "--bucket", b, "--key", prefix_ + key, "--body", f.string()};
+    std::vector<std::string> args = {"s3api", "put-object",  "--bucket", b,
+                                     "--key", prefix_ + key, "--body",   f.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = aws(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   };
   // What the original tool wrote: sha, basename, mode; metadata only as headers.
-  put_json("legacy/versions/1700000000000",
-           R"({"sha": ")" + sha + R"(", "basename": "server.jar", "mode": 420})",
+  put_json("legacy/versions/1700000000000", R"({"sha": ")" + sha + R"(", "basename": "server.jar", "mode": 420})",
            {"--metadata", "commit=abc123,branch=main"});
   put_json("legacy/versions/1700000005000", R"({"sha": ")" + sha + R"(", "basename": "server.jar", "mode": 33261})");
   put_json("legacy/tags/latest", R"({"version": 1700000005000})");
@@ -188,6 +188,24 @@ TEST_F(S3Cli, FailuresHaveTheirExitCodesAndNoSecrets) {
   EXPECT_EQ(down.err.find(s3test::env("AWS_SECRET_ACCESS_KEY")), std::string::npos);
 }
 
+TEST_F(S3Cli, VerboseLogsEveryRequestAndNoSecret) {
+  fs::path file = dir_ / "app.bin";
+  test::write_random_file(file, 1000, 31);
+  ASSERT_EQ(sacker(cmd({"add", "verbose-pkg", file.string()})).exit_code, 0);
+  auto info = sacker(cmd({"-v", "info", "verbose-pkg", "latest"}));
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  // One line per HTTP attempt, method + URL + status.
+  EXPECT_NE(info.err.find("GET http://"), std::string::npos) << info.err;
+  EXPECT_NE(info.err.find(" 200 "), std::string::npos) << info.err;
+  EXPECT_EQ(info.err.find(s3test::env("AWS_SECRET_ACCESS_KEY")), std::string::npos) << info.err;
+  EXPECT_EQ(info.err.find("Signature="), std::string::npos) << info.err;
+  // A presigned URL's request, logged: signature and credential redacted.
+  auto url = sacker(cmd({"-v", "url", "verbose-pkg", "latest"}));
+  ASSERT_EQ(url.exit_code, 0) << url.err;
+  EXPECT_EQ(url.err.find(s3test::env("AWS_SECRET_ACCESS_KEY")), std::string::npos) << url.err;
+  EXPECT_EQ(url.err.find(s3test::env("AWS_ACCESS_KEY_ID")), std::string::npos) << url.err;
+}
+
 // --- a CI job that holds PutObject-only credentials (examples/ci-aws-iam-policy.json) ---
 
 class S3WriteOnly : public ::testing::Test {
@@ -229,8 +247,8 @@ TEST_F(S3WriteOnly, CiAddsWithPutObjectOnlyAndCannotRead) {
   // A large one goes up in parts (multipart needs only PutObject).
   fs::path big = dir_ / "big.jar";
   std::string big_sha = test::write_random_file(big, (12 << 20) + 7, 22);
-  auto multi = sacker(cmd({"add", "frontend-server", big.string()}, "&multipart_threshold=5MiB&part_size=5MiB"),
-                      ci_.env());
+  auto multi =
+      sacker(cmd({"add", "frontend-server", big.string()}, "&multipart_threshold=5MiB&part_size=5MiB"), ci_.env());
   ASSERT_EQ(multi.exit_code, 0) << multi.err;
 
   // The CI user cannot read or list: a clear "access denied", exit code 6.
@@ -264,6 +282,18 @@ TEST_F(S3WriteOnly, CiAddsWithPutObjectOnlyAndCannotRead) {
                                     ledger_bucket_ + "/frontend-server/tags/latest"};
   for (auto& r : {first, again, multi}) expected.insert(ledger_bucket_ + "/frontend-server/versions/" + trim(r.out));
   EXPECT_EQ(keys, expected);
+}
+
+TEST_F(S3WriteOnly, JsonAddReportsTheRecordWithoutReadRights) {
+  fs::path file = dir_ / "build.jar";
+  std::string sha = test::write_random_file(file, 5000, 23);
+  // Printing the record reads the tags, which this user may not: the add still succeeds.
+  auto ok = sacker(cmd({"--json", "add", "frontend-server", file.string()}), ci_.env());
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  auto doc = nlohmann::json::parse(ok.out);
+  EXPECT_EQ(doc["sha256"], sha);
+  EXPECT_EQ(doc["package"], "frontend-server");
+  EXPECT_GT(doc["version"].get<std::uint64_t>(), 0u);
 }
 
 TEST_F(S3WriteOnly, BlindWritersInTheSameMillisecondNeverOverwriteEachOther) {
