@@ -16,6 +16,8 @@
 
 #include <fmt/format.h>
 
+#include "sacker/log.h"
+
 namespace sacker::net {
 namespace {
 
@@ -25,10 +27,8 @@ constexpr std::size_t kErrorBodyLimit = 1 << 20;
 constexpr std::uint64_t kExpectContinueThreshold = 1 << 20;
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -91,12 +91,11 @@ size_t read_cb(char* buffer, size_t size, size_t nitems, void* userdata) {
   }
   const size_t got = std::fread(buffer, 1, want, src->fp);
   if (got != want) {
-    src->error = std::make_exception_ptr(Error(
-        ErrorKind::LocalIO,
-        std::ferror(src->fp)
-            ? fmt::format("{}: read: {}", src->file->path, std::strerror(errno))
-            : fmt::format("{}: file is shorter than the {} bytes to send", src->file->path,
-                          src->file->offset + src->file->length)));
+    src->error = std::make_exception_ptr(
+        Error(ErrorKind::LocalIO, std::ferror(src->fp)
+                                      ? fmt::format("{}: read: {}", src->file->path, std::strerror(errno))
+                                      : fmt::format("{}: file is shorter than the {} bytes to send", src->file->path,
+                                                    src->file->offset + src->file->length)));
     return CURL_READFUNC_ABORT;
   }
   src->pos += got;
@@ -157,8 +156,7 @@ size_t write_cb(char* data, size_t size, size_t nmemb, void* userdata) {
 }
 
 bool connect_phase_error(CURLcode rc) {
-  return rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
-         rc == CURLE_COULDNT_CONNECT;
+  return rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_COULDNT_CONNECT;
 }
 
 // Failures after which the request may or may not have reached the server.
@@ -172,10 +170,8 @@ bool transient_error(CURLcode rc) {
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-    case CURLE_HTTP3:
-      return true;
-    default:
-      return false;
+    case CURLE_HTTP3: return true;
+    default: return false;
   }
 }
 
@@ -197,10 +193,12 @@ std::string short_reason(CURLcode rc) {
 
 bool retryable_status(const HttpResponse& r) {
   switch (r.status) {
-    case 429: case 500: case 502: case 503: case 504:
-      return true;
-    default:
-      break;
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504: return true;
+    default: break;
   }
   // S3 answers throttling and slow uploads with these codes (SlowDown is
   // usually 503, RequestTimeout 400).
@@ -297,9 +295,8 @@ std::string redact_url(std::string_view url) {
   // Drop userinfo.
   if (auto sep = url.find("://"); sep != std::string_view::npos) {
     const auto auth_end = url.find_first_of("/?#", sep + 3);
-    std::string_view authority = url.substr(sep + 3, auth_end == std::string_view::npos
-                                                         ? std::string_view::npos
-                                                         : auth_end - sep - 3);
+    std::string_view authority =
+        url.substr(sep + 3, auth_end == std::string_view::npos ? std::string_view::npos : auth_end - sep - 3);
     out.append(url.substr(0, sep + 3));
     if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
     out.append(authority);
@@ -318,9 +315,8 @@ std::string redact_url(std::string_view url) {
     first = false;
     const auto eq = item.find('=');
     std::string_view name = item.substr(0, eq);
-    if (eq != std::string_view::npos &&
-        (iequals(name, "X-Amz-Signature") || iequals(name, "X-Amz-Credential") ||
-         iequals(name, "X-Amz-Security-Token"))) {
+    if (eq != std::string_view::npos && (iequals(name, "X-Amz-Signature") || iequals(name, "X-Amz-Credential") ||
+                                         iequals(name, "X-Amz-Security-Token"))) {
       out.append(name);
       out.append("=REDACTED");
     } else {
@@ -358,16 +354,18 @@ struct HttpClient::Impl {
   }
 
   void log(const std::string& line) const {
-    if (options.log) options.log(line);
+    if (options.log)
+      options.log(line);
+    else
+      log_verbose(line);  // the CLI's -v, when no per-client log is set
   }
 
   std::chrono::milliseconds backoff(int attempt, const HttpResponse* response) {
     using std::chrono::milliseconds;
     const double base = static_cast<double>(options.retry.base_delay.count());
-    const double cap_ms = std::min(static_cast<double>(options.retry.max_delay.count()),
-                                   base * std::pow(2.0, attempt - 1));
-    double r = options.random ? options.random()
-                              : std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    const double cap_ms =
+        std::min(static_cast<double>(options.retry.max_delay.count()), base * std::pow(2.0, attempt - 1));
+    double r = options.random ? options.random() : std::uniform_real_distribution<double>(0.0, 1.0)(rng);
     auto delay = milliseconds(static_cast<long long>(std::clamp(r, 0.0, 1.0) * cap_ms));
     if (response) {
       if (const std::string* ra = response->header("Retry-After")) {
@@ -388,8 +386,8 @@ struct HttpClient::Impl {
   }
 
   // One attempt. Returns the curl code; fills `at`.
-  CURLcode perform(const HttpRequest& wire, const HttpRequest& original, Attempt& at,
-                   BodySource& body, const UrlParts& parts) {
+  CURLcode perform(const HttpRequest& wire, const HttpRequest& original, Attempt& at, BodySource& body,
+                   const UrlParts& parts) {
     curl_easy_reset(easy);  // keeps the connection cache
     errbuf[0] = '\0';
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
@@ -453,8 +451,7 @@ struct HttpClient::Impl {
   HttpResponse send(const HttpRequest& request) {
     using clock = std::chrono::steady_clock;
     const int max_attempts = request.max_attempts > 0 ? request.max_attempts : options.retry.max_attempts;
-    if (request.method.empty() ||
-        request.method.find_first_of(" \r\n\t") != std::string::npos)
+    if (request.method.empty() || request.method.find_first_of(" \r\n\t") != std::string::npos)
       throw Error(ErrorKind::Invalid, "HTTP request without a valid method");
     const std::string origin = origin_of(request.url);
     for (int attempt = 1;; ++attempt) {
@@ -490,8 +487,8 @@ struct HttpClient::Impl {
         const std::string reason = short_reason(rc);
         log(fmt::format("{} {} -> {} {} ms{}", request.method, shown_url, reason, ms, attempt_note));
         if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
-          throw Error(ErrorKind::Invalid, fmt::format("{} {}: {}", request.method, origin,
-                                                      errbuf[0] ? errbuf : curl_easy_strerror(rc)));
+          throw Error(ErrorKind::Invalid,
+                      fmt::format("{} {}: {}", request.method, origin, errbuf[0] ? errbuf : curl_easy_strerror(rc)));
         const bool retry = attempt < max_attempts && !partial_sink &&
                            (connect_phase_error(rc) || (request.idempotent && transient_error(rc)));
         if (!retry) {
@@ -509,8 +506,8 @@ struct HttpClient::Impl {
       resp.attempts = attempt;
       log(fmt::format("{} {} {} {} ms{}", request.method, shown_url, resp.status, ms, attempt_note));
       const bool failed = resp.status < 200 || resp.status >= 300;
-      const bool retry_status = request.idempotent && failed &&
-                                (retryable_status(resp) || (request.retry_if && request.retry_if(resp)));
+      const bool retry_status =
+          request.idempotent && failed && (retryable_status(resp) || (request.retry_if && request.retry_if(resp)));
       if (retry_status && attempt < max_attempts) {
         sleep(backoff(attempt, &resp));
         continue;
@@ -532,8 +529,7 @@ HttpClientPool::~HttpClientPool() = default;
 
 HttpClientPool::Lease::Lease(HttpClientPool* pool, std::unique_ptr<HttpClient> client)
     : pool_(pool), client_(std::move(client)) {}
-HttpClientPool::Lease::Lease(Lease&& other) noexcept
-    : pool_(other.pool_), client_(std::move(other.client_)) {}
+HttpClientPool::Lease::Lease(Lease&& other) noexcept : pool_(other.pool_), client_(std::move(other.client_)) {}
 HttpClientPool::Lease::~Lease() {
   if (client_) pool_->release(std::move(client_));
 }
