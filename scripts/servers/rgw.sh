@@ -81,7 +81,7 @@ admin socket = $dir/run/\$name.\$pid.asok
 log file = $dir/log/rgw.log
 admin socket = $dir/run/rgw.asok
 rgw data = $dir/rgw
-rgw frontends = beast endpoint=127.0.0.1:$port
+rgw frontends = beast endpoint=127.0.0.1:$port tcp_nodelay=1
 rgw thread pool size = 32
 # deleted or overwritten data is only freed by RGW's garbage collector (2 h by default) and
 # keeps filling memstore until then
