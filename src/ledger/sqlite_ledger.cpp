@@ -109,8 +109,8 @@ class SqliteLedger final : public Ledger {
  public:
   SqliteLedger(std::filesystem::path path, std::string uri) : path_(std::move(path)), uri_(std::move(uri)) {
     if (path_.has_parent_path()) make_directories(path_.parent_path());
-    int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       sqlite3_close(db_);
@@ -120,7 +120,9 @@ class SqliteLedger final : public Ledger {
     }
     sqlite3_busy_timeout(db_, 60000);
     exec("PRAGMA journal_mode=WAL", "open");
-    exec("PRAGMA synchronous=NORMAL", "open");
+    // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss,
+    // and a lost add would hand its printed version number out again to other bytes.
+    exec("PRAGMA synchronous=FULL", "open");
     exec(kSchema, "create schema");
   }
   ~SqliteLedger() override { sqlite3_close(db_); }
@@ -193,8 +195,8 @@ class SqliteLedger final : public Ledger {
     Transaction tx(*this);
     if (auto existing = get(record.package, record.version)) {
       if (*existing == record) return;
-      throw Error(ErrorKind::Conflict, fmt::format("{} version {} already exists with other content",
-                                                   record.package, record.version));
+      throw Error(ErrorKind::Conflict,
+                  fmt::format("{} version {} already exists with other content", record.package, record.version));
     }
     insert(record);
     bump_counter(record.package, to_db(record.version) + 1);
@@ -207,8 +209,8 @@ class SqliteLedger final : public Ledger {
       Statement s(db_, "SELECT tag FROM tags WHERE package = ?1 AND version = ?2 ORDER BY tag", "remove");
       s.bind(1, package).bind(2, to_db(version));
       if (s.step())
-        throw Error(ErrorKind::Conflict, fmt::format("{} version {} is tagged '{}': untag it first", package,
-                                                     version, s.text(0)));
+        throw Error(ErrorKind::Conflict,
+                    fmt::format("{} version {} is tagged '{}': untag it first", package, version, s.text(0)));
     }
     Statement s(db_, "DELETE FROM versions WHERE package = ?1 AND version = ?2", "remove");
     s.bind(1, package).bind(2, to_db(version));
@@ -318,8 +320,8 @@ class SqliteLedger final : public Ledger {
       auto meta = nlohmann::json::parse(s.text(7));
       for (const auto& [k, v] : meta.items()) r.metadata[k] = v.get<std::string>();
     } catch (const nlohmann::json::exception&) {
-      throw Error(ErrorKind::Invalid, fmt::format("sqlite ledger {}: malformed metadata in {} version {}", uri_,
-                                                  r.package, r.version));
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("sqlite ledger {}: malformed metadata in {} version {}", uri_, r.package, r.version));
     }
     validate_record(r);
     return r;
