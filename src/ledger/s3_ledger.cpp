@@ -46,6 +46,8 @@
 #include <random>
 #include <thread>
 
+#include <strings.h>
+
 #include "net/s3_client.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
@@ -56,7 +58,7 @@ namespace {
 using net::S3Client;
 using nlohmann::json;
 
-constexpr std::uint64_t kMaxVersion = 9'999'999'999'999ULL;     // 13 digits
+constexpr std::uint64_t kMaxVersion = 9'999'999'999'999ULL;       // 13 digits
 constexpr std::uint64_t kMinStampVersion = 1'000'000'000'001ULL;  // v-1 still has 13 digits
 constexpr int kMaxAddConflicts = 1000;
 constexpr std::size_t kMetaHeaderBudget = 2048;  // AWS: user metadata headers <= 2 KB
@@ -120,9 +122,8 @@ std::string decode_meta_value(const std::string& v) {
 }
 
 std::string random_nonce() {
-  static thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                          static_cast<std::uint64_t>(
-                                              std::chrono::steady_clock::now().time_since_epoch().count())};
+  static thread_local std::mt19937_64 rng{
+      std::random_device{}() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
   return fmt::format("{:016x}{:016x}", rng(), rng());
 }
 
@@ -176,9 +177,7 @@ class S3Ledger final : public Ledger {
     return out;
   }
 
-  std::vector<std::uint64_t> versions(const std::string& package) override {
-    return list_versions(package, "");
-  }
+  std::vector<std::uint64_t> versions(const std::string& package) override { return list_versions(package, ""); }
 
   std::optional<VersionRecord> get(const std::string& package, std::uint64_t version) override {
     if (version == 0 || version > kMaxVersion) return std::nullopt;
@@ -211,8 +210,8 @@ class S3Ledger final : public Ledger {
       o.headers = {{"Content-Type", "application/json"}, {"If-None-Match", "*"}};
       o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
       add_metadata_headers(record.metadata, o.headers);
-      auto result = client_->put(uri_.bucket, version_key(package, candidate),
-                                 version_body(record, candidate, nonce), std::move(o));
+      auto result = client_->put(uri_.bucket, version_key(package, candidate), version_body(record, candidate, nonce),
+                                 std::move(o));
       // A 412 may answer our own request sent twice (the HTTP layer's retry, or
       // libcurl re-sending on a reused connection): the nonce tells.
       if (result.written || holds_nonce(package, candidate, nonce)) break;
@@ -252,9 +251,8 @@ class S3Ledger final : public Ledger {
     if (!result.written) {
       auto existing = get(record.package, record.version);
       if (!existing || !(*existing == record))
-        throw Error(ErrorKind::Conflict,
-                    fmt::format("{}: {} version {} already exists with other content", uri_.display,
-                                record.package, record.version));
+        throw Error(ErrorKind::Conflict, fmt::format("{}: {} version {} already exists with other content",
+                                                     uri_.display, record.package, record.version));
     }
     std::uint64_t& floor = floor_[record.package];
     floor = std::max(floor, record.version);
@@ -269,8 +267,21 @@ class S3Ledger final : public Ledger {
       if (v == version)
         throw Error(ErrorKind::Conflict,
                     fmt::format("{} version {} is tagged '{}': untag it first", package, version, t));
-    if (!client_->head(uri_.bucket, k)) return false;
+    // Kept to put back if a tag raced us (below).
+    auto removed = client_->get(uri_.bucket, k, kMaxObjectRead);
+    if (!removed) return false;
     client_->remove(uri_.bucket, k);
+    // S3 has no multi-key transactions: a `tag` that checked this version before the
+    // delete may have written its tag after our check. Look again; if a tag points
+    // here, put the record back and refuse, as if the tag had come first. (set_tag
+    // looks again after its write too, so either side sees the other.)
+    for (const auto& [t, v] : tags(package))
+      if (v == version) {
+        restore_version(k, *removed);
+        throw Error(ErrorKind::Conflict,
+                    fmt::format("{} version {} was tagged '{}' while being removed: untag it first", package,
+                                version, t));
+      }
     std::uint64_t& floor = floor_[package];
     floor = std::max(floor, version);
     // Keep the hint pointing at a version that exists, and let a package without
@@ -302,6 +313,13 @@ class S3Ledger final : public Ledger {
     if (version == 0 || version > kMaxVersion || !client_->head(uri_.bucket, version_key(package, version)))
       throw Error(ErrorKind::NotFound, fmt::format("package {} has no version {}", package, version));
     write_tag(package, tag, version);
+    // A `remove` of this version may have run between the check and the write (no
+    // multi-key transactions on S3): look again, and take back a dangling tag.
+    if (!client_->head(uri_.bucket, version_key(package, version))) {
+      if (read_tag(package, tag) == version) client_->remove(uri_.bucket, tag_key(package, tag));
+      throw Error(ErrorKind::NotFound,
+                  fmt::format("package {} has no version {} (removed while being tagged)", package, version));
+    }
   }
 
   bool remove_tag(const std::string& package, const std::string& tag) override {
@@ -457,6 +475,16 @@ class S3Ledger final : public Ledger {
     o.headers = {{"Content-Type", "application/json"}};
     o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
     client_->put(uri_.bucket, tag_key(package, tag), j.dump(), std::move(o));
+  }
+
+  // Puts a removed version object back as it was (body and x-amz-meta-* headers).
+  void restore_version(const std::string& key, const net::S3Object& removed) {
+    net::S3PutOptions o;
+    o.headers = {{"Content-Type", "application/json"}, {"If-None-Match", "*"}};
+    o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
+    for (const auto& [name, value] : removed.info.headers)
+      if (name.size() > 11 && strncasecmp(name.c_str(), "x-amz-meta-", 11) == 0) o.headers.emplace_back(name, value);
+    client_->put(uri_.bucket, key, removed.body, std::move(o));
   }
 
   std::string version_body(const VersionRecord& r, std::uint64_t version, const std::string& nonce) const {

@@ -3,11 +3,12 @@
 //
 //   conformance_worker add URI PACKAGE COUNT WORKER      one version per line, in call order
 //   conformance_worker tag URI PACKAGE COUNT WORKER V... moves "live" among V..., sets/removes w<WORKER>
+//   conformance_worker tag-race URI PACKAGE COUNT WORKER V...  points w<WORKER> at V... in turn (skips removed V)
+//   conformance_worker remove URI PACKAGE COUNT V...     tries COUNT rounds to remove each V; prints the removed
 //   conformance_worker latency URI PACKAGE COUNT         microseconds per add, one per line
 //   conformance_worker put URI FILE SHA256 SIZE          store put; prints 1 if uploaded, 0 if already there
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -29,7 +30,8 @@ VersionRecord make_record(const std::string& package, const std::string& worker,
   r.size = id.size();
   r.basename = "blob-" + id + ".bin";
   r.mode = 0644;
-  r.created = static_cast<std::int64_t>(std::time(nullptr));
+  // Fixed, so that two workers given the same name add identical records.
+  r.created = 1700000000 + seq;
   r.metadata = {{"worker", worker}, {"seq", std::to_string(seq)}};
   return r;
 }
@@ -66,6 +68,44 @@ int run(int argc, char** argv) {
       }
     }
     std::printf("ok\n");
+    return 0;
+  }
+  if (cmd == "tag-race" && argc >= 7) {
+    auto ledger = open_ledger(uri);
+    int count = std::stoi(argv[4]);
+    std::string own = std::string("w") + argv[5];
+    for (int i = 0; i < count; ++i) {
+      auto v = std::stoull(argv[6 + i % (argc - 6)]);
+      try {
+        ledger->set_tag(argv[3], own, v);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::NotFound) throw;  // the remover got there first
+      }
+    }
+    std::printf("ok\n");
+    return 0;
+  }
+  if (cmd == "remove" && argc >= 6) {
+    auto ledger = open_ledger(uri);
+    int rounds = std::stoi(argv[4]);
+    std::vector<std::uint64_t> pending;
+    for (int i = 5; i < argc; ++i) pending.push_back(std::stoull(argv[i]));
+    for (int round = 0; round < rounds && !pending.empty(); ++round) {
+      for (auto it = pending.begin(); it != pending.end();) {
+        bool removed = false;
+        try {
+          removed = ledger->remove_version(argv[3], *it);
+        } catch (const Error& e) {
+          if (e.kind() != ErrorKind::Conflict) throw;  // tagged right now: try again later
+        }
+        if (removed) {
+          std::printf("%llu\n", static_cast<unsigned long long>(*it));
+          it = pending.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
     return 0;
   }
   if (cmd == "latency" && argc == 5) {

@@ -44,7 +44,8 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vect
     ::dup2(out, 1);
     ::dup2(err, 2);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
-    ::execve(cargv[0], cargv.data(), cenv.data());
+    // execvpe: a bare program name is searched in our own PATH.
+    ::execvpe(cargv[0], cargv.data(), cenv.data());
     ::_exit(127);
   }
 }
