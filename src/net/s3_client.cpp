@@ -447,15 +447,8 @@ std::optional<S3ObjectInfo> S3Client::get_range(const std::string& bucket, const
   fail(r, bucket, key);
 }
 
-S3PutResult S3Client::put(const std::string& bucket, const std::string& key, std::string body, S3PutOptions options) {
-  HttpRequest req;
-  req.method = "PUT";
-  req.url = url(bucket, key, "");
-  req.headers = std::move(options.headers);
-  req.idempotent = true;
-  std::string payload = options.payload_sha256.empty() ? sha256_hex(body) : options.payload_sha256;
-  req.body = std::move(body);
-  HttpResponse r = send(std::move(req), payload);
+// 200: written; 412: a precondition (If-None-Match) held nothing back; else the error.
+S3PutResult S3Client::put_result(const HttpResponse& r, const std::string& bucket, const std::string& key) const {
   S3PutResult result;
   result.retried = r.attempts > 1;
   if (r.status == 200) {
@@ -465,6 +458,18 @@ S3PutResult S3Client::put(const std::string& bucket, const std::string& key, std
   }
   if (r.status == 412) return result;
   fail(r, bucket, key);
+}
+
+S3PutResult S3Client::put(const std::string& bucket, const std::string& key, std::string body, S3PutOptions options) {
+  HttpRequest req;
+  req.method = "PUT";
+  req.url = url(bucket, key, "");
+  req.headers = std::move(options.headers);
+  req.idempotent = true;
+  std::string payload = options.payload_sha256.empty() ? sha256_hex(body) : options.payload_sha256;
+  req.body = std::move(body);
+  HttpResponse r = send(std::move(req), payload);
+  return put_result(r, bucket, key);
 }
 
 S3PutResult S3Client::put_file(const std::string& bucket, const std::string& key, const FileRange& body,
@@ -477,15 +482,7 @@ S3PutResult S3Client::put_file(const std::string& bucket, const std::string& key
   req.idempotent = true;
   req.body_file = body;
   HttpResponse r = send(std::move(req), options.payload_sha256);
-  S3PutResult result;
-  result.retried = r.attempts > 1;
-  if (r.status == 200) {
-    result.written = true;
-    if (const auto* et = r.header("ETag")) result.etag = *et;
-    return result;
-  }
-  if (r.status == 412) return result;
-  fail(r, bucket, key);
+  return put_result(r, bucket, key);
 }
 
 void S3Client::touch(const std::string& bucket, const std::string& key, const HttpHeaders& headers) {

@@ -185,6 +185,7 @@ class S3Client {
   HttpResponse send(HttpRequest request, const std::string& payload_sha256);
   std::string url(const std::string& bucket, const std::string& key, const std::string& query) const;
   [[noreturn]] void fail(const HttpResponse& response, const std::string& bucket, const std::string& key) const;
+  S3PutResult put_result(const HttpResponse& response, const std::string& bucket, const std::string& key) const;
 
   std::shared_ptr<AwsCredentialsProvider> credentials_;
   std::string region_;

@@ -30,6 +30,7 @@
 #include "sacker/backends.h"
 #include "sacker/error.h"
 #include "sacker/sha256.h"
+#include "support/records.h"
 #include "support/test_env.h"
 
 namespace sacker {
@@ -37,28 +38,9 @@ namespace {
 
 using nlohmann::json;
 
-VersionRecord sample(const std::string& package, int n) {
-  VersionRecord r;
-  r.package = package;
-  std::string content = package + "/" + std::to_string(n);
-  r.sha256 = Sha256::hex_of(content.data(), content.size());
-  r.size = 100 + static_cast<std::uint64_t>(n);
-  r.basename = "build-" + std::to_string(n) + ".jar";
-  r.mode = 0755;
-  r.created = 1700000000 + n;
-  r.metadata = {{"n", std::to_string(n)}};
-  return r;
-}
+using test::sample_record;
 
-Error error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a sacker::Error";
-  return Error(ErrorKind::Internal, "none");
-}
+using test::error_of;
 
 // Sets an environment variable for the life of the object.
 class ScopedEnv {
@@ -158,9 +140,9 @@ TEST_F(DynamoLedger, InitCreatesBothTablesWithTheOriginalKeySchema) {
 
 TEST_F(DynamoLedger, WithoutInitEveryCallSaysRunInit) {
   auto ledger = open_ledger(uri_);
-  for (auto& fn :
-       std::vector<std::function<void()>>{[&] { ledger->versions("app"); }, [&] { ledger->add(sample("app", 1)); },
-                                          [&] { ledger->packages(); }, [&] { ledger->tags("app"); }}) {
+  for (auto& fn : std::vector<std::function<void()>>{[&] { ledger->versions("app"); },
+                                                     [&] { ledger->add(sample_record("app", 1)); },
+                                                     [&] { ledger->packages(); }, [&] { ledger->tags("app"); }}) {
     Error e = error_of(fn);
     EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
     EXPECT_NE(std::string(e.what()).find("does not exist: run sacker init"), std::string::npos) << e.what();
@@ -198,13 +180,13 @@ TEST_F(DynamoLedger, ReadsWhatTheOriginalWroteAndAddsAboveIt) {
   EXPECT_EQ(ledger->tags("legacy"), (std::map<std::string, std::uint64_t>{{"live", 2}}));
   EXPECT_EQ(ledger->records("legacy").size(), 3u);
 
-  EXPECT_EQ(ledger->add(sample("legacy", 4)), 4u) << "the counter starts above versions that predate it";
-  EXPECT_EQ(ledger->add(sample("legacy", 5)), 5u);
+  EXPECT_EQ(ledger->add(sample_record("legacy", 4)), 4u) << "the counter starts above versions that predate it";
+  EXPECT_EQ(ledger->add(sample_record("legacy", 5)), 5u);
 }
 
 TEST_F(DynamoLedger, WritesWhatTheOriginalCanRead) {
   auto ledger = ready();
-  VersionRecord r = sample("app", 1);
+  VersionRecord r = sample_record("app", 1);
   r.metadata = {{"commit", "abc"}, {"branch", "main"}};
   r.version = ledger->add(r);
   ledger->set_tag("app", "live", r.version);
@@ -213,7 +195,7 @@ TEST_F(DynamoLedger, WritesWhatTheOriginalCanRead) {
                               {"ConsistentRead", true}})["Item"];
   EXPECT_EQ(item["sha"]["S"], r.sha256);
   EXPECT_EQ(item["basename"]["S"], r.basename);
-  EXPECT_EQ(item["mode"]["N"], std::to_string(0755));
+  EXPECT_EQ(item["mode"]["N"], std::to_string(0644));
   // The original does json.loads(item['metadata']).
   ASSERT_TRUE(item["metadata"].contains("S"));
   EXPECT_EQ(json::parse(item["metadata"]["S"].get<std::string>()), (json{{"branch", "main"}, {"commit", "abc"}}));
@@ -227,10 +209,10 @@ TEST_F(DynamoLedger, WritesWhatTheOriginalCanRead) {
 
 TEST_F(DynamoLedger, AWriterThatBypassesTheCounterIsSteppedOver) {
   auto ledger = ready();
-  EXPECT_EQ(ledger->add(sample("app", 1)), 1u);
-  EXPECT_EQ(ledger->add(sample("app", 2)), 2u);
+  EXPECT_EQ(ledger->add(sample_record("app", 1)), 1u);
+  EXPECT_EQ(ledger->add(sample_record("app", 2)), 2u);
   put_original("app", 3);  // the original tool adds max + 1 without the counter
-  EXPECT_EQ(ledger->add(sample("app", 4)), 4u);
+  EXPECT_EQ(ledger->add(sample_record("app", 4)), 4u);
   EXPECT_EQ(ledger->get("app", 3)->basename, "app.jar") << "the foreign record is not overwritten";
   EXPECT_EQ(ledger->versions("app"), (std::vector<std::uint64_t>{1, 2, 3, 4}));
 }
@@ -240,21 +222,21 @@ TEST_F(DynamoLedger, RemovingTheHighestLegacyVersionDoesNotFreeItsNumber) {
   put_original("legacy", 1);
   put_original("legacy", 2);
   EXPECT_TRUE(ledger->remove_version("legacy", 2));
-  EXPECT_EQ(ledger->add(sample("legacy", 3)), 3u);
+  EXPECT_EQ(ledger->add(sample_record("legacy", 3)), 3u);
 }
 
 TEST_F(DynamoLedger, RemovingAVersionThatIsNotThereCostsNoNumber) {
   auto ledger = ready();
   EXPECT_FALSE(ledger->remove_version("app", 3));
-  EXPECT_EQ(ledger->add(sample("app", 1)), 1u);
+  EXPECT_EQ(ledger->add(sample_record("app", 1)), 1u);
 }
 
 TEST_F(DynamoLedger, ListingsFollowLastEvaluatedKey) {
   auto ledger = ready("?page_size=2");
   std::vector<std::uint64_t> versions;
-  for (int i = 0; i < 7; ++i) versions.push_back(ledger->add(sample("paged", i)));
+  for (int i = 0; i < 7; ++i) versions.push_back(ledger->add(sample_record("paged", i)));
   for (int i = 0; i < 5; ++i) ledger->set_tag("paged", "t" + std::to_string(i), versions[static_cast<std::size_t>(i)]);
-  for (std::string p : {"e", "d", "c", "b"}) ledger->add(sample(p, 1));
+  for (std::string p : {"e", "d", "c", "b"}) ledger->add(sample_record(p, 1));
   EXPECT_EQ(ledger->versions("paged"), versions);
   EXPECT_EQ(ledger->records("paged").size(), 7u);
   EXPECT_EQ(ledger->tags("paged").size(), 5u) << "the counter item is not a tag";
@@ -305,21 +287,21 @@ TEST_F(DynamoLedger, HostileItemsAreInvalidAndNameTheirKey) {
 
 TEST_F(DynamoLedger, TheReservedCounterKeyIsNotATag) {
   auto ledger = ready();
-  ledger->add(sample("app", 1));
+  ledger->add(sample_record("app", 1));
   EXPECT_TRUE(ledger->tags("app").empty());
   EXPECT_EQ(error_of([&] { ledger->set_tag("app", "#next", 1); }).kind(), ErrorKind::Invalid);
   EXPECT_EQ(error_of([&] { ledger->remove_tag("app", "#next"); }).kind(), ErrorKind::Invalid);
-  EXPECT_EQ(ledger->add(sample("app", 2)), 2u);
+  EXPECT_EQ(ledger->add(sample_record("app", 2)), 2u);
 }
 
 TEST_F(DynamoLedger, ARecordDynamoCannotStoreIsInvalidAndCostsNoNumber) {
   auto ledger = ready();
-  VersionRecord r = sample("app", 1);
+  VersionRecord r = sample_record("app", 1);
   r.basename = "caf\xe9.jar";  // Latin-1, not UTF-8: DynamoDB strings are UTF-8
   EXPECT_EQ(error_of([&] { ledger->add(r); }).kind(), ErrorKind::Invalid);
   r.version = 5;
   EXPECT_EQ(error_of([&] { ledger->put_record(r); }).kind(), ErrorKind::Invalid);
-  EXPECT_EQ(ledger->add(sample("app", 2)), 1u);
+  EXPECT_EQ(ledger->add(sample_record("app", 2)), 1u);
 }
 
 // Tagging and removing the same versions at once: whatever wins, no tag may be
@@ -327,7 +309,7 @@ TEST_F(DynamoLedger, ARecordDynamoCannotStoreIsInvalidAndCostsNoNumber) {
 TEST_F(DynamoLedger, TagAndRemoveRacesLeaveNoDanglingTag) {
   auto setup = ready();
   const int n = 30;
-  for (int i = 0; i < n; ++i) setup->add(sample("race", i));
+  for (int i = 0; i < n; ++i) setup->add(sample_record("race", i));
   std::atomic<int> tagged{0}, removed{0};
   std::thread tagger([&] {
     auto ledger = open_ledger(uri_);
@@ -495,7 +477,7 @@ TEST_F(DynamoLedger, ThrottlingIsRetriedEvenForTheCounter) {
                    {200, "{}"}});
   ScopedEnv endpoint("AWS_ENDPOINT_URL_DYNAMODB", fake.url());
   auto ledger = open_ledger(uri_);
-  EXPECT_EQ(ledger->add(sample("app", 1)), 7u);
+  EXPECT_EQ(ledger->add(sample_record("app", 1)), 7u);
   auto requests = fake.requests();
   ASSERT_EQ(requests.size(), 4u);
   for (int i = 0; i < 3; ++i)
@@ -518,7 +500,7 @@ TEST_F(DynamoLedger, ARefusedPutGivesItsNumberBack) {
                    {200, "{}"}});
   ScopedEnv endpoint("AWS_ENDPOINT_URL_DYNAMODB", fake.url());
   auto ledger = open_ledger(uri_);
-  EXPECT_EQ(error_of([&] { ledger->add(sample("app", 1)); }).kind(), ErrorKind::Denied);
+  EXPECT_EQ(error_of([&] { ledger->add(sample_record("app", 1)); }).kind(), ErrorKind::Denied);
   auto requests = fake.requests();
   ASSERT_EQ(requests.size(), 3u);
   EXPECT_NE(requests[2].find("DynamoDB_20120810.UpdateItem"), std::string::npos);

@@ -20,6 +20,7 @@
 #include "sacker/backends.h"
 #include "sacker/error.h"
 #include "support/process.h"
+#include "support/records.h"
 #include "support/test_env.h"
 
 namespace sacker {
@@ -27,27 +28,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-VersionRecord sample(const std::string& package, int n) {
-  VersionRecord r;
-  r.package = package;
-  r.sha256 = std::string(63, 'c') + static_cast<char>('0' + n % 10);
-  r.size = 100 + static_cast<std::uint64_t>(n);
-  r.basename = "build-" + std::to_string(n) + ".jar";
-  r.mode = 0644;
-  r.created = 1700000000 + n;
-  r.metadata = {{"n", std::to_string(n)}};
-  return r;
-}
+using test::sample_record;
 
-Error error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a sacker::Error";
-  return Error(ErrorKind::Internal, "none");
-}
+using test::error_of;
 
 std::vector<std::uint64_t> parse_versions(const std::string& out) {
   std::vector<std::uint64_t> v;
@@ -245,11 +228,11 @@ TEST_F(GitLedgerTest, ReadsThroughTheRemoteSeeOtherWritersAtOnce) {
   auto a = open_ledger(remote_uri("a.git"));
   auto b = open_ledger(remote_uri("b.git"));
   EXPECT_TRUE(b->packages().empty());
-  auto v1 = a->add(sample("app", 1));
+  auto v1 = a->add(sample_record("app", 1));
   EXPECT_EQ(b->latest("app"), v1);
   b->set_tag("app", "live", v1);
   EXPECT_EQ(a->tag("app", "live"), v1);
-  auto v2 = b->add(sample("app", 2));
+  auto v2 = b->add(sample_record("app", 2));
   EXPECT_EQ(a->versions("app"), (std::vector<std::uint64_t>{v1, v2}));
   EXPECT_EQ(a->get("app", v2), b->get("app", v2));
   EXPECT_TRUE(a->remove_tag("app", "live"));
@@ -260,7 +243,7 @@ TEST_F(GitLedgerTest, ShorthandGitDaemonUriWithCacheParameterOrDefaultCache) {
   create_served();
   std::string host_uri = url_ + name_;  // git://127.0.0.1:PORT/NAME.git
   auto with_cache = open_ledger(host_uri + "?cache=" + (tmp_ / "explicit.git").string());
-  auto v = with_cache->add(sample("short", 1));
+  auto v = with_cache->add(sample_record("short", 1));
   EXPECT_TRUE(fs::exists(tmp_ / "explicit.git" / "objects"));
 
   std::string old = std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME") : "";
@@ -282,7 +265,7 @@ TEST_F(GitLedgerTest, FileRemoteIsOperatedOnDirectly) {
   auto ledger = open_ledger(uri);
   ledger->init();
   EXPECT_TRUE(fs::exists(fs::path(served_) / "HEAD"));
-  auto v = ledger->add(sample("f", 1));
+  auto v = ledger->add(sample_record("f", 1));
   EXPECT_EQ(open_ledger(direct_uri())->latest("f"), v);
   EXPECT_FALSE(fs::exists(tmp_ / "unused-cache.git"));
 }
@@ -290,18 +273,18 @@ TEST_F(GitLedgerTest, FileRemoteIsOperatedOnDirectly) {
 TEST_F(GitLedgerTest, GitLogIsTheAuditTrail) {
   create_served();
   auto ledger = open_ledger(remote_uri("c.git"));
-  auto v1 = ledger->add(sample("frontend-server", 1));
-  auto v2 = ledger->add(sample("frontend-server", 2));
+  auto v1 = ledger->add(sample_record("frontend-server", 1));
+  auto v2 = ledger->add(sample_record("frontend-server", 2));
   ledger->set_tag("frontend-server", "live", v2);
   ledger->set_tag("frontend-server", "live", v2);  // no change: no commit
   EXPECT_TRUE(ledger->remove_tag("frontend-server", "live"));
   EXPECT_TRUE(ledger->remove_version("frontend-server", v1));
-  VersionRecord imported = sample("frontend-server", 9);
+  VersionRecord imported = sample_record("frontend-server", 9);
   imported.version = 40;
   ledger->put_record(imported);
   setenv("GIT_AUTHOR_NAME", "CI Bot", 1);
   setenv("GIT_AUTHOR_EMAIL", "ci@example.com", 1);
-  ledger->add(sample("frontend-server", 3));
+  ledger->add(sample_record("frontend-server", 3));
   unsetenv("GIT_AUTHOR_NAME");
   unsetenv("GIT_AUTHOR_EMAIL");
   auto log = lines(git({"--git-dir", served_, "log", "--reverse", "--format=%s|%an <%ae>|%cn", "main"}));
@@ -327,16 +310,16 @@ TEST_F(GitLedgerTest, GitLogIsTheAuditTrail) {
 TEST_F(GitLedgerTest, EditsWithTheGitCliAreReadBack) {
   create_served();
   auto ledger = open_ledger(remote_uri("c.git"));
-  auto v = ledger->add(sample("svc", 1));
+  auto v = ledger->add(sample_record("svc", 1));
   tamper({{"packages/svc/tags/live", std::to_string(v) + "\n"}});
   EXPECT_EQ(ledger->tag("svc", "live"), v);
-  EXPECT_EQ(ledger->add(sample("svc", 2)), v + 1) << "a write after someone else's commit builds on it";
+  EXPECT_EQ(ledger->add(sample_record("svc", 2)), v + 1) << "a write after someone else's commit builds on it";
 }
 
 TEST_F(GitLedgerTest, HostileContentIsInvalidAndNamesThePath) {
   create_served();
   auto ledger = open_ledger(remote_uri("c.git"));
-  auto v = ledger->add(sample("svc", 1));
+  auto v = ledger->add(sample_record("svc", 1));
   std::string record_path = "packages/svc/versions/00000000000000000001.json";
   struct Case {
     std::map<std::string, std::string> files;
@@ -356,7 +339,7 @@ TEST_F(GitLedgerTest, HostileContentIsInvalidAndNamesThePath) {
       {{{"packages/svc/versions/7.json", "{}"}}, [&] { ledger->versions("svc"); }, "packages/svc/versions/7.json"},
       {{{"packages/svc/tags/live", "latest\n"}}, [&] { ledger->tags("svc"); }, "packages/svc/tags/live"},
       {{{"packages/svc/tags/bad tag", "1\n"}}, [&] { ledger->tags("svc"); }, "packages/svc/tags/bad tag"},
-      {{{"packages/svc/next", "-5\n"}}, [&] { ledger->add(sample("svc", 2)); }, "packages/svc/next"},
+      {{{"packages/svc/next", "-5\n"}}, [&] { ledger->add(sample_record("svc", 2)); }, "packages/svc/next"},
       {{{"packages/.hidden/next", "1\n"}}, [&] { ledger->packages(); }, "packages/.hidden"},
       {{{"packages/README", "hello\n"}}, [&] { ledger->packages(); }, "packages/README"},
   };
@@ -371,7 +354,7 @@ TEST_F(GitLedgerTest, HostileContentIsInvalidAndNamesThePath) {
     for (const auto& [path, content] : c.files) undo[path] = "";
     tamper(undo);
     if (!ledger->get("svc", v)) {
-      VersionRecord r = sample("svc", 1);
+      VersionRecord r = sample_record("svc", 1);
       r.version = v;
       ledger->put_record(r);
     }
@@ -381,12 +364,12 @@ TEST_F(GitLedgerTest, HostileContentIsInvalidAndNamesThePath) {
 TEST_F(GitLedgerTest, ARefusingHookIsDenied) {
   create_served();
   auto ledger = open_ledger(remote_uri("c.git"));
-  ledger->add(sample("svc", 1));
+  ledger->add(sample_record("svc", 1));
   fs::path hook = fs::path(served_) / "hooks" / "pre-receive";
   fs::create_directories(hook.parent_path());
   test::write_file(hook, "#!/bin/sh\necho 'ledger is frozen' >&2\nexit 1\n");
   fs::permissions(hook, fs::perms::owner_all);
-  Error e = error_of([&] { ledger->add(sample("svc", 2)); });
+  Error e = error_of([&] { ledger->add(sample_record("svc", 2)); });
   EXPECT_EQ(e.kind(), ErrorKind::Denied) << e.what();
   EXPECT_NE(std::string(e.what()).find("declined"), std::string::npos) << e.what();
   fs::remove(hook);
@@ -399,7 +382,7 @@ TEST_F(GitLedgerTest, ADownServerIsUnavailableNotEmpty) {
   auto ledger = open_ledger(uri);
   for (const auto& op :
        std::vector<std::function<void()>>{[&] { ledger->packages(); }, [&] { ledger->versions("x"); },
-                                          [&] { ledger->add(sample("x", 1)); }, [&] { ledger->init(); }}) {
+                                          [&] { ledger->add(sample_record("x", 1)); }, [&] { ledger->init(); }}) {
     Error e = error_of(op);
     EXPECT_EQ(e.kind(), ErrorKind::Unavailable) << e.what();
     EXPECT_NE(std::string(e.what()).find("127.0.0.1"), std::string::npos) << e.what();
@@ -410,7 +393,7 @@ TEST_F(GitLedgerTest, ADownServerIsUnavailableNotEmpty) {
 TEST_F(GitLedgerTest, AMissingRemoteRepositoryIsUnavailableWithAHint) {
   auto ledger = open_ledger(remote_uri("c.git"));  // served_ was never created
   for (const auto& op :
-       std::vector<std::function<void()>>{[&] { ledger->packages(); }, [&] { ledger->add(sample("x", 1)); }}) {
+       std::vector<std::function<void()>>{[&] { ledger->packages(); }, [&] { ledger->add(sample_record("x", 1)); }}) {
     Error e = error_of(op);
     EXPECT_EQ(e.kind(), ErrorKind::Unavailable) << e.what();
     EXPECT_NE(std::string(e.what()).find("git init --bare"), std::string::npos) << e.what();
@@ -423,7 +406,7 @@ TEST_F(GitLedgerTest, LocalPathsAbsentOrNotARepository) {
   EXPECT_TRUE(empty->packages().empty());
   EXPECT_TRUE(empty->versions("x").empty());
   EXPECT_FALSE(fs::exists(absent)) << "reads create nothing";
-  empty->add(sample("x", 1));
+  empty->add(sample_record("x", 1));
   EXPECT_TRUE(fs::exists(absent / "HEAD")) << "the first write creates the repository";
 
   fs::path plain = tmp_ / "plain";
@@ -437,9 +420,9 @@ TEST_F(GitLedgerTest, BranchParameterSeparatesLedgers) {
   create_served();
   auto a = open_ledger(remote_uri("c.git") + "&branch=team-a");
   auto b = open_ledger(direct_uri() + "?branch=releases/b");
-  a->add(sample("app", 1));
-  b->add(sample("app", 1));
-  b->add(sample("app", 2));
+  a->add(sample_record("app", 1));
+  b->add(sample_record("app", 1));
+  b->add(sample_record("app", 2));
   EXPECT_EQ(a->versions("app").size(), 1u);
   EXPECT_EQ(b->versions("app").size(), 2u);
   EXPECT_TRUE(open_ledger(direct_uri())->packages().empty()) << "main is untouched";

@@ -16,33 +16,15 @@
 #include "sacker/backends.h"
 #include "sacker/error.h"
 #include "support/process.h"
+#include "support/records.h"
 #include "support/test_env.h"
 
 namespace sacker {
 namespace {
 
-VersionRecord sample(const std::string& package, int n) {
-  VersionRecord r;
-  r.package = package;
-  r.sha256 = std::string(63, 'a') + static_cast<char>('0' + n % 10);
-  r.size = 10 + static_cast<std::uint64_t>(n);
-  r.basename = "build-" + std::to_string(n) + ".jar";
-  r.mode = 0644;
-  r.created = 1700000000 + n;
-  r.metadata = {{"n", std::to_string(n)}};
-  return r;
-}
+using test::sample_record;
 
-// The error an operation throws (a test failure if it throws none).
-Error error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a sacker::Error";
-  return Error(ErrorKind::Internal, "none");
-}
+using test::error_of;
 
 class PostgresLedger : public ::testing::Test {
  protected:
@@ -110,17 +92,17 @@ TEST_F(PostgresLedger, ConcurrentFirstUseWithoutInitCreatesTheSchemaOnceAndLoses
 TEST_F(PostgresLedger, LedgersInDifferentSchemasAreIndependent) {
   auto a = open_ledger(uri_);
   auto b = open_ledger(uri_ + "x");
-  EXPECT_EQ(a->add(sample("app", 1)), 1u);
-  EXPECT_EQ(a->add(sample("app", 2)), 2u);
+  EXPECT_EQ(a->add(sample_record("app", 1)), 1u);
+  EXPECT_EQ(a->add(sample_record("app", 2)), 2u);
   EXPECT_TRUE(b->packages().empty());
-  EXPECT_EQ(b->add(sample("app", 3)), 1u);
+  EXPECT_EQ(b->add(sample_record("app", 3)), 1u);
   EXPECT_EQ(a->versions("app"), (std::vector<std::uint64_t>{1, 2}));
 }
 
 TEST_F(PostgresLedger, AConnectionTheServerDroppedIsReplacedTransparently) {
   std::string app = "t" + test::unique_token();
   auto ledger = open_ledger(uri_ + "&application_name=" + app);
-  ASSERT_EQ(ledger->add(sample("app", 1)), 1u);
+  ASSERT_EQ(ledger->add(sample_record("app", 1)), 1u);
   // pg_terminate_backend(pid, timeout) waits until the backend is gone.
   ASSERT_EQ(sql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                 "WHERE application_name = '" +
@@ -132,13 +114,13 @@ TEST_F(PostgresLedger, AConnectionTheServerDroppedIsReplacedTransparently) {
                 app + "') t"),
             "1");
   // An idle connection found closed before the statement is sent: safe to replace for add too.
-  EXPECT_EQ(ledger->add(sample("app", 2)), 2u);
+  EXPECT_EQ(ledger->add(sample_record("app", 2)), 2u);
 }
 
 TEST_F(PostgresLedger, AnAddWhoseConnectionBreaksMidStatementIsUnavailableAndNotRepeated) {
   std::string app = "t" + test::unique_token();
   auto ledger = open_ledger(uri_ + "&application_name=" + app);
-  ASSERT_EQ(ledger->add(sample("app", 1)), 1u);
+  ASSERT_EQ(ledger->add(sample_record("app", 1)), 1u);
   // Another session holds the package's counter row, so our add blocks inside its statement.
   PGconn* locker = PQconnectdb(("host=127.0.0.1 user=postgres dbname=postgres port=" + port_).c_str());
   ASSERT_EQ(PQstatus(locker), CONNECTION_OK);
@@ -147,7 +129,7 @@ TEST_F(PostgresLedger, AnAddWhoseConnectionBreaksMidStatementIsUnavailableAndNot
   ASSERT_EQ(PQresultStatus(lock), PGRES_TUPLES_OK) << PQresultErrorMessage(lock);
   PQclear(lock);
   std::optional<Error> failure;
-  std::thread adder([&] { failure = error_of([&] { ledger->add(sample("app", 2)); }); });
+  std::thread adder([&] { failure = error_of([&] { ledger->add(sample_record("app", 2)); }); });
   // Wait (bounded) until the add is really waiting on the row lock, then kill its session.
   std::string killed;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -163,7 +145,7 @@ TEST_F(PostgresLedger, AnAddWhoseConnectionBreaksMidStatementIsUnavailableAndNot
   ASSERT_TRUE(failure);
   EXPECT_EQ(failure->kind(), ErrorKind::Unavailable) << failure->what();
   EXPECT_EQ(ledger->versions("app"), (std::vector<std::uint64_t>{1})) << "the broken add was not run again";
-  EXPECT_EQ(ledger->add(sample("app", 3)), 2u) << "the next call reconnects";
+  EXPECT_EQ(ledger->add(sample_record("app", 3)), 2u) << "the next call reconnects";
 }
 
 TEST_F(PostgresLedger, ADownServerIsUnavailableAndTheMessageNamesItWithoutThePassword) {
@@ -175,7 +157,7 @@ TEST_F(PostgresLedger, ADownServerIsUnavailableAndTheMessageNamesItWithoutThePas
   EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
   EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
   EXPECT_EQ(ledger->describe().find("hunter2"), std::string::npos);
-  EXPECT_EQ(error_of([&] { ledger->add(sample("app", 1)); }).kind(), ErrorKind::Unavailable);
+  EXPECT_EQ(error_of([&] { ledger->add(sample_record("app", 1)); }).kind(), ErrorKind::Unavailable);
 }
 
 TEST_F(PostgresLedger, AnUnknownRoleIsDenied) {
@@ -187,12 +169,12 @@ TEST_F(PostgresLedger, AnUnknownRoleIsDenied) {
 TEST_F(PostgresLedger, ARoleWithoutPrivilegesIsDeniedNotToldTheLedgerIsEmpty) {
   auto owner = open_ledger(uri_);
   owner->init();
-  owner->add(sample("app", 1));
+  owner->add(sample_record("app", 1));
   std::string role = "r" + test::unique_token();
   sql("CREATE ROLE " + role + " LOGIN");
   auto stranger = open_ledger("postgres://" + role + "@127.0.0.1:" + port_ + "/postgres?schema=" + schema_);
   EXPECT_EQ(error_of([&] { stranger->versions("app"); }).kind(), ErrorKind::Denied);
-  EXPECT_EQ(error_of([&] { stranger->add(sample("app", 2)); }).kind(), ErrorKind::Denied);
+  EXPECT_EQ(error_of([&] { stranger->add(sample_record("app", 2)); }).kind(), ErrorKind::Denied);
   sql("DROP ROLE " + role);
 }
 
@@ -215,7 +197,7 @@ TEST_F(PostgresLedger, UriParametersAreCheckedBeforeConnecting) {
 
 TEST_F(PostgresLedger, HostileRowsAreRejectedNamingTheKey) {
   auto ledger = open_ledger(uri_);
-  ledger->add(sample("app", 1));
+  ledger->add(sample_record("app", 1));
   std::string s = "\"" + schema_ + "\"";
   sql("INSERT INTO " + s +
       ".versions VALUES ('app', 2, 'not-a-sha', 1, 'x.jar', 420, 0, '{}'), "
@@ -245,13 +227,13 @@ TEST_F(PostgresLedger, HostileRowsAreRejectedNamingTheKey) {
 
 TEST_F(PostgresLedger, ImportedVersionsRaiseTheCounterForLaterAdds) {
   auto ledger = open_ledger(uri_);
-  auto r = sample("app", 1);
+  auto r = sample_record("app", 1);
   r.version = 41;
   ledger->put_record(r);
-  EXPECT_EQ(ledger->add(sample("app", 2)), 42u);
+  EXPECT_EQ(ledger->add(sample_record("app", 2)), 42u);
   r.version = 7;  // an older import below the counter does not lower it
   ledger->put_record(r);
-  EXPECT_EQ(ledger->add(sample("app", 3)), 43u);
+  EXPECT_EQ(ledger->add(sample_record("app", 3)), 43u);
   EXPECT_EQ(sql("SELECT next_version FROM \"" + schema_ + "\".packages WHERE name = 'app'"), "44");
 }
 
