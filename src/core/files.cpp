@@ -1,28 +1,58 @@
 #include "files.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <ctime>
 #include <vector>
 
 #include "sacker/error.h"
 
 namespace sacker {
 
+namespace {
+
+// Temp files of a killed sacker: no flock held (the kernel drops it with the
+// process) and idle for a minute (covers the moment between mkostemp and flock).
+void remove_abandoned_temp_files(const std::filesystem::path& dir, const std::string& prefix) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return;  // best effort: the caller reports real problems itself
+  const std::time_t now = std::time(nullptr);
+  for (const auto& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() != prefix.size() + 6 || name.compare(0, prefix.size(), prefix) != 0) continue;
+    int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > 60 && ::flock(fd, LOCK_EX | LOCK_NB) == 0)
+      ::unlink(entry.path().c_str());
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
 TempFile::TempFile(const std::filesystem::path& dir, const std::string& stem) {
-  std::string tmpl = (dir / ("." + stem + ".sacker-XXXXXX")).string();
+  const std::string prefix = "." + stem + ".sacker-";
+  remove_abandoned_temp_files(dir, prefix);
+  std::string tmpl = (dir / (prefix + "XXXXXX")).string();
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   fd_ = ::mkostemp(buf.data(), O_CLOEXEC);
   if (fd_ < 0) throw_errno("cannot create a temporary file in " + dir.string(), errno);
   path_ = buf.data();
+  lock_fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (lock_fd_ >= 0) ::flock(lock_fd_, LOCK_EX);
 }
 
 TempFile::~TempFile() {
   if (fd_ >= 0) ::close(fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
   if (!done_) ::unlink(path_.c_str());
 }
 

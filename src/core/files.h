@@ -13,7 +13,9 @@ namespace sacker {
 // rename stays on one file system. Removed on destruction unless committed.
 class TempFile {
  public:
-  // Creates "<dir>/.<stem>.sacker-XXXXXX" with mode 0600.
+  // Creates "<dir>/.<stem>.sacker-XXXXXX" with mode 0600 and holds an flock on it
+  // for its lifetime. First removes what killed processes left under that pattern:
+  // files no live process holds locked and that were not written to for a minute.
   TempFile(const std::filesystem::path& dir, const std::string& stem);
   ~TempFile();
   TempFile(const TempFile&) = delete;
@@ -31,6 +33,7 @@ class TempFile {
  private:
   void sync_and_close(unsigned mode);
   int fd_ = -1;
+  int lock_fd_ = -1;  // a second descriptor, so the lock outlives sync_and_close
   std::filesystem::path path_;
   bool done_ = false;
 };
