@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sacker/ledger.h"
@@ -67,7 +68,8 @@ class Client {
   std::map<std::string, std::uint64_t> tags(const std::string& package);
   // The record at spec. Error(NotFound) naming what is missing.
   VersionRecord resolve(const std::string& package, const Spec& spec);
-  // The tags (including "latest") that point at one version.
+  // The tags (including "latest") that point at one version. Reuses "latest" as
+  // resolve() just found it for this package (one command, one look).
   std::vector<std::string> tags_of(const std::string& package, std::uint64_t version);
 
   AddResult add(const AddRequest& request, Progress* progress = nullptr);
@@ -104,6 +106,9 @@ class Client {
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<Store> store_;
   Clock clock_;
+  // The package and version resolve() last found for "latest" (saves tags_of the
+  // round trips of finding it again; a Client lives for one command).
+  std::optional<std::pair<std::string, std::uint64_t>> resolved_latest_;
 };
 
 }  // namespace sacker

@@ -96,6 +96,7 @@ VersionRecord Client::resolve(const std::string& package, const Spec& spec) {
     case Spec::Kind::Latest:
       version = ledger_->latest(package);
       if (!version) throw Error(ErrorKind::NotFound, fmt::format("package {} has no versions", package));
+      resolved_latest_.emplace(package, *version);
       break;
     case Spec::Kind::Tag:
       version = ledger_->tag(package, spec.tag);
@@ -114,7 +115,9 @@ VersionRecord Client::resolve(const std::string& package, const Spec& spec) {
 
 std::vector<std::string> Client::tags_of(const std::string& package, std::uint64_t version) {
   std::vector<std::string> out;
-  if (ledger_->latest(package) == version) out.emplace_back(kLatestTag);
+  const auto latest = resolved_latest_ && resolved_latest_->first == package ? std::optional(resolved_latest_->second)
+                                                                             : ledger_->latest(package);
+  if (latest == version) out.emplace_back(kLatestTag);
   for (const auto& [tag, v] : ledger_->tags(package))
     if (v == version) out.push_back(tag);
   return out;

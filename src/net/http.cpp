@@ -115,6 +115,16 @@ int seek_cb(void* userdata, curl_off_t offset, int origin) {
   return CURL_SEEKFUNC_OK;
 }
 
+int upload_progress_cb(void* userdata, curl_off_t, curl_off_t, curl_off_t, curl_off_t ulnow) {
+  const auto& on_upload = *static_cast<const std::function<void(std::uint64_t)>*>(userdata);
+  try {
+    if (ulnow > 0) on_upload(static_cast<std::uint64_t>(ulnow));
+  } catch (...) {
+    // A progress display must never break a transfer.
+  }
+  return 0;
+}
+
 size_t header_cb(char* buffer, size_t size, size_t nitems, void* userdata) {
   auto* at = static_cast<Attempt*>(userdata);
   const size_t n = size * nitems;
@@ -440,6 +450,11 @@ struct HttpClient::Impl {
       curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, m.c_str());
     }
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, list);
+    if (original.on_upload) {
+      curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, upload_progress_cb);
+      curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &original.on_upload);
+    }
     CURLcode rc = curl_easy_perform(easy);
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);

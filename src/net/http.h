@@ -111,6 +111,9 @@ struct HttpRequest {
   std::chrono::milliseconds timeout{0};
   // Attempts for this request; zero means the client's RetryPolicy::max_attempts.
   int max_attempts = 0;
+  // Upload progress: called on the sending thread with the body bytes sent so far
+  // in the current attempt (back to 0 when an attempt is retried). Must not throw.
+  std::function<void(std::uint64_t sent)> on_upload;
 };
 
 struct HttpResponse {

@@ -481,6 +481,7 @@ S3PutResult S3Client::put_file(const std::string& bucket, const std::string& key
   req.headers = std::move(options.headers);
   req.idempotent = true;
   req.body_file = body;
+  req.on_upload = std::move(options.on_upload);
   HttpResponse r = send(std::move(req), options.payload_sha256);
   return put_result(r, bucket, key);
 }

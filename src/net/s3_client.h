@@ -84,6 +84,8 @@ struct S3PutOptions {
   // Lower-case hex sha256 of the body. Required for file bodies; computed here
   // for bodies in memory when empty.
   std::string payload_sha256;
+  // Upload progress (see HttpRequest::on_upload).
+  std::function<void(std::uint64_t sent)> on_upload;
 };
 
 struct S3PutResult {

@@ -216,10 +216,16 @@ class S3Store final : public Store {
                  {"x-amz-checksum-sha256", net::sha256_hex_to_base64(sha256)},
                  {"If-None-Match", "*"}};
     o.headers.insert(o.headers.end(), tuning_.acl.begin(), tuning_.acl.end());
-    if (progress) progress->start(size);
+    std::uint64_t reported = 0;  // a retried attempt starts again from 0: report only growth
+    if (progress) {
+      progress->start(size);
+      o.on_upload = [&](std::uint64_t sent) {
+        if (sent > reported) progress->advance(sent - reported), reported = sent;
+      };
+    }
     auto result = client_->put_file(uri_.bucket, k, net::FileRange{path, 0, size}, std::move(o));
     if (progress) {
-      progress->advance(size);
+      if (size > reported) progress->advance(size - reported);
       progress->finish();
     }
     // 412: someone stored it first (or, after a retry, our own first attempt did).

@@ -5,6 +5,7 @@
 // run against real servers. Backoff sleeps are injected, so nothing really waits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -398,8 +399,15 @@ TEST(HttpClient, FileRangeUploadStreamsWithoutLoading) {
   HttpRequest r = get(server.url("/upload"));
   r.method = "PUT";
   r.body_file = FileRange{path.string(), 12345, 2 << 20};  // >= 1 MiB: Expect: 100-continue path
+  std::vector<std::uint64_t> progress;
+  r.on_upload = [&](std::uint64_t sent) { progress.push_back(sent); };
   const json j = json::parse(client.send(r).body);
   EXPECT_EQ(j["length"], 2 << 20);
+  // Upload progress: growing, ending at the whole body.
+  ASSERT_FALSE(progress.empty());
+  EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
+  EXPECT_EQ(progress.back(), 2u << 20);
+  r.on_upload = nullptr;
   EXPECT_EQ(j["sha256"], sha256_hex(std::string_view(content).substr(12345, 2 << 20)));
 
   HttpRequest past_end = r;
