@@ -138,6 +138,33 @@ std::string sha256_hex_to_base64(const std::string& hex) {
 
 std::string s3_error_code(const std::string& body) { return parse_error_doc(body).code; }
 
+S3ListPage parse_list_page(const std::string& body, const std::string& what, const std::string& host) {
+  auto malformed = [&](const char* why) {
+    return Error(ErrorKind::Unavailable,
+                 fmt::format("{}: malformed ListObjectsV2 answer from {} ({})", what, host, why));
+  };
+  pugi::xml_document doc;
+  if (!doc.load_buffer(body.data(), body.size())) throw malformed("not XML");
+  auto root = doc.child("ListBucketResult");
+  if (!root) throw malformed("no ListBucketResult");
+  S3ListPage page;
+  for (auto c : root.children("Contents")) {
+    S3ListEntry e;
+    e.key = c.child_value("Key");
+    bool ok = false;
+    e.size = parse_u64(c.child_value("Size"), ok);
+    e.last_modified = parse_iso_time(c.child_value("LastModified"));
+    e.etag = c.child_value("ETag");
+    page.objects.push_back(std::move(e));
+  }
+  for (auto p : root.children("CommonPrefixes")) page.common_prefixes.emplace_back(p.child_value("Prefix"));
+  if (std::string(root.child_value("IsTruncated")) == "true") {
+    page.next_continuation_token = root.child_value("NextContinuationToken");
+    if (page.next_continuation_token.empty()) throw malformed("truncated without a continuation token");
+  }
+  return page;
+}
+
 S3Uri parse_s3_uri(const Uri& uri, const std::vector<std::string>& allowed) {
   S3Uri out;
   out.display = redact_uri(uri.text);
@@ -524,31 +551,7 @@ S3ListPage S3Client::list_page(const std::string& bucket, const S3ListRequest& q
   req.idempotent = true;
   HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status != 200) fail(r, bucket, q.prefix);
-
-  auto malformed = [&](const char* why) {
-    return Error(ErrorKind::Unavailable, fmt::format("{}: malformed ListObjectsV2 answer from {} ({})",
-                                                     display(bucket, q.prefix), host_of(endpoint_), why));
-  };
-  pugi::xml_document doc;
-  if (!doc.load_buffer(r.body.data(), r.body.size())) throw malformed("not XML");
-  auto root = doc.child("ListBucketResult");
-  if (!root) throw malformed("no ListBucketResult");
-  S3ListPage page;
-  for (auto c : root.children("Contents")) {
-    S3ListEntry e;
-    e.key = c.child_value("Key");
-    bool ok = false;
-    e.size = parse_u64(c.child_value("Size"), ok);
-    e.last_modified = parse_iso_time(c.child_value("LastModified"));
-    e.etag = c.child_value("ETag");
-    page.objects.push_back(std::move(e));
-  }
-  for (auto p : root.children("CommonPrefixes")) page.common_prefixes.emplace_back(p.child_value("Prefix"));
-  if (std::string(root.child_value("IsTruncated")) == "true") {
-    page.next_continuation_token = root.child_value("NextContinuationToken");
-    if (page.next_continuation_token.empty()) throw malformed("truncated without a continuation token");
-  }
-  return page;
+  return parse_list_page(r.body, display(bucket, q.prefix), host_of(endpoint_));
 }
 
 void S3Client::list_all(const std::string& bucket, S3ListRequest request,

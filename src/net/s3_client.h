@@ -259,4 +259,9 @@ std::string sha256_hex_to_base64(const std::string& hex);
 // The <Code> of an S3 error document, or "" if the body is not one.
 std::string s3_error_code(const std::string& body);
 
+// The page a ListObjectsV2 answer body describes (list_page's parser; pure, for
+// tests and fuzzing). Error(Unavailable) "<what>: malformed ListObjectsV2 answer
+// from <host> (<why>)" if the body is not one.
+S3ListPage parse_list_page(const std::string& body, const std::string& what, const std::string& host);
+
 }  // namespace sacker::net
