@@ -172,6 +172,9 @@ std::chrono::system_clock::time_point parse_iso8601_utc(std::string_view text) {
   if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
       tm.tm_sec > 60)
     throw bad();
+  // system_clock counts nanoseconds in 64 bits (years 1678..2262): a year beyond would overflow it.
+  if (tm.tm_year < 1970 || tm.tm_year > 2200)
+    throw Error(ErrorKind::Invalid, fmt::format("ISO 8601 time '{}': the year is not in 1970..2200", text));
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   return Clock::from_time_t(timegm(&tm));

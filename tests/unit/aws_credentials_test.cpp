@@ -477,6 +477,10 @@ TEST(AwsTime, ParseIso8601) {
   EXPECT_THROW(parse_iso8601_utc("yesterday"), Error);
   EXPECT_THROW(parse_iso8601_utc("2024-13-01T00:00:00Z"), Error);
   EXPECT_THROW(parse_iso8601_utc("2024-01-01T00:00:00+02:00"), Error);
+  // Found by fuzz_s3 (a ListObjectsV2 LastModified): the year overflowed system_clock (UB).
+  EXPECT_THROW(parse_iso8601_utc("4046-11-14T22:13:20.000Z"), Error);
+  EXPECT_THROW(parse_iso8601_utc("0001-01-01T00:00:00Z"), Error);
+  EXPECT_EQ(system_clock::to_time_t(parse_iso8601_utc("2200-12-31T23:59:59Z")), 7289654399);
 }
 
 TEST(AwsStatic, StaticProvider) {
