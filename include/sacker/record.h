@@ -17,7 +17,7 @@ struct VersionRecord {
   std::uint64_t size = 0;     // bytes
   std::string basename;       // file name used by `download` when no -o is given
   std::uint32_t mode = 0644;  // permission bits applied to downloaded files (<= 07777)
-  std::int64_t created = 0;   // seconds since the Unix epoch, UTC
+  std::int64_t created = 0;   // seconds since the Unix epoch, UTC (years 0000..9999)
   Metadata metadata;          // user metadata, --meta k=v
 
   bool operator==(const VersionRecord&) const = default;
@@ -45,7 +45,8 @@ VersionRecord record_from_json(const std::string& json);
 // Throws Error(Invalid) naming the field.
 void validate_record(const VersionRecord& record);
 
-// RFC 3339 UTC <-> Unix seconds. parse throws Error(Invalid).
+// RFC 3339 UTC ("2026-11-23T19:30:00Z", years 0000..9999) <-> Unix seconds. parse
+// takes only that canonical form and throws Error(Invalid) for anything else.
 std::string format_utc(std::int64_t unix_seconds);
 std::int64_t parse_utc(const std::string& text);
 

@@ -9,14 +9,21 @@
 #include "sacker/names.h"
 
 namespace sacker {
+namespace {
+
+// `created` must be a time format_utc writes as RFC 3339 and parse_utc reads back: years 0000..9999.
+constexpr std::int64_t kMinCreated = -62167219200;  // 0000-01-01T00:00:00Z
+constexpr std::int64_t kMaxCreated = 253402300799;  // 9999-12-31T23:59:59Z
+
+}  // namespace
 
 std::string format_utc(std::int64_t unix_seconds) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  // Four-digit years as RFC 3339 (and parse_utc) want them; strftime's %Y does not pad years before 1000.
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900LL, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec);
 }
 
 std::int64_t parse_utc(const std::string& text) {
@@ -32,7 +39,11 @@ std::int64_t parse_utc(const std::string& text) {
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = s;
-  return static_cast<std::int64_t>(timegm(&tm));
+  const auto seconds = static_cast<std::int64_t>(timegm(&tm));
+  // sscanf also takes signs, spaces and out-of-range fields ("2024-13-45T99:00:00Z"), which would not read back.
+  if (format_utc(seconds) != text)
+    throw Error(ErrorKind::Invalid, fmt::format("invalid time '{}': not a valid date and time", printable(text)));
+  return seconds;
 }
 
 void validate_record(const VersionRecord& r) {
@@ -41,6 +52,8 @@ void validate_record(const VersionRecord& r) {
   validate_sha256_hex(r.sha256, "malformed record: 'sha256'");
   validate_basename(r.basename);
   if (r.mode > 07777) throw Error(ErrorKind::Invalid, "malformed record: 'mode' is not a file mode");
+  if (r.created < kMinCreated || r.created > kMaxCreated)
+    throw Error(ErrorKind::Invalid, "malformed record: 'created' is not a time in the years 0000..9999");
   for (const auto& [k, v] : r.metadata) {
     validate_metadata_key(k);
     validate_metadata_value(v);
@@ -109,6 +122,8 @@ VersionRecord record_from_json(const std::string& text) {
       r.created = it->get<std::int64_t>();
     else
       throw bad("created", "is not a time");
+    if (r.created < kMinCreated || r.created > kMaxCreated)
+      throw bad("created", "is not a time in the years 0000..9999");
   }
   if (auto it = j.find("metadata"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) throw bad("metadata", "is not an object");

@@ -84,6 +84,29 @@ TEST(Record, JsonRoundTrip) {
   EXPECT_NE(record_to_json(r).find("\"created\":\"2025-11-23T19:10:00Z\""), std::string::npos) << record_to_json(r);
 }
 
+// Found by fuzz_record: "0026-11-23T19:30:00Z" was accepted but written back as
+// "26-11-23T19:30:00Z", which sacker could not read (export/import broke).
+TEST(Record, TimesRoundTripInFourDigitYears) {
+  EXPECT_EQ(format_utc(parse_utc("0026-11-23T19:30:00Z")), "0026-11-23T19:30:00Z");
+  EXPECT_EQ(format_utc(parse_utc("0000-01-01T00:00:00Z")), "0000-01-01T00:00:00Z");
+  EXPECT_EQ(format_utc(parse_utc("9999-12-31T23:59:59Z")), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(parse_utc("2026-11-23T19:30:00Z"), 1795462200);
+  // sscanf's leniency: signs, spaces and fields out of range would not read back.
+  for (const char* bad : {"+999-01-01T00:00:00Z", " 999-01-01T00:00:00Z", "2024-13-01T00:00:00Z",
+                          "2024-02-30T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01T00:+1:00Z"})
+    EXPECT_EQ(kind_of([&] { parse_utc(bad); }), ErrorKind::Invalid) << bad;
+  VersionRecord r{"p", 1, std::string(64, 'a'), 0, "b", 0644, -62000000000, {}};  // year 0005
+  EXPECT_EQ(record_from_json(record_to_json(r)), r);
+  const std::int64_t out_of_range[] = {-62167219201, 253402300800, INT64_MIN, INT64_MAX};
+  for (std::int64_t created : out_of_range) {
+    r.created = created;  // format_utc cannot write these as RFC 3339
+    EXPECT_EQ(kind_of([&] { validate_record(r); }), ErrorKind::Invalid) << created;
+    const std::string json = "{\"package\":\"p\",\"version\":1,\"sha256\":\"" + std::string(64, 'a') +
+                             "\",\"basename\":\"b\",\"created\":" + std::to_string(created) + "}";
+    EXPECT_EQ(kind_of([&] { record_from_json(json); }), ErrorKind::Invalid) << json;
+  }
+}
+
 TEST(Record, HostileJsonIsRefusedNamingTheField) {
   std::string sha(64, 'a');
   auto with = [&](const std::string& field, const std::string& value) {
