@@ -19,10 +19,12 @@ void validate_package_name(std::string_view name);
 void validate_tag_name(std::string_view name);
 // A tag a user may set or remove: a valid tag name other than "latest".
 void validate_user_tag(std::string_view name);
-// A plain file name: no '/', no NUL or control bytes, not "", "." or "..", at most 255 bytes.
+// A plain file name: no '/', no NUL or control bytes, not "", "." or "..", at most 255 bytes,
+// valid UTF-8 (it is written as JSON).
 void validate_basename(std::string_view name);
 // A metadata key: 1..128 of [A-Za-z0-9_.-], starting with a letter or digit
-// (they travel as x-amz-meta-* headers and JSON keys). Values: no control bytes, <= 1024 bytes.
+// (they travel as x-amz-meta-* headers and JSON keys). Values: no control bytes, <= 1024 bytes,
+// valid UTF-8.
 void validate_metadata_key(std::string_view key);
 void validate_metadata_value(std::string_view value);
 

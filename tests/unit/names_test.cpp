@@ -63,6 +63,21 @@ TEST(Names, BasenamesArePlainFileNames) {
     EXPECT_EQ(kind_of(validate_basename, bad), ErrorKind::Invalid) << bad;
 }
 
+// Found by fuzz_validate_record: such a record passed validation, then record_to_json
+// (--json, export) threw nlohmann's type_error (exit 1) on the invalid UTF-8.
+TEST(Names, BasenamesAndMetadataValuesAreUtf8) {
+  for (const char* ok : {"caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x93\xa6", "\xf4\x8f\xbf\xbf"}) {
+    EXPECT_NO_THROW(validate_basename(ok)) << ok;
+    EXPECT_NO_THROW(validate_metadata_value(ok)) << ok;
+  }
+  // stray byte, truncated, overlong, surrogate, above U+10FFFF, bad continuation
+  for (const char* bad :
+       {"a\xff.b", "caf\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x28\xa1"}) {
+    EXPECT_EQ(kind_of(validate_basename, bad), ErrorKind::Invalid) << bad;
+    EXPECT_EQ(kind_of(validate_metadata_value, bad), ErrorKind::Invalid) << bad;
+  }
+}
+
 TEST(Names, Sha256Hex) {
   EXPECT_TRUE(is_valid_sha256_hex(std::string(64, 'a')));
   EXPECT_FALSE(is_valid_sha256_hex(std::string(64, 'A')));
