@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "sacker/error.h"
+#include "sacker/names.h"
 
 namespace sacker::net {
 namespace {
@@ -204,6 +205,12 @@ AwsEndpoint AwsConfig::endpoint(std::string_view service_id) const {
     if (auto v = config_value("endpoint_url")) return {strip_trailing_slash(*v), true};
   }
   const std::string region = this->region();
+  // It becomes part of a host name: a DNS label only (as botocore checks), or a stray '/', '@' or '#' would
+  // send signed requests to another host.
+  for (char c : region)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-')
+      throw Error(ErrorKind::Invalid, fmt::format("invalid AWS region '{}': only letters, digits and '-' are allowed",
+                                                  printable(region)));
   const char* suffix = region.rfind("cn-", 0) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
   return {fmt::format("https://{}.{}.{}", id, region, suffix), false};
 }

@@ -69,6 +69,8 @@ class AwsConfig {
   const std::string& config_path() const { return config_path_; }
 
   std::string region() const;
+  // Error(Invalid) when the AWS default is built from a region that is not a DNS
+  // label (letters, digits, '-').
   AwsEndpoint endpoint(std::string_view service_id) const;
   // AWS_CA_BUNDLE > profile ca_bundle > "" (the system store).
   std::string ca_bundle() const;

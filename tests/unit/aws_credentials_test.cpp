@@ -165,6 +165,17 @@ TEST_F(AwsEnvTest, EndpointPrecedence) {
   EXPECT_FALSE(e.custom);
 }
 
+// Found by fuzz_aws_ini: "region = x.evil.example#" made the default S3 endpoint
+// https://s3.x.evil.example#.amazonaws.com, so signed requests went to another host.
+TEST_F(AwsEnvTest, DefaultEndpointsNeedARegionThatIsADnsLabel) {
+  for (const char* bad : {"x.evil.example#", "eu-west-1/..", "a@b", "us east"}) {
+    vars_["AWS_REGION"] = bad;
+    EXPECT_EQ(catch_error([&] { config().endpoint("s3"); }).kind(), ErrorKind::Invalid) << bad;
+  }
+  vars_["AWS_ENDPOINT_URL"] = "http://127.0.0.1:7480";  // a custom endpoint does not use the region
+  EXPECT_EQ(config().endpoint("s3").url, "http://127.0.0.1:7480");
+}
+
 TEST_F(AwsEnvTest, FilesProfilesAndCaBundle) {
   write("elsewhere/creds", "[ci]\naws_access_key_id = AKIACI\naws_secret_access_key = SECRETVALUE\n");
   write("elsewhere/conf", "[profile ci]\nregion = sa-east-1\nca_bundle = /etc/corp.pem\n");
