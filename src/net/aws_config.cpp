@@ -175,6 +175,21 @@ std::optional<std::string> AwsConfig::credentials_value(const std::string& key) 
   return v->second;
 }
 
+std::optional<std::string> AwsConfig::profile_value(const std::string& key) const {
+  if (auto v = credentials_value(key)) return v;
+  return config_value(key);
+}
+
+bool AwsConfig::has_profile(const std::string& profile) const {
+  return credentials_.count(profile) != 0 || config_.count(profile) != 0;
+}
+
+AwsConfig AwsConfig::with_profile(std::string profile) const {
+  AwsConfig other = *this;
+  other.profile_ = std::move(profile);
+  return other;
+}
+
 std::string AwsConfig::region() const {
   if (auto r = getenv("AWS_REGION")) return *r;
   if (auto r = getenv("AWS_DEFAULT_REGION")) return *r;

@@ -64,6 +64,13 @@ class AwsConfig {
   // credentials file's (credentials_value). nullopt if absent or empty.
   std::optional<std::string> config_value(const std::string& key) const;
   std::optional<std::string> credentials_value(const std::string& key) const;
+  // Key of the selected profile in either file, the credentials file winning (the
+  // AWS CLI merges the two for role_arn, source_profile, credential_process, ...).
+  std::optional<std::string> profile_value(const std::string& key) const;
+  // Whether either file has a section for `profile`.
+  bool has_profile(const std::string& profile) const;
+  // The same environment and files with another profile selected (source_profile).
+  AwsConfig with_profile(std::string profile) const;
   // Where the files were looked for (for messages; may not exist).
   const std::string& credentials_path() const { return credentials_path_; }
   const std::string& config_path() const { return config_path_; }
