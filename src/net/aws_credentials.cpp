@@ -1,6 +1,7 @@
 #include "net/aws_credentials.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -13,13 +14,18 @@
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
+#include "net/credential_process.h"
 #include "net/sigv4.h"
 #include "sacker/error.h"
+#include "sacker/names.h"
 
 namespace sacker::net {
 namespace {
 
 using Clock = std::chrono::system_clock;
+
+// A credential_process prints a few hundred bytes; more is a mistake.
+constexpr std::size_t kMaxProcessOutput = 1 << 20;
 
 constexpr const char* kNoCredentials =
     "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a "
@@ -32,11 +38,38 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool is_true(const std::optional<std::string>& v) {
-  if (!v) return false;
-  std::string s(trim(*v));
+std::string lower(std::string_view text) {
+  std::string s(text);
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s == "true";
+  return s;
+}
+
+bool is_true(const std::optional<std::string>& v) { return v && lower(trim(*v)) == "true"; }
+
+// Untrusted text (a server's error message, a process's stderr) as one line for a
+// message: control and non-ASCII bytes as \xNN, at most `max` bytes of input.
+std::string one_line(std::string_view text, std::size_t max) {
+  std::string out;
+  const bool cut = text.size() > max;
+  for (unsigned char c : text.substr(0, max)) {
+    if (c >= 0x20 && c < 0x7f)
+      out.push_back(static_cast<char>(c));
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  if (cut) out += "...";
+  return out;
+}
+
+// `text` with every occurrence of a (non-empty) secret replaced by "REDACTED".
+std::string redact_secrets(std::string text, std::initializer_list<std::string_view> secrets) {
+  for (std::string_view secret : secrets) {
+    if (secret.empty()) continue;
+    constexpr std::string_view kRedacted = "REDACTED";
+    for (std::size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + kRedacted.size()))
+      text.replace(at, secret.size(), kRedacted);
+  }
+  return text;
 }
 
 std::string read_secret_file(const std::string& path, std::string_view what) {
@@ -127,16 +160,20 @@ struct WebIdentitySettings {
   std::string role_arn, token_file, session_name;
 };
 
-std::optional<WebIdentitySettings> web_identity_settings(const AwsConfig& config) {
-  auto arn = config.getenv("AWS_ROLE_ARN");
-  auto file = config.getenv("AWS_WEB_IDENTITY_TOKEN_FILE");
-  auto session = config.getenv("AWS_ROLE_SESSION_NAME");
+// `use_env` false: the profile's settings only (a source_profile, as the AWS CLI).
+std::optional<WebIdentitySettings> web_identity_settings(const AwsConfig& config, bool use_env = true) {
+  std::optional<std::string> arn, file, session;
+  if (use_env) {
+    arn = config.getenv("AWS_ROLE_ARN");
+    file = config.getenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    session = config.getenv("AWS_ROLE_SESSION_NAME");
+  }
   if (!arn && !file) {
     // The profile may carry the same settings.
-    arn = config.config_value("role_arn");
-    file = config.config_value("web_identity_token_file");
+    arn = config.profile_value("role_arn");
+    file = config.profile_value("web_identity_token_file");
     if (!arn || !file) return std::nullopt;
-    session = config.config_value("role_session_name");
+    session = config.profile_value("role_session_name");
   } else if (!arn) {
     throw Error(ErrorKind::Invalid, "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
   } else if (!file) {
@@ -151,6 +188,171 @@ std::optional<WebIdentitySettings> web_identity_settings(const AwsConfig& config
 
 std::string xml_text(const pugi::xml_node& node, const char* path) {
   return node.first_element_by_path(path).text().as_string();
+}
+
+// Where STS calls go and the region they are signed for.
+struct StsEndpoint {
+  std::string url;  // no trailing '/'
+  std::string region;
+};
+
+// The regions whose STS default was the global endpoint (botocore's
+// LEGACY_GLOBAL_STS_REGIONS); sts_regional_endpoints = legacy keeps them on it.
+constexpr std::array<std::string_view, 16> kLegacyGlobalStsRegions = {
+    "ap-northeast-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2", "aws-global", "ca-central-1",
+    "eu-central-1",   "eu-north-1", "eu-west-1",      "eu-west-2",      "eu-west-3",  "sa-east-1",
+    "us-east-1",      "us-east-2",  "us-west-1",      "us-west-2"};
+
+StsEndpoint sts_endpoint(const AwsConfig& config) {
+  const AwsEndpoint endpoint = config.endpoint("sts");
+  StsEndpoint out{endpoint.url, config.region()};
+  auto mode = config.getenv("AWS_STS_REGIONAL_ENDPOINTS");
+  if (!mode) mode = config.config_value("sts_regional_endpoints");
+  if (mode) {
+    const std::string m = lower(trim(*mode));
+    if (m != "legacy" && m != "regional")
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("sts_regional_endpoints must be 'legacy' or 'regional', not '{}'", printable(*mode)));
+    if (m == "legacy" && !endpoint.custom &&
+        std::find(kLegacyGlobalStsRegions.begin(), kLegacyGlobalStsRegions.end(), out.region) !=
+            kLegacyGlobalStsRegions.end())
+      out = {"https://sts.amazonaws.com", "us-east-1"};
+  }
+  return out;
+}
+
+// The Credentials of an STS `action` answer ("AssumeRole", ...), or the error it
+// reports as an Error. `secrets` (those the request was signed with) are blanked
+// out of the server's message, should it ever quote them.
+AwsCredentials sts_credentials(const HttpResponse& resp, std::string_view action, const std::string& what,
+                               std::initializer_list<std::string_view> secrets) {
+  pugi::xml_document doc;
+  const bool parsed = doc.load_buffer(resp.body.data(), resp.body.size());
+  if (resp.status != 200) {
+    const std::string code = parsed ? xml_text(doc, "ErrorResponse/Error/Code") : "";
+    const std::string message = parsed ? xml_text(doc, "ErrorResponse/Error/Message") : "";
+    ErrorKind kind = error_kind_for_status(resp.status);
+    for (std::string_view denied : {"AccessDenied", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
+                                    "ExpiredTokenException", "InvalidIdentityToken", "IDPRejectedClaim"})
+      if (code == denied) kind = ErrorKind::Denied;
+    throw Error(kind, fmt::format("{}: HTTP {}{}{}", what, resp.status,
+                                  code.empty() ? "" : " " + one_line(redact_secrets(code, secrets), 80),
+                                  message.empty() ? "" : ": " + one_line(redact_secrets(message, secrets), 300)));
+  }
+  if (!parsed) throw Error(ErrorKind::Unavailable, fmt::format("{}: the answer is not XML", what));
+  const std::string path = fmt::format("{0}Response/{0}Result/Credentials", action);
+  const pugi::xml_node creds = doc.first_element_by_path(path.c_str());
+  AwsCredentials c;
+  c.access_key_id = creds.child("AccessKeyId").text().as_string();
+  c.secret_access_key = creds.child("SecretAccessKey").text().as_string();
+  c.session_token = creds.child("SessionToken").text().as_string();
+  const std::string exp = creds.child("Expiration").text().as_string();
+  if (c.access_key_id.empty() || c.secret_access_key.empty() || c.session_token.empty() || exp.empty())
+    throw Error(ErrorKind::Unavailable, fmt::format("{}: the answer has no complete Credentials", what));
+  try {
+    c.expiration = parse_iso8601_utc(exp);
+  } catch (const Error&) {
+    throw Error(ErrorKind::Unavailable, fmt::format("{}: the answer's Expiration is not an ISO 8601 UTC time", what));
+  }
+  return c;
+}
+
+AwsCredentials fetch_web_identity(const WebIdentitySettings& settings, const StsEndpoint& sts, HttpClient& http) {
+  const std::string token = read_secret_file(settings.token_file, "web identity token file");
+  HttpRequest req;
+  req.method = "POST";
+  req.url = sts.url + "/";
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}, {"Accept", "application/xml"}};
+  req.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + form_encode(settings.role_arn) +
+             "&RoleSessionName=" + form_encode(settings.session_name) + "&WebIdentityToken=" + form_encode(token);
+  req.idempotent = true;  // creating one more session is harmless
+  const HttpResponse resp = http.send(req);
+  const std::string what =
+      fmt::format("STS AssumeRoleWithWebIdentity for {} at {}", settings.role_arn, redact_url(sts.url));
+  AwsCredentials c = sts_credentials(resp, "AssumeRoleWithWebIdentity", what, {token});
+  c.source = "web identity";
+  return c;
+}
+
+struct AssumeRoleSettings {
+  std::string profile;  // where role_arn was found
+  std::string role_arn, session_name, external_id, duration_seconds;
+};
+
+AwsCredentials fetch_assume_role(const AssumeRoleSettings& settings, const StsEndpoint& sts,
+                                 const AwsCredentials& source, HttpClient& http) {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = sts.url + "/";
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}, {"Accept", "application/xml"}};
+  req.body = "Action=AssumeRole&Version=2011-06-15&RoleArn=" + form_encode(settings.role_arn) +
+             "&RoleSessionName=" + form_encode(settings.session_name);
+  if (!settings.external_id.empty()) req.body += "&ExternalId=" + form_encode(settings.external_id);
+  if (!settings.duration_seconds.empty()) req.body += "&DurationSeconds=" + settings.duration_seconds;
+  req.idempotent = true;  // creating one more session is harmless
+  req.sign = [source, region = sts.region, payload = sha256_hex(req.body)](HttpRequest& r) {
+    SigningParams p;
+    p.credentials = source;
+    p.region = region;
+    p.service = "sts";
+    p.time = Clock::now();
+    sign_request(r, payload, p);
+  };
+  const std::string what = fmt::format("STS AssumeRole for {} (AWS profile '{}') at {}", settings.role_arn,
+                                       settings.profile, redact_url(sts.url));
+  const HttpResponse resp = http.send(req);
+  AwsCredentials c = sts_credentials(resp, "AssumeRole", what, {source.secret_access_key, source.session_token});
+  c.source = fmt::format("assumed role {} (profile {})", settings.role_arn, settings.profile);
+  return c;
+}
+
+// role_arn without web_identity_token_file: the profile assumes a role with
+// source_profile or credential_source (botocore's _has_assume_role_config_vars).
+bool is_assume_role_profile(const AwsConfig& config) {
+  return config.profile_value("role_arn") && !config.profile_value("web_identity_token_file");
+}
+
+bool has_static_keys(const AwsConfig& config) {
+  return config.profile_value("aws_access_key_id") || config.profile_value("aws_secret_access_key");
+}
+
+// Whether the selected profile's role chain ends in credential_source = Environment
+// (see 1. in the header).
+bool role_sourced_from_environment(const AwsConfig& selected) {
+  AwsConfig config = selected;
+  std::vector<std::string> seen;
+  while (is_assume_role_profile(config)) {
+    if (std::find(seen.begin(), seen.end(), config.profile()) != seen.end()) return false;  // a cycle: reported later
+    seen.push_back(config.profile());
+    if (auto source = config.profile_value("credential_source"))
+      return *source == "Environment" && !config.profile_value("source_profile");
+    auto next = config.profile_value("source_profile");
+    if (!next || !config.has_profile(*next)) return false;
+    config = config.with_profile(*next);
+    if (has_static_keys(config)) return false;
+  }
+  return false;
+}
+
+// The profile's static keys in the credentials file or the config file.
+std::optional<AwsCredentials> static_keys(const AwsConfig& config, bool credentials_file) {
+  auto value = [&](const char* key) {
+    return credentials_file ? config.credentials_value(key) : config.config_value(key);
+  };
+  const std::string& path = credentials_file ? config.credentials_path() : config.config_path();
+  auto id = value("aws_access_key_id");
+  auto secret = value("aws_secret_access_key");
+  if (!id && !secret) return std::nullopt;
+  if (!id || !secret)
+    throw Error(ErrorKind::Invalid, fmt::format("AWS profile '{}' in {} has {} but not {}", config.profile(), path,
+                                                id ? "aws_access_key_id" : "aws_secret_access_key",
+                                                id ? "aws_secret_access_key" : "aws_access_key_id"));
+  AwsCredentials c;
+  c.access_key_id = *id;
+  c.secret_access_key = *secret;
+  c.session_token = value("aws_session_token").value_or("");
+  c.source = "profile " + config.profile();
+  return c;
 }
 
 }  // namespace
@@ -195,69 +397,71 @@ std::optional<AwsCredentials> credentials_from_env(const AwsConfig& config) {
 }
 
 std::optional<AwsCredentials> credentials_from_profile(const AwsConfig& config) {
-  auto try_file = [&](bool credentials_file) -> std::optional<AwsCredentials> {
-    auto value = [&](const char* key) {
-      return credentials_file ? config.credentials_value(key) : config.config_value(key);
-    };
-    const std::string& path = credentials_file ? config.credentials_path() : config.config_path();
-    auto id = value("aws_access_key_id");
-    auto secret = value("aws_secret_access_key");
-    if (!id && !secret) return std::nullopt;
-    if (!id || !secret)
-      throw Error(ErrorKind::Invalid, fmt::format("AWS profile '{}' in {} has {} but not {}", config.profile(), path,
-                                                  id ? "aws_access_key_id" : "aws_secret_access_key",
-                                                  id ? "aws_secret_access_key" : "aws_access_key_id"));
-    AwsCredentials c;
-    c.access_key_id = *id;
-    c.secret_access_key = *secret;
-    c.session_token = value("aws_session_token").value_or("");
-    c.source = "profile " + config.profile();
-    return c;
-  };
-  if (auto c = try_file(true)) return c;
-  return try_file(false);
+  if (auto c = static_keys(config, true)) return c;
+  return static_keys(config, false);
 }
 
 std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config, HttpClient& http) {
   auto settings = web_identity_settings(config);
   if (!settings) return std::nullopt;
-  const std::string token = read_secret_file(settings->token_file, "web identity token file");
-  const AwsEndpoint endpoint = config.endpoint("sts");
+  return fetch_web_identity(*settings, sts_endpoint(config), http);
+}
 
-  HttpRequest req;
-  req.method = "POST";
-  req.url = endpoint.url + "/";
-  req.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}, {"Accept", "application/xml"}};
-  req.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + form_encode(settings->role_arn) +
-             "&RoleSessionName=" + form_encode(settings->session_name) + "&WebIdentityToken=" + form_encode(token);
-  req.idempotent = true;  // creating one more session is harmless
-  const HttpResponse resp = http.send(req);
-
-  const std::string what = fmt::format("STS AssumeRoleWithWebIdentity for {} at {}", settings->role_arn, endpoint.url);
-  pugi::xml_document doc;
-  const bool parsed = doc.load_buffer(resp.body.data(), resp.body.size());
-  if (resp.status != 200) {
-    std::string code = parsed ? xml_text(doc, "ErrorResponse/Error/Code") : "";
-    std::string message = parsed ? xml_text(doc, "ErrorResponse/Error/Message") : "";
-    ErrorKind kind = error_kind_for_status(resp.status);
-    if (code == "InvalidIdentityToken" || code == "ExpiredTokenException" || code == "IDPRejectedClaim" ||
-        code == "AccessDenied")
-      kind = ErrorKind::Denied;
-    throw Error(kind, fmt::format("{}: HTTP {}{}{}", what, resp.status, code.empty() ? "" : " " + code,
-                                  message.empty() ? "" : ": " + message));
+std::optional<AwsCredentials> credentials_from_process(const AwsConfig& config) {
+  const auto line = config.profile_value("credential_process");
+  if (!line) return std::nullopt;
+  const std::string what = fmt::format("credential_process of AWS profile '{}'", config.profile());
+  std::vector<std::string> argv;
+  CapturedProcess p;
+  try {
+    argv = split_command_line(*line);
+    if (argv.empty()) throw Error(ErrorKind::Invalid, "the command line is empty");
+    p = run_captured(argv, kMaxProcessOutput);
+  } catch (const Error& e) {
+    throw Error(e.kind(), fmt::format("{}: {}", what, e.what()));
   }
-  if (!parsed) throw Error(ErrorKind::Unavailable, fmt::format("{}: the answer is not XML", what));
-  const pugi::xml_node creds =
-      doc.first_element_by_path("AssumeRoleWithWebIdentityResponse/AssumeRoleWithWebIdentityResult/Credentials");
+  const std::string program = printable(argv.front());
+  if (p.exit_status != 0) {
+    std::string why = p.signal
+                          ? fmt::format("'{}' was killed by signal {} ({})", program, p.signal, strsignal(p.signal))
+                          : fmt::format("'{}' exited with status {}", program, p.exit_status);
+    // The first line of stderr says why, usually; stdout is never quoted.
+    std::string_view err = trim(p.err);
+    err = err.substr(0, err.find('\n'));
+    if (!err.empty()) why += ": " + one_line(trim(err), 200);
+    throw Error(ErrorKind::Denied, fmt::format("{}: {}", what, why));
+  }
+  auto bad = [&](std::string_view why) {
+    return Error(ErrorKind::Invalid, fmt::format("{}: the output of '{}' {}", what, program, why));
+  };
+  if (p.out_truncated) throw bad(fmt::format("is longer than {} bytes", kMaxProcessOutput));
+  const nlohmann::json j = nlohmann::json::parse(p.out, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) throw bad("is not a JSON object");
+  const auto version = j.find("Version");
+  if (version == j.end() || !version->is_number() || *version != 1) throw bad("does not have \"Version\": 1");
+  auto field = [&](const char* key, bool required) -> std::string {
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null()) {
+      if (required) throw bad(fmt::format("has no {}", key));
+      return "";
+    }
+    if (!it->is_string() || (required && it->get_ref<const std::string&>().empty()))
+      throw bad(fmt::format("has a {} that is not a non-empty string", key));
+    return it->get<std::string>();
+  };
   AwsCredentials c;
-  c.access_key_id = creds.child("AccessKeyId").text().as_string();
-  c.secret_access_key = creds.child("SecretAccessKey").text().as_string();
-  c.session_token = creds.child("SessionToken").text().as_string();
-  const std::string exp = creds.child("Expiration").text().as_string();
-  if (c.access_key_id.empty() || c.secret_access_key.empty() || c.session_token.empty() || exp.empty())
-    throw Error(ErrorKind::Unavailable, fmt::format("{}: the answer has no complete Credentials", what));
-  c.expiration = parse_iso8601_utc(exp);
-  c.source = "web identity";
+  c.access_key_id = field("AccessKeyId", true);
+  c.secret_access_key = field("SecretAccessKey", true);
+  c.session_token = field("SessionToken", false);
+  const std::string exp = field("Expiration", false);
+  if (!exp.empty()) {
+    try {
+      c.expiration = parse_iso8601_utc(exp);
+    } catch (const Error&) {
+      throw bad("has an Expiration that is not an ISO 8601 UTC time");
+    }
+  }
+  c.source = fmt::format("credential_process (profile {})", config.profile());
   return c;
 }
 
@@ -389,37 +593,162 @@ class DefaultChain final : public AwsCredentialsProvider {
   }
 
   std::shared_ptr<AwsCredentialsProvider> resolve() {
-    if (auto c = credentials_from_env(config_)) return std::make_shared<StaticProvider>(*c);
-    if (auto c = credentials_from_profile(config_)) return std::make_shared<StaticProvider>(*c);
-    if (web_identity_settings(config_)) {
-      auto http = std::make_shared<HttpClient>(options_.http);
-      AwsConfig config = config_;
-      return refreshing([config, http] { return *credentials_from_web_identity(config, *http); }, std::nullopt);
+    if (auto c = credentials_from_env(config_))
+      if (!role_sourced_from_environment(config_)) return std::make_shared<StaticProvider>(*c);
+    if (is_assume_role_profile(config_)) {
+      std::vector<std::string> visited{config_.profile()};
+      return assume_role(config_.profile(), visited);
     }
-    if (config_.getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") ||
-        config_.getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
-      auto http = std::make_shared<HttpClient>(options_.http);
-      AwsConfig config = config_;
-      AwsCredentialsOptions opts = options_;
-      return refreshing([config, http, opts] { return *credentials_from_container(config, *http, opts); },
-                        std::nullopt);
-    }
-    if (auto first = credentials_from_instance_metadata(config_, options_)) {
-      AwsConfig config = config_;
-      AwsCredentialsOptions opts = options_;
-      return refreshing(
-          [config, opts] {
-            auto c = credentials_from_instance_metadata(config, opts);
-            if (!c) throw Error(ErrorKind::Unavailable, "instance metadata no longer answers");
-            return *c;
-          },
-          std::move(first));
-    }
+    if (auto settings = web_identity_settings(config_)) return web_identity(*settings);
+    if (auto p = profile_keys_or_process(config_)) return p;
+    if (container_configured()) return container();
+    if (auto p = instance_metadata()) return p;
     if (config_.getenv("AWS_PROFILE"))
       throw Error(ErrorKind::Denied, fmt::format("no AWS credentials: profile '{}' has none (in {} or {}) and no "
                                                  "web identity, container or instance role is available",
                                                  config_.profile(), config_.credentials_path(), config_.config_path()));
     throw Error(ErrorKind::Denied, kNoCredentials);
+  }
+
+  // 4.-6. of the header for `config`'s profile; nullptr when it has none of them.
+  std::shared_ptr<AwsCredentialsProvider> profile_keys_or_process(const AwsConfig& config) {
+    if (auto c = static_keys(config, true)) return std::make_shared<StaticProvider>(*c);
+    if (auto first = credentials_from_process(config)) {
+      if (!first->expiration) return std::make_shared<StaticProvider>(*first);
+      return refreshing([config] { return *credentials_from_process(config); }, std::move(first));
+    }
+    if (auto c = static_keys(config, false)) return std::make_shared<StaticProvider>(*c);
+    return nullptr;
+  }
+
+  std::shared_ptr<AwsCredentialsProvider> web_identity(const WebIdentitySettings& settings) {
+    auto http = std::make_shared<HttpClient>(options_.http);
+    return refreshing(
+        [settings, sts = sts_endpoint(config_), http] { return fetch_web_identity(settings, sts, *http); },
+        std::nullopt);
+  }
+
+  bool container_configured() const {
+    return config_.getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") ||
+           config_.getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+  }
+
+  std::shared_ptr<AwsCredentialsProvider> container() {
+    auto http = std::make_shared<HttpClient>(options_.http);
+    return refreshing(
+        [config = config_, http, opts = options_] { return *credentials_from_container(config, *http, opts); },
+        std::nullopt);
+  }
+
+  // nullptr when the metadata service does not answer.
+  std::shared_ptr<AwsCredentialsProvider> instance_metadata() {
+    auto first = credentials_from_instance_metadata(config_, options_);
+    if (!first) return nullptr;
+    return refreshing(
+        [config = config_, opts = options_] {
+          auto c = credentials_from_instance_metadata(config, opts);
+          if (!c) throw Error(ErrorKind::Unavailable, "instance metadata no longer answers");
+          return *c;
+        },
+        std::move(first));
+  }
+
+  // The role of profile `name` (is_assume_role_profile). `visited`: the profiles
+  // of the chain so far, `name` last.
+  std::shared_ptr<AwsCredentialsProvider> assume_role(const std::string& name, std::vector<std::string>& visited) {
+    const AwsConfig config = config_.with_profile(name);
+    AssumeRoleSettings settings;
+    settings.profile = name;
+    settings.role_arn = *config.profile_value("role_arn");
+    const auto source_profile = config.profile_value("source_profile");
+    const auto credential_source = config.profile_value("credential_source");
+    if (source_profile && credential_source)
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("AWS profile '{}' has both source_profile and credential_source; use one", name));
+    if (!source_profile && !credential_source)
+      throw Error(ErrorKind::Invalid, fmt::format("AWS profile '{}' has role_arn but no source_profile, "
+                                                  "credential_source or web_identity_token_file",
+                                                  name));
+    if (config.profile_value("mfa_serial"))
+      throw Error(ErrorKind::Invalid, fmt::format("AWS profile '{}' has mfa_serial: sacker cannot prompt for an MFA "
+                                                  "code (use a credential_process or temporary credentials)",
+                                                  name));
+    settings.session_name = config.profile_value("role_session_name").value_or("");
+    if (settings.session_name.empty())
+      settings.session_name = fmt::format(
+          "sacker-{}", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count());
+    settings.external_id = config.profile_value("external_id").value_or("");
+    if (auto d = config.profile_value("duration_seconds")) {
+      if (d->empty() || d->size() > 9 ||
+          !std::all_of(d->begin(), d->end(), [](unsigned char c) { return std::isdigit(c); }))
+        throw Error(ErrorKind::Invalid, fmt::format("AWS profile '{}': duration_seconds must be a number of seconds, "
+                                                    "not '{}'",
+                                                    name, printable(*d)));
+      settings.duration_seconds = *d;
+    }
+
+    std::shared_ptr<AwsCredentialsProvider> source;
+    if (credential_source) {
+      source = named_source(*credential_source, name);
+    } else {
+      const std::string& next = *source_profile;
+      if (!config_.has_profile(next))
+        throw Error(ErrorKind::Invalid, fmt::format("AWS profile '{}' names the source_profile '{}', which is in "
+                                                    "neither {} nor {}",
+                                                    name, next, config_.credentials_path(), config_.config_path()));
+      const bool seen = std::find(visited.begin(), visited.end(), next) != visited.end();
+      // A profile may name itself to take its own static keys (as the AWS CLI).
+      if (seen && (next != name || !has_static_keys(config))) {
+        std::string cycle;
+        for (const auto& v : visited) cycle += v + " -> ";
+        throw Error(ErrorKind::Invalid,
+                    fmt::format("AWS profile '{}': the source_profile settings form a cycle: {}{}", name, cycle, next));
+      }
+      visited.push_back(next);
+      source = source_of_profile(next, name, visited);
+    }
+    auto http = std::make_shared<HttpClient>(options_.http);
+    return refreshing([settings, sts = sts_endpoint(config_), source,
+                       http] { return fetch_assume_role(settings, sts, source->get(), *http); },
+                      std::nullopt);
+  }
+
+  // The credentials that profile `name` lends as the source_profile of `parent`.
+  std::shared_ptr<AwsCredentialsProvider> source_of_profile(const std::string& name, const std::string& parent,
+                                                            std::vector<std::string>& visited) {
+    const AwsConfig config = config_.with_profile(name);
+    if (!has_static_keys(config) && is_assume_role_profile(config)) return assume_role(name, visited);
+    if (auto settings = web_identity_settings(config, /*use_env=*/false)) return web_identity(*settings);
+    if (auto p = profile_keys_or_process(config)) return p;
+    throw Error(ErrorKind::Invalid, fmt::format("AWS profile '{}' (the source_profile of '{}') has no credentials: "
+                                                "no keys, role_arn, web_identity_token_file or credential_process",
+                                                name, parent));
+  }
+
+  // credential_source = Environment | Ec2InstanceMetadata | EcsContainer.
+  std::shared_ptr<AwsCredentialsProvider> named_source(const std::string& source, const std::string& profile) {
+    auto none = [&] {
+      return Error(ErrorKind::Denied, fmt::format("AWS profile '{}' has credential_source = {}, which has no "
+                                                  "credentials here",
+                                                  profile, source));
+    };
+    if (source == "Environment") {
+      auto c = credentials_from_env(config_);
+      if (!c) throw none();
+      return std::make_shared<StaticProvider>(*c);
+    }
+    if (source == "EcsContainer") {
+      if (!container_configured()) throw none();
+      return container();
+    }
+    if (source == "Ec2InstanceMetadata") {
+      auto p = instance_metadata();
+      if (!p) throw none();
+      return p;
+    }
+    throw Error(ErrorKind::Invalid, fmt::format("AWS profile '{}': credential_source must be Environment, "
+                                                "Ec2InstanceMetadata or EcsContainer, not '{}'",
+                                                profile, printable(source)));
   }
 
   AwsConfig config_;

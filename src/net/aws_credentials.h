@@ -1,18 +1,42 @@
 // Where AWS credentials come from, in the AWS CLI's order (the first source that
 // is configured wins and is kept for the life of the provider):
-//   1. environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN)
-//   2. the profile (aws_config.h): aws_access_key_id / aws_secret_access_key /
-//      aws_session_token in the credentials file, then in the config file; or a
-//      profile with role_arn + web_identity_token_file (as 3.)
+//   1. environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN).
+//      Exception: when the selected profile assumes a role whose source is
+//      credential_source = Environment (directly or at the end of its source_profile
+//      chain), these keys are that role's source credentials and 2. applies, as
+//      with `aws --profile NAME` (sacker selects a profile only by AWS_PROFILE, with
+//      which the AWS CLI would use the keys as they are, aws-cli issue 3875).
+//   2. assume role: the selected profile (aws_config.h; either file) has role_arn
+//      and no web_identity_token_file, even if it also has static keys. STS
+//      AssumeRole (RoleArn, RoleSessionName = role_session_name or "sacker-<ms>",
+//      ExternalId = external_id, DurationSeconds = duration_seconds), a POST signed
+//      with SigV4 (service "sts") by the source credentials, which come from exactly
+//      one of
+//        source_profile = NAME: that profile's static keys if it has any (so a
+//          profile may name itself to use its own keys); else its own role,
+//          recursively; else its web identity, static keys or credential_process
+//          (4.-6. below, never the environment);
+//        credential_source = Environment | Ec2InstanceMetadata | EcsContainer.
+//      A source_profile cycle, a missing source profile, both or neither of the two
+//      settings, and mfa_serial (no MFA prompt here) are Error(Invalid).
 //   3. web identity: AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE
-//      (+ AWS_ROLE_SESSION_NAME): an unsigned STS AssumeRoleWithWebIdentity POST to
-//      the "sts" endpoint of AwsConfig (AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL
-//      override it for tests); the token file is re-read at each refresh
-//   4. container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI against
+//      (+ AWS_ROLE_SESSION_NAME), or a profile with role_arn +
+//      web_identity_token_file: an unsigned STS AssumeRoleWithWebIdentity POST;
+//      the token file is re-read at each refresh
+//   4. the profile's static keys in the credentials file (aws_access_key_id /
+//      aws_secret_access_key / aws_session_token)
+//   5. the profile's credential_process = COMMAND ARGS: run without a shell (split
+//      like the AWS CLI, credential_process.h), its stdout a JSON object {"Version":
+//      1, "AccessKeyId", "SecretAccessKey", "SessionToken"?, "Expiration"?}; run
+//      again when Expiration comes near. A failing process is Error(Denied) (with
+//      the first line of its stderr), unusable output Error(Invalid); stdout is
+//      never quoted.
+//   6. the profile's static keys in the config file
+//   7. container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI against
 //      http://169.254.170.2, or AWS_CONTAINER_CREDENTIALS_FULL_URI (https, or http
 //      to a loopback / the ECS or EKS link-local address) with
 //      AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE) as the Authorization header
-//   5. EC2 instance metadata, IMDSv2: PUT /latest/api/token, GET the role name,
+//   8. EC2 instance metadata, IMDSv2: PUT /latest/api/token, GET the role name,
 //      GET the role's credentials (IMDSv1 if the token PUT answers 403/404/405);
 //      AWS_EC2_METADATA_SERVICE_ENDPOINT overrides http://169.254.169.254;
 //      skipped when AWS_EC2_METADATA_DISABLED=true; 1 s timeouts, so a machine
@@ -20,10 +44,21 @@
 // Nothing configured (and no IMDS answering) -> Error(Denied) "no AWS credentials:
 // set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE ...".
 //
-// Temporary credentials (3-5) are cached and refreshed when less than
-// refresh_margin of their life is left; if a refresh fails while the old ones are
-// still valid, the old ones are used. Messages never contain secret keys,
-// session tokens or web identity tokens.
+// STS (2, 3) is the "sts" endpoint of AwsConfig for the selected profile, for every
+// hop of a role chain: AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL / the profile's
+// endpoint settings (tests point them at a stand-in), else
+// https://sts.REGION.amazonaws.com; sts_regional_endpoints = legacy (or
+// AWS_STS_REGIONAL_ENDPOINTS) selects https://sts.amazonaws.com, signed for
+// us-east-1, in the regions that once had only that endpoint. STS error codes
+// AccessDenied, InvalidClientTokenId, SignatureDoesNotMatch, ExpiredToken(Exception),
+// InvalidIdentityToken and IDPRejectedClaim are Error(Denied); others follow the
+// HTTP status.
+//
+// Temporary credentials (2, 3, 5 with Expiration, 7, 8) are cached and refreshed
+// when less than refresh_margin of their life is left; if a refresh fails while
+// the old ones are still valid, the old ones are used. Messages and the HTTP log
+// never contain secret keys, session tokens, web identity tokens or a
+// credential_process's output.
 #pragma once
 
 #include <chrono>
@@ -82,6 +117,8 @@ std::optional<AwsCredentials> credentials_from_env(const AwsConfig& config);
 std::optional<AwsCredentials> credentials_from_profile(const AwsConfig& config);
 // STS AssumeRoleWithWebIdentity (environment or profile settings).
 std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config, HttpClient& http);
+// The selected profile's credential_process, run once (either file).
+std::optional<AwsCredentials> credentials_from_process(const AwsConfig& config);
 std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config, HttpClient& http,
                                                          const AwsCredentialsOptions& options);
 // nullopt also when the metadata service does not answer (not an EC2 instance).
