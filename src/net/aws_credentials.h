@@ -58,7 +58,7 @@
 // when less than refresh_margin of their life is left; if a refresh fails while
 // the old ones are still valid, the old ones are used. Messages and the HTTP log
 // never contain secret keys, session tokens, web identity tokens or a
-// credential_process's output.
+// credential_process's stdout.
 #pragma once
 
 #include <chrono>
