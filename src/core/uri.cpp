@@ -41,6 +41,21 @@ std::string decode(std::string_view text, std::string_view part, bool plus_is_sp
   return out;
 }
 
+// %XX decoded where XX is hex, everything else kept: how parse_uri reads a query
+// name, but never throwing (redact_uri also runs on invalid URIs).
+std::string decode_leniently(std::string_view part) {
+  std::string out;
+  for (std::size_t i = 0; i < part.size(); ++i) {
+    if (part[i] == '%' && i + 2 < part.size() && hex_value(part[i + 1]) >= 0 && hex_value(part[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(part[i + 1]) * 16 + hex_value(part[i + 2]));
+      i += 2;
+    } else {
+      out += part[i];
+    }
+  }
+  return out;
+}
+
 bool looks_secret(std::string name) {
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
   for (const char* word : {"password", "secret", "token", "key", "signature", "credential"})
@@ -108,7 +123,7 @@ std::string redact_uri(std::string_view text) {
     auto eq = item.find('=');
     if (!first) result += '&';
     first = false;
-    if (eq != std::string_view::npos && looks_secret(std::string(item.substr(0, eq))))
+    if (eq != std::string_view::npos && looks_secret(decode_leniently(item.substr(0, eq))))
       result += std::string(item.substr(0, eq)) + "=***";
     else
       result += std::string(item);
