@@ -30,6 +30,8 @@ std::string decode(std::string_view text, std::string_view part, bool plus_is_sp
       if (i + 2 >= part.size()) invalid(text, "truncated percent escape");
       int hi = hex_value(part[i + 1]), lo = hex_value(part[i + 2]);
       if (hi < 0 || lo < 0) invalid(text, "bad percent escape");
+      // A NUL would silently cut a path or a password short in the C APIs below.
+      if (hi == 0 && lo == 0) invalid(text, "%00 (a NUL byte) is not allowed");
       out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else if (c == '+' && plus_is_space) {

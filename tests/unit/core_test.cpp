@@ -50,7 +50,8 @@ TEST(Uri, SplitsSchemeAuthorityPathAndQuery) {
 }
 
 TEST(Uri, RejectsMalformedUris) {
-  for (const char* bad : {"", "nothing", "://x", "sqlite:/x", "file:///a%zz", "file:///a%2", "s3://b\x01"})
+  for (const char* bad : {"", "nothing", "://x", "sqlite:/x", "file:///a%zz", "file:///a%2", "s3://b\x01",
+                          "sqlite:///tmp/a%00b.db", "s3://b/p?x=%00"})
     EXPECT_EQ(kind_of([&] { parse_uri(bad); }), ErrorKind::Invalid) << bad;
 }
 
