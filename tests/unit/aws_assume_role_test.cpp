@@ -26,6 +26,7 @@
 #include "net/aws_config.h"
 #include "net/aws_credentials.h"
 #include "net/credential_process.h"
+#include "unit/fixtures/aws_home.h"
 #include "unit/fixtures/local_server.h"
 
 namespace sacker::net {
@@ -69,35 +70,16 @@ elif mode == "signal":
     os.kill(os.getpid(), 9)
 )";
 
-class AwsProfileTest : public ::testing::Test {
+class AwsProfileTest : public sacker::testing::AwsHomeTest {
  protected:
   void SetUp() override {
-    home_ = fs::temp_directory_path() / ("sacker-aws-role-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(home_);
-    fs::create_directories(home_ / ".aws");
-    vars_["HOME"] = home_.string();
+    make_home("aws-role");
     vars_["AWS_EC2_METADATA_DISABLED"] = "true";
     vars_["AWS_REGION"] = "eu-west-1";
     // The process stand-in lives in a directory with a space in its name.
     fs::create_directories(home_ / "cred tools");
     std::ofstream(home_ / "cred tools/creds.py") << kProcessScript;
   }
-  void TearDown() override { fs::remove_all(home_); }
-
-  EnvLookup env() const {
-    auto vars = vars_;
-    return [vars](const std::string& name) -> std::optional<std::string> {
-      auto it = vars.find(name);
-      if (it == vars.end()) return std::nullopt;
-      return it->second;
-    };
-  }
-  void write(const fs::path& rel, const std::string& text) {
-    fs::create_directories((home_ / rel).parent_path());
-    std::ofstream(home_ / rel) << text;
-  }
-  AwsConfig config() const { return AwsConfig::load(env()); }
 
   // credential_process line running the stand-in in `mode` (the script's path is quoted: it has a space).
   std::string process_line(const std::string& mode) const {
@@ -137,8 +119,6 @@ class AwsProfileTest : public ::testing::Test {
     return json::parse(probe.send(r).body)["sts"];
   }
 
-  fs::path home_;
-  std::map<std::string, std::string> vars_;
   std::vector<std::string> log_;
 };
 

@@ -19,6 +19,7 @@
 
 #include "net/aws_config.h"
 #include "net/aws_credentials.h"
+#include "unit/fixtures/aws_home.h"
 #include "unit/fixtures/local_server.h"
 
 namespace sacker::net {
@@ -28,30 +29,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using sacker::testing::LocalServer;
 
-class AwsEnvTest : public ::testing::Test {
+class AwsEnvTest : public sacker::testing::AwsHomeTest {
  protected:
-  void SetUp() override {
-    home_ = fs::temp_directory_path() / ("sacker-aws-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(home_);
-    fs::create_directories(home_ / ".aws");
-    vars_["HOME"] = home_.string();
-  }
-  void TearDown() override { fs::remove_all(home_); }
-
-  EnvLookup env() const {
-    auto vars = vars_;
-    return [vars](const std::string& name) -> std::optional<std::string> {
-      auto it = vars.find(name);
-      if (it == vars.end()) return std::nullopt;
-      return it->second;
-    };
-  }
-  void write(const fs::path& rel, const std::string& text) {
-    fs::create_directories((home_ / rel).parent_path());
-    std::ofstream(home_ / rel) << text;
-  }
-  AwsConfig config() const { return AwsConfig::load(env()); }
+  void SetUp() override { make_home("aws"); }
 
   AwsCredentialsOptions quick_options() {
     AwsCredentialsOptions o;
@@ -68,8 +48,6 @@ class AwsEnvTest : public ::testing::Test {
       EXPECT_EQ(text.find(secret), std::string::npos) << text;
   }
 
-  fs::path home_;
-  std::map<std::string, std::string> vars_;
   std::vector<std::string> log_;
 };
 
