@@ -2,6 +2,7 @@
 // sacker, so either tool reads what the other wrote:
 //
 //   <prefix><pkg>/versions/<version>  JSON {"sha": hex, "basename": name, "mode": int,
+//     (or generations/ with ?versions_dir=generations, as the original's code names it)
 //                                           "size": int, "created": "RFC 3339",
 //                                           "metadata": {k: v}, "nonce": hex}
 //                                     + user metadata as x-amz-meta-<k> headers
@@ -146,10 +147,12 @@ std::optional<std::uint64_t> parse_version_text(const std::string& s) {
 
 class S3Ledger final : public Ledger {
  public:
-  S3Ledger(std::shared_ptr<S3Client> client, net::S3Uri uri, int page_size, std::function<std::int64_t()> now_ms)
+  S3Ledger(std::shared_ptr<S3Client> client, net::S3Uri uri, int page_size, std::string versions_dir,
+           std::function<std::int64_t()> now_ms)
       : client_(std::move(client)),
         uri_(std::move(uri)),
         page_size_(page_size),
+        versions_dir_(std::move(versions_dir)),
         now_ms_(std::move(now_ms)),
         acl_(net::s3_acl_headers(uri_)) {}
 
@@ -278,9 +281,9 @@ class S3Ledger final : public Ledger {
     for (const auto& [t, v] : tags(package))
       if (v == version) {
         restore_version(k, *removed);
-        throw Error(ErrorKind::Conflict,
-                    fmt::format("{} version {} was tagged '{}' while being removed: untag it first", package,
-                                version, t));
+        throw Error(
+            ErrorKind::Conflict,
+            fmt::format("{} version {} was tagged '{}' while being removed: untag it first", package, version, t));
       }
     std::uint64_t& floor = floor_[package];
     floor = std::max(floor, version);
@@ -373,7 +376,9 @@ class S3Ledger final : public Ledger {
     validate_package_name(package);  // the caller did; never let a name escape the prefix
     return uri_.prefix + package + "/";
   }
-  std::string versions_prefix(const std::string& package) const { return package_prefix(package) + "versions/"; }
+  std::string versions_prefix(const std::string& package) const {
+    return package_prefix(package) + versions_dir_ + "/";
+  }
   std::string version_key(const std::string& package, std::uint64_t version) const {
     return versions_prefix(package) + std::to_string(version);
   }
@@ -610,6 +615,7 @@ class S3Ledger final : public Ledger {
   std::shared_ptr<S3Client> client_;
   net::S3Uri uri_;
   int page_size_;
+  std::string versions_dir_;  // "versions" (DESIGN.md) or "generations" (the original tool's code)
   std::function<std::int64_t()> now_ms_;
   net::HttpHeaders acl_;  // x-amz-acl on what we write, if asked for
   bool may_list_ = true;
@@ -618,9 +624,17 @@ class S3Ledger final : public Ledger {
 };
 
 std::unique_ptr<Ledger> make(const Uri& uri, std::function<std::int64_t()> now_ms) {
-  net::S3Uri s3 = net::parse_s3_uri(uri, {"page_size", "acl"});
+  net::S3Uri s3 = net::parse_s3_uri(uri, {"page_size", "acl", "versions_dir"});
   int page_size = static_cast<int>(net::s3_size_option(s3, "page_size", 0, 1, 1000));
-  return std::make_unique<S3Ledger>(net::shared_s3_client(), std::move(s3), page_size, std::move(now_ms));
+  // The original Python sacker's code keeps version objects under <pkg>/generations/;
+  // DESIGN.md's layout (the default) under <pkg>/versions/. Everything else is shared.
+  std::string versions_dir = "versions";
+  if (auto it = s3.options.find("versions_dir"); it != s3.options.end()) versions_dir = it->second;
+  if (versions_dir != "versions" && versions_dir != "generations")
+    throw Error(ErrorKind::Invalid,
+                fmt::format("invalid URI '{}': versions_dir must be 'versions' or 'generations'", s3.display));
+  return std::make_unique<S3Ledger>(net::shared_s3_client(), std::move(s3), page_size, std::move(versions_dir),
+                                    std::move(now_ms));
 }
 
 }  // namespace

@@ -34,6 +34,7 @@ class S3Cli : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
   std::vector<std::string> flags() const { return {"--ledger", uri_, "--store", uri_}; }
+  void original_layout_round_trip(const std::string& dir, const std::string& ledger_query);
   std::vector<std::string> cmd(std::vector<std::string> rest) const {
     auto f = flags();
     f.insert(f.end(), rest.begin(), rest.end());
@@ -67,7 +68,16 @@ TEST_F(S3Cli, WhatSackerStoredIsAPlainObjectTheAwsCliReads) {
   EXPECT_EQ(nlohmann::json::parse(latest.out)["version"].get<std::uint64_t>(), std::stoull(trim(add.out)));
 }
 
-TEST_F(S3Cli, ALedgerWrittenInTheOriginalLayoutByTheAwsCliIsRead) {
+// A ledger as the original tool writes it, made with the AWS CLI, read by sacker; then
+// sacker adds to it where the original looks. `dir` is where version objects live:
+// "versions" (DESIGN.md) or "generations" (the original tool's code), chosen by
+// `ledger_query`.
+void S3Cli::original_layout_round_trip(const std::string& dir, const std::string& ledger_query) {
+  auto cmd = [&](std::vector<std::string> rest) {
+    std::vector<std::string> f = {"--ledger", uri_ + ledger_query, "--store", uri_};
+    f.insert(f.end(), rest.begin(), rest.end());
+    return f;
+  };
   fs::path blob = dir_ / "server.jar";
   std::string sha = test::write_random_file(blob, 200000, 12);
   const std::string b = s3test::bucket();
@@ -82,9 +92,9 @@ TEST_F(S3Cli, ALedgerWrittenInTheOriginalLayoutByTheAwsCliIsRead) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
   };
   // What the original tool wrote: sha, basename, mode; metadata only as headers.
-  put_json("legacy/versions/1700000000000", R"({"sha": ")" + sha + R"(", "basename": "server.jar", "mode": 420})",
+  put_json("legacy/" + dir + "/1700000000000", R"({"sha": ")" + sha + R"(", "basename": "server.jar", "mode": 420})",
            {"--metadata", "commit=abc123,branch=main"});
-  put_json("legacy/versions/1700000005000", R"({"sha": ")" + sha + R"(", "basename": "server.jar", "mode": 33261})");
+  put_json("legacy/" + dir + "/1700000005000", R"({"sha": ")" + sha + R"(", "basename": "server.jar", "mode": 33261})");
   put_json("legacy/tags/latest", R"({"version": 1700000005000})");
   put_json("legacy/tags/live", R"({"version": 1700000000000})");
 
@@ -121,6 +131,24 @@ TEST_F(S3Cli, ALedgerWrittenInTheOriginalLayoutByTheAwsCliIsRead) {
   auto add = sacker(cmd({"add", "legacy", blob.string()}));
   ASSERT_EQ(add.exit_code, 0) << add.err;
   EXPECT_GT(std::stoull(trim(add.out)), 1700000005000ULL);
+  auto record = admin().get(b, prefix_ + "legacy/" + dir + "/" + trim(add.out));
+  ASSERT_TRUE(record.has_value()) << "the new version is not under " << dir << "/";
+  EXPECT_EQ(nlohmann::json::parse(record->body)["sha"], sha);
+  auto hint = admin().get(b, prefix_ + "legacy/tags/latest");
+  ASSERT_TRUE(hint.has_value());
+  EXPECT_EQ(nlohmann::json::parse(hint->body)["version"], std::stoull(trim(add.out)));
+}
+
+TEST_F(S3Cli, ALedgerWrittenInTheOriginalLayoutByTheAwsCliIsRead) { original_layout_round_trip("versions", ""); }
+
+TEST_F(S3Cli, TheOriginalToolsGenerationsDirectoryIsUsedWhenAskedFor) {
+  original_layout_round_trip("generations", "?versions_dir=generations");
+  // Without the option, those versions are not there (nothing is mixed up).
+  auto versions = sacker({"--ledger", uri_, "--store", uri_, "versions", "legacy"});
+  EXPECT_EQ(versions.exit_code, 3) << versions.out << versions.err;
+  auto bad = sacker({"--ledger", uri_ + "?versions_dir=elsewhere", "list"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("versions_dir"), std::string::npos) << bad.err;
 }
 
 TEST_F(S3Cli, ATamperedBlobFailsTheDownloadAndLeavesTheDestinationAlone) {
