@@ -14,9 +14,6 @@ using LogSink = std::function<void(const std::string& line)>;
 // against concurrent log_verbose calls: set it once at start-up.
 void set_verbose_log(LogSink sink);
 
-// True when a sink is installed (lets callers skip building expensive lines).
-bool verbose_log_enabled();
-
 // Sends one line to the sink, if any. Thread-safe once the sink is set.
 void log_verbose(const std::string& line);
 

@@ -16,8 +16,6 @@ std::mutex& sink_mutex() {
 
 void set_verbose_log(LogSink s) { sink() = std::move(s); }
 
-bool verbose_log_enabled() { return static_cast<bool>(sink()); }
-
 void log_verbose(const std::string& line) {
   if (!sink()) return;
   // Serialised so lines from parallel part transfers never interleave.

@@ -495,6 +495,7 @@ S3PutResult S3Client::put(const std::string& bucket, const std::string& key, std
   req.idempotent = true;
   std::string payload = options.payload_sha256.empty() ? sha256_hex(body) : options.payload_sha256;
   req.body = std::move(body);
+  req.on_upload = std::move(options.on_upload);
   HttpResponse r = send(std::move(req), payload);
   return put_result(r, bucket, key);
 }
