@@ -402,8 +402,12 @@ class GitLedger final : public Ledger {
       if (!std::filesystem::exists(repo_path_, ec) && !ec) return nullptr;
       if (std::filesystem::is_directory(repo_path_, ec) && std::filesystem::is_empty(repo_path_, ec) && !ec)
         return nullptr;
-      throw Error(ErrorKind::Invalid,
-                  fmt::format("{}: {} is not a bare git repository", where(), printable(repo_path_)));
+      // Another process may have renamed a new repository into place (create_repo)
+      // between the open and the look above: open once more before calling it foreign.
+      rc = git_repository_open_bare(&r, repo_path_.c_str());
+      if (rc == GIT_ENOTFOUND)
+        throw Error(ErrorKind::Invalid,
+                    fmt::format("{}: {} is not a bare git repository", where(), printable(repo_path_)));
     }
     check(rc, "cannot open " + repo_path_);
     repo_.reset(r);
