@@ -10,11 +10,11 @@
 #include <string>
 
 #include "fuzz_check.h"
-#include "net/aws_config.h"
-#include "net/aws_credentials.h"
+#include "aws/aws_config.h"
+#include "aws/aws_credentials.h"
 #include "net/http.h"
 #ifdef SACKER_FUZZ_S3
-#include "net/s3_client.h"
+#include "aws/s3_client.h"
 #endif
 
 using fuzz::check;
@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool first_profile = data[0] & 2;
   const std::string_view text = fuzz::as_text(data + 1, size - 1);
 
-  net::AwsIniFile ini = net::parse_aws_ini(text, config_file);
+  aws::AwsIniFile ini = aws::parse_aws_ini(text, config_file);
   for (const auto& [section, keys] : ini)
     for (const auto& [key, value] : keys) {
       for (char c : key) check(!std::isupper(static_cast<unsigned char>(c)), "keys are lower-case", key);
@@ -38,15 +38,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const std::string profile = first_profile && !ini.empty() ? ini.begin()->first : "default";
   const sacker::EnvLookup no_env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
-  net::AwsIniFile credentials, config;
+  aws::AwsIniFile credentials, config;
   (config_file ? config : credentials) = std::move(ini);
-  const net::AwsConfig aws(no_env, profile, std::move(credentials), std::move(config));
+  const aws::AwsConfig aws(no_env, profile, std::move(credentials), std::move(config));
   (void)aws.region();
   (void)aws.ca_bundle();
   (void)aws.credentials_value("aws_access_key_id");
   // A default endpoint is on AWS's domain whatever the region says.
   for (const char* service : {"s3", "dynamodb", "sts"}) {
-    net::AwsEndpoint ep;
+    aws::AwsEndpoint ep;
     try {
       ep = aws.endpoint(service);
     } catch (const sacker::Error& e) {
@@ -62,12 +62,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
 #ifdef SACKER_FUZZ_S3
-  std::shared_ptr<net::S3Client> client;
+  std::shared_ptr<aws::S3Client> client;
   try {
-    net::AwsCredentials keys;
+    aws::AwsCredentials keys;
     keys.access_key_id = "AKIDEXAMPLE";
     keys.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-    client = std::make_shared<net::S3Client>(aws, net::make_static_credentials_provider(keys));
+    client = std::make_shared<aws::S3Client>(aws, aws::make_static_credentials_provider(keys));
   } catch (const sacker::Error& e) {
     check(e.kind() == sacker::ErrorKind::Invalid, "a bad endpoint is Invalid", e.what());
     return 0;

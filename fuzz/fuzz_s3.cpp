@@ -9,7 +9,7 @@
 #include <string>
 
 #include "fuzz_check.h"
-#include "net/s3_client.h"
+#include "aws/s3_client.h"
 #include "sacker/uri.h"
 
 using fuzz::check;
@@ -18,9 +18,9 @@ namespace net = sacker::net;
 namespace {
 
 void response_body(const std::string& body) {
-  (void)net::s3_error_code(body);
+  (void)aws::s3_error_code(body);
   try {
-    const net::S3ListPage page = net::parse_list_page(body, "s3://bucket/prefix/", "s3.example.com");
+    const aws::S3ListPage page = aws::parse_list_page(body, "s3://bucket/prefix/", "s3.example.com");
     for (const auto& e : page.objects) (void)e;
   } catch (const sacker::Error& e) {
     check(e.kind() == sacker::ErrorKind::Unavailable, "a malformed list page is Unavailable", e.what());
@@ -30,16 +30,16 @@ void response_body(const std::string& body) {
 void s3_uri(const std::string& text) {
   try {
     const sacker::Uri uri = sacker::parse_uri(text);
-    const net::S3Uri s3 = net::parse_s3_uri(uri, {"multipart_threshold", "part_size", "download_part_size",
+    const aws::S3Uri s3 = aws::parse_s3_uri(uri, {"multipart_threshold", "part_size", "download_part_size",
                                                   "concurrency", "acl", "refresh_after", "page_size"});
     check(!s3.bucket.empty(), "a bucket is named");
     for (char c : s3.bucket) check(c != '/' && c != '?' && c != '@' && c != ':', "the bucket is a plain name");
     check(s3.prefix.empty() || s3.prefix.back() == '/', "the prefix ends with '/'");
     check(s3.prefix.empty() || s3.prefix.front() != '/', "the prefix is relative");
-    (void)net::s3_acl_headers(s3);
-    const auto v = net::s3_size_option(s3, "part_size", 0, 5 << 20, 5ULL << 30);
+    (void)aws::s3_acl_headers(s3);
+    const auto v = aws::s3_size_option(s3, "part_size", 0, 5 << 20, 5ULL << 30);
     check(v == 0 || (v >= (5 << 20) && v <= (5ULL << 30)), "size options stay in range");
-    (void)net::s3_size_option(s3, "concurrency", 8, 1, 64);
+    (void)aws::s3_size_option(s3, "concurrency", 8, 1, 64);
   } catch (const sacker::Error&) {
   }
 }

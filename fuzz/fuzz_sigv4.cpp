@@ -14,9 +14,9 @@
 #include <string>
 
 #include "fuzz_check.h"
-#include "net/aws_credentials.h"
+#include "aws/aws_credentials.h"
 #include "net/http.h"
-#include "net/sigv4.h"
+#include "aws/sigv4.h"
 
 using fuzz::check;
 using fuzz::must_succeed;
@@ -24,8 +24,8 @@ namespace net = sacker::net;
 
 namespace {
 
-net::SigningParams params_from(FuzzedDataProvider& in) {
-  net::SigningParams p;
+aws::SigningParams params_from(FuzzedDataProvider& in) {
+  aws::SigningParams p;
   p.credentials.access_key_id = "AKIDEXAMPLE";
   p.credentials.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
   if (in.ConsumeBool()) p.credentials.session_token = in.ConsumeRandomLengthString(40);
@@ -40,11 +40,11 @@ net::SigningParams params_from(FuzzedDataProvider& in) {
 void encoding(FuzzedDataProvider& in) {
   const std::string s = in.ConsumeRandomLengthString(300);
   const bool keep_slash = in.ConsumeBool();
-  check(net::uri_decode(net::uri_encode(s, keep_slash)) == s, "uri_decode undoes uri_encode");
-  const std::string q = net::canonical_query(s);
-  check(net::canonical_query(q) == q, "canonical_query is idempotent", q);
-  (void)net::canonical_uri(s, "s3");
-  (void)net::canonical_uri(s, "execute-api");
+  check(aws::uri_decode(aws::uri_encode(s, keep_slash)) == s, "uri_decode undoes uri_encode");
+  const std::string q = aws::canonical_query(s);
+  check(aws::canonical_query(q) == q, "canonical_query is idempotent", q);
+  (void)aws::canonical_uri(s, "s3");
+  (void)aws::canonical_uri(s, "execute-api");
   (void)net::redact_url(s);
   try {
     const net::UrlParts u = net::parse_url(s);
@@ -53,7 +53,7 @@ void encoding(FuzzedDataProvider& in) {
   } catch (const sacker::Error&) {
   }
   try {
-    (void)net::parse_iso8601_utc(s);
+    (void)aws::parse_iso8601_utc(s);
   } catch (const sacker::Error&) {
   }
 }
@@ -66,11 +66,11 @@ void signing(FuzzedDataProvider& in) {
     std::string name = in.ConsumeRandomLengthString(20);
     request.headers.emplace_back(std::move(name), in.ConsumeRandomLengthString(40));
   }
-  const net::SigningParams params = params_from(in);
+  const aws::SigningParams params = params_from(in);
   const net::HttpRequest original = request;
-  net::SignatureDetails first;
+  aws::SignatureDetails first;
   try {
-    first = net::sign_request(request, net::kEmptySha256, params);
+    first = aws::sign_request(request, aws::kEmptySha256, params);
   } catch (const sacker::Error&) {
     return;
   }
@@ -78,7 +78,7 @@ void signing(FuzzedDataProvider& in) {
   net::HttpRequest again = original;
   again.url = request.url;
   const auto second =
-      must_succeed("a signed URL signs again", [&] { return net::sign_request(again, net::kEmptySha256, params); });
+      must_succeed("a signed URL signs again", [&] { return aws::sign_request(again, aws::kEmptySha256, params); });
   check(again.url == request.url, "signing a signed URL leaves it alone", request.url);
   check(second.signature == first.signature, "a signed URL signs the same", second.canonical_request);
 }
@@ -86,11 +86,11 @@ void signing(FuzzedDataProvider& in) {
 void presigning(FuzzedDataProvider& in) {
   const std::string url = in.ConsumeRandomLengthString(200);
   const auto expires = std::chrono::seconds(in.ConsumeIntegralInRange<std::int64_t>(1, 7 * 24 * 3600));
-  const net::SigningParams params = params_from(in);
-  net::SignatureDetails details;
+  const aws::SigningParams params = params_from(in);
+  aws::SignatureDetails details;
   std::string out;
   try {
-    out = net::presign_url("GET", url, expires, params, &details);
+    out = aws::presign_url("GET", url, expires, params, &details);
   } catch (const sacker::Error&) {
     return;
   }

@@ -1,5 +1,7 @@
 // The scheme table: the one place that maps URI schemes to backend factories.
-// `sacker --version` lists it, so the list of compiled-in backends cannot drift.
+// Each backend declares its entry next to its factory (kSqliteLedgerScheme in
+// ledger/sqlite_ledger.h, ...); CMake's sacker_backend() lists the compiled-in
+// ones, and `sacker --version` prints this table, so the list cannot drift.
 #pragma once
 
 #include <memory>
@@ -13,22 +15,8 @@
 
 namespace sacker {
 
-using LedgerFactory = std::unique_ptr<Ledger> (*)(const Uri& uri);
-using StoreFactory = std::unique_ptr<Store> (*)(const Uri& uri);
-
-struct LedgerBackend {
-  std::string_view scheme;
-  std::string_view example;  // "sqlite:///path/ledger.db"
-  LedgerFactory open;
-};
-struct StoreBackend {
-  std::string_view scheme;
-  std::string_view example;
-  StoreFactory open;
-};
-
-const std::vector<LedgerBackend>& ledger_backends();
-const std::vector<StoreBackend>& store_backends();
+const std::vector<LedgerScheme>& ledger_schemes();
+const std::vector<StoreScheme>& store_schemes();
 
 // Open a backend by URI. Throws Error(Invalid) for an unknown scheme (naming the
 // known ones) or a malformed URI; opening does not contact a server unless the

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ struct BlobInfo {
   std::string sha256;
   std::uint64_t size = 0;
   std::int64_t modified = 0;  // Unix seconds: when the blob was (last) written
+  std::string etag;           // the store's version tag of the object (S3 ETag, ...); may be empty
 };
 
 class Store {
@@ -64,9 +66,23 @@ class Store {
   virtual bool put_file(const std::string& sha256, const std::filesystem::path& source, std::uint64_t size,
                         Progress* progress) = 0;
 
+  // Size, modification time and ETag of one blob; nullopt if it is absent.
+  // Throws Error(Denied) when the store cannot tell (write-only credentials).
+  virtual std::optional<BlobInfo> stat(const std::string& sha256) = 0;
+
   // Writes the blob to `sink` from the first byte to the last. The caller verifies
   // the sha256 of what it receives. Throws Error(NotFound) if the blob is absent.
   virtual void get(const std::string& sha256, BlobSink& sink, Progress* progress) = 0;
+
+  // Writes bytes [offset, offset + length) of the blob to `sink`, in order (for
+  // resumed and parallel downloads). If `if_match` is not empty and the blob's
+  // ETag differs, throws Error(Conflict) (the object changed). A server answer
+  // that is not exactly the requested range (a 200 to a Range request, a wrong
+  // Content-Range, too few bytes) throws Error(Unavailable) after retries and
+  // never reaches `sink` as if it were the range. Error(Invalid) for a range past
+  // the end; Error(NotFound) if the blob is absent.
+  virtual void get_range(const std::string& sha256, std::uint64_t offset, std::uint64_t length,
+                         const std::string& if_match, BlobSink& sink) = 0;
 
   // Removes a blob. Returns false if it was not there.
   virtual bool remove(const std::string& sha256) = 0;
@@ -80,6 +96,16 @@ class Store {
 
   // A description for messages: the URI with any secret removed.
   virtual std::string describe() const = 0;
+};
+
+struct Uri;
+
+// A store backend's entry in the scheme table: declared next to its factory in
+// the backend's header, collected by the registry (src/client/registry.cpp).
+struct StoreScheme {
+  const char* scheme;   // "file"
+  const char* example;  // "file:///path/to/blobs"
+  std::unique_ptr<Store> (*open)(const Uri& uri);
 };
 
 }  // namespace sacker

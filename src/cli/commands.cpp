@@ -55,8 +55,8 @@ Metadata parse_meta(const std::vector<std::string>& items) {
 
 std::string version_text() {
   std::string ledgers, stores;
-  for (const auto& b : ledger_backends()) ledgers += " " + std::string(b.scheme);
-  for (const auto& b : store_backends()) stores += " " + std::string(b.scheme);
+  for (const auto& b : ledger_schemes()) ledgers += " " + std::string(b.scheme);
+  for (const auto& b : store_schemes()) stores += " " + std::string(b.scheme);
   return fmt::format("sacker {}\nledgers:{}\nstores:{}\n", SACKER_VERSION, ledgers, stores);
 }
 
@@ -82,9 +82,8 @@ int run_command(const std::string& command, const Globals& g, const Args& a) {
     return 0;
   }
   if (command == "info") {
-    auto record = client.resolve(a.package, parse_spec(a.spec));
-    auto tags = client.tags_of(a.package, record.version);
-    print(g.json ? record_json(record, tags) : record_human(record, tags));
+    auto info = client.info(a.package, parse_spec(a.spec));
+    print(g.json ? record_json(info.record, info.tags) : record_human(info.record, info.tags));
     return 0;
   }
   if (command == "add") {
@@ -99,7 +98,7 @@ int run_command(const std::string& command, const Globals& g, const Args& a) {
     if (g.json) {
       std::vector<std::string> tags;
       try {
-        tags = client.tags_of(a.package, result.record.version);
+        tags = client.info(a.package, Spec{Spec::Kind::Version, result.record.version, ""}).tags;
       } catch (const Error& e) {
         // Write-only CI credentials may add but not read tags: report the tags this add set.
         if (e.kind() != ErrorKind::Denied) throw;
@@ -118,7 +117,7 @@ int run_command(const std::string& command, const Globals& g, const Args& a) {
     Spec spec = parse_spec(a.spec);
     if (a.output_set && a.output == "-") {
       auto progress = make_progress("download " + a.package, true);
-      client.download_to_fd(a.package, spec, STDOUT_FILENO, progress.get());
+      client.download_to_fd(a.package, spec, STDOUT_FILENO, false, progress.get());
       return 0;
     }
     std::optional<std::filesystem::path> output;
@@ -141,7 +140,7 @@ int run_command(const std::string& command, const Globals& g, const Args& a) {
   }
   if (command == "tag") {
     auto version = parse_version(a.version);
-    client.tag(a.package, version, a.tag);
+    client.tag(TagRequest{a.package, version, a.tag, "", TagExpectation::any()});
     if (g.json) return print(tags_json(a.package, {{a.tag, version}})), 0;
     if (!g.quiet) print(fmt::format("{} {} tagged {}", a.package, version, a.tag));
     return 0;

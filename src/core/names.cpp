@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "core/codec.h"
 #include "sacker/error.h"
 
 namespace sacker {
@@ -33,38 +34,6 @@ void validate_name(std::string_view name, const char* what) {
   if (name.front() == '.' || name.front() == '-')
     throw Error(ErrorKind::Invalid,
                 fmt::format("invalid {} name '{}': must not start with '.' or '-'", what, printable(name)));
-}
-
-// RFC 3629 UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF): what
-// JSON output (--json, export, the JSON-document ledgers) can carry.
-bool is_valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;  // continuation bytes
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-      n = 1, cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2, cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b & 0xc0) != 0x80) return false;
-      cp = cp << 6 | (b & 0x3f);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += n + 1;
-  }
-  return true;
 }
 
 }  // namespace
@@ -114,7 +83,7 @@ void validate_basename(std::string_view name) {
       throw Error(ErrorKind::Invalid,
                   fmt::format("invalid file name '{}': must not contain control characters", printable(name)));
   }
-  if (!is_valid_utf8(name))
+  if (!codec::is_valid_utf8(name))
     throw Error(ErrorKind::Invalid, fmt::format("invalid file name '{}': not valid UTF-8", printable(name)));
 }
 
@@ -136,7 +105,7 @@ void validate_metadata_value(std::string_view value) {
     if (c < 0x20 || c == 0x7f)
       throw Error(ErrorKind::Invalid,
                   fmt::format("invalid metadata value '{}': must not contain control characters", printable(value)));
-  if (!is_valid_utf8(value))
+  if (!codec::is_valid_utf8(value))
     throw Error(ErrorKind::Invalid, fmt::format("invalid metadata value '{}': not valid UTF-8", printable(value)));
 }
 

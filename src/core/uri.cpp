@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/codec.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 
@@ -15,32 +16,11 @@ namespace {
   throw Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': {}", printable(redact_uri(text)), why));
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string decode(std::string_view text, std::string_view part, bool plus_is_space) {
-  std::string out;
-  for (std::size_t i = 0; i < part.size(); ++i) {
-    char c = part[i];
-    if (c == '%') {
-      if (i + 2 >= part.size()) invalid(text, "truncated percent escape");
-      int hi = hex_value(part[i + 1]), lo = hex_value(part[i + 2]);
-      if (hi < 0 || lo < 0) invalid(text, "bad percent escape");
-      // A NUL would silently cut a path or a password short in the C APIs below.
-      if (hi == 0 && lo == 0) invalid(text, "%00 (a NUL byte) is not allowed");
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  auto out = codec::percent_decode(part, plus_is_space);
+  // A NUL would silently cut a path or a password short in the C APIs below.
+  if (!out) invalid(text, "bad percent escape ('%' takes two hex digits; %00 is not allowed)");
+  return *out;
 }
 
 // %XX decoded where XX is hex, everything else kept: how parse_uri reads a query
@@ -48,8 +28,9 @@ std::string decode(std::string_view text, std::string_view part, bool plus_is_sp
 std::string decode_leniently(std::string_view part) {
   std::string out;
   for (std::size_t i = 0; i < part.size(); ++i) {
-    if (part[i] == '%' && i + 2 < part.size() && hex_value(part[i + 1]) >= 0 && hex_value(part[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(part[i + 1]) * 16 + hex_value(part[i + 2]));
+    auto escaped = i + 2 < part.size() && part[i] == '%' ? codec::hex_decode(part.substr(i + 1, 2)) : std::nullopt;
+    if (escaped) {
+      out += *escaped;
       i += 2;
     } else {
       out += part[i];
@@ -59,7 +40,7 @@ std::string decode_leniently(std::string_view part) {
 }
 
 bool looks_secret(std::string name) {
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  name = codec::to_lower(name);
   for (const char* word : {"password", "secret", "token", "key", "signature", "credential"})
     if (name.find(word) != std::string::npos) return true;
   return false;

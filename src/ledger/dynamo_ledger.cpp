@@ -53,10 +53,10 @@
 #include <set>
 #include <thread>
 
-#include "net/aws_config.h"
-#include "net/aws_credentials.h"
+#include "aws/aws_config.h"
+#include "aws/aws_credentials.h"
 #include "net/http.h"
-#include "net/sigv4.h"
+#include "aws/sigv4.h"
 #include "sacker/config.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
@@ -126,7 +126,7 @@ class DynamoLedger final : public Ledger {
         tags_table_(table_ + "-tags"),
         describe_(std::move(describe)),
         page_size_(page_size),
-        config_(net::AwsConfig::load(process_env())),
+        config_(aws::AwsConfig::load(process_env())),
         rng_(std::random_device{}()) {
     if (region_.empty()) region_ = config_.region();
     auto endpoint = config_.endpoint("dynamodb");
@@ -136,7 +136,7 @@ class DynamoLedger final : public Ledger {
       endpoint_ =
           fmt::format("https://dynamodb.{}.amazonaws.com{}", region_, region_.rfind("cn-", 0) == 0 ? ".cn" : "");
     }
-    credentials_ = net::make_default_credentials_provider(config_);
+    credentials_ = aws::make_default_credentials_provider(config_);
     net::HttpOptions options;
     options.ca_bundle = config_.ca_bundle();
     http_ = std::make_unique<net::HttpClient>(options);
@@ -334,9 +334,9 @@ class DynamoLedger final : public Ledger {
     }
     req.idempotent = idempotent;
     req.timeout = std::chrono::seconds(30);
-    const std::string payload_hash = net::sha256_hex(req.body);
+    const std::string payload_hash = aws::sha256_hex(req.body);
     for (int attempt = 1;; ++attempt) {
-      net::SigningParams params;
+      aws::SigningParams params;
       params.region = region_;
       params.service = "dynamodb";
       net::HttpResponse resp;
@@ -344,7 +344,7 @@ class DynamoLedger final : public Ledger {
         params.credentials = credentials_->get();
         req.sign = [params, payload_hash](net::HttpRequest& r) mutable {
           params.time = std::chrono::system_clock::now();
-          net::sign_request(r, payload_hash, params);
+          aws::sign_request(r, payload_hash, params);
         };
         resp = http_->send(req);
       } catch (const Error& e) {
@@ -705,8 +705,8 @@ class DynamoLedger final : public Ledger {
   std::string region_, table_, tags_table_, describe_;
   int page_size_ = 0;
   std::string endpoint_;
-  net::AwsConfig config_;
-  std::shared_ptr<net::AwsCredentialsProvider> credentials_;
+  aws::AwsConfig config_;
+  std::shared_ptr<aws::AwsCredentialsProvider> credentials_;
   std::unique_ptr<net::HttpClient> http_;
   std::mt19937_64 rng_;
 };

@@ -1,6 +1,6 @@
 // dynamo://region/table-prefix — the DynamoDB ledger (tables of the original Python sacker).
 // The backend class lives in the .cpp; this header only declares its factory,
-// registered in src/core/backends.cpp.
+// registered in the scheme table (src/client/registry.cpp).
 #pragma once
 
 #include <memory>
@@ -11,5 +11,6 @@
 namespace sacker {
 
 std::unique_ptr<Ledger> open_dynamo_ledger(const Uri& uri);
+inline constexpr LedgerScheme kDynamoLedgerScheme{"dynamo", "dynamo://region/table-prefix", open_dynamo_ledger};
 
 }  // namespace sacker

@@ -49,14 +49,15 @@
 
 #include <strings.h>
 
-#include "net/s3_client.h"
+#include "aws/s3_client.h"
+#include "kit/parallel.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 
 namespace sacker {
 namespace {
 
-using net::S3Client;
+using aws::S3Client;
 using nlohmann::json;
 
 constexpr std::uint64_t kMaxVersion = 9'999'999'999'999ULL;       // 13 digits
@@ -147,22 +148,22 @@ std::optional<std::uint64_t> parse_version_text(const std::string& s) {
 
 class S3Ledger final : public Ledger {
  public:
-  S3Ledger(std::shared_ptr<S3Client> client, net::S3Uri uri, int page_size, std::string versions_dir,
+  S3Ledger(std::shared_ptr<S3Client> client, aws::S3Uri uri, int page_size, std::string versions_dir,
            std::function<std::int64_t()> now_ms)
       : client_(std::move(client)),
         uri_(std::move(uri)),
         page_size_(page_size),
         versions_dir_(std::move(versions_dir)),
         now_ms_(std::move(now_ms)),
-        acl_(net::s3_acl_headers(uri_)) {}
+        acl_(aws::s3_acl_headers(uri_)) {}
 
   void init() override { client_->create_bucket(uri_.bucket); }
 
   std::vector<std::string> packages() override {
     std::vector<std::string> out;
-    net::S3ListRequest q = request(uri_.prefix);
+    aws::S3ListRequest q = request(uri_.prefix);
     q.delimiter = "/";
-    client_->list_all(uri_.bucket, q, [&](net::S3ListPage& page) {
+    client_->list_all(uri_.bucket, q, [&](aws::S3ListPage& page) {
       for (const auto& p : page.common_prefixes) {
         if (p.size() <= uri_.prefix.size() + 1 || p.compare(0, uri_.prefix.size(), uri_.prefix) != 0) continue;
         std::string name = p.substr(uri_.prefix.size(), p.size() - uri_.prefix.size() - 1);
@@ -209,7 +210,7 @@ class S3Ledger final : public Ledger {
         throw Error(ErrorKind::Conflict, fmt::format("{}: cannot add to {}: no version number left after {}",
                                                      uri_.display, package, kMaxVersion));
       const std::string nonce = random_nonce();
-      net::S3PutOptions o;
+      aws::S3PutOptions o;
       o.headers = {{"Content-Type", "application/json"}, {"If-None-Match", "*"}};
       o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
       add_metadata_headers(record.metadata, o.headers);
@@ -246,7 +247,7 @@ class S3Ledger final : public Ledger {
                                                   "numbers of up to 13 digits",
                                                   uri_.display, record.package, record.version));
     const std::string k = version_key(record.package, record.version);
-    net::S3PutOptions o;
+    aws::S3PutOptions o;
     o.headers = {{"Content-Type", "application/json"}, {"If-None-Match", "*"}};
     o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
     add_metadata_headers(record.metadata, o.headers);
@@ -388,8 +389,8 @@ class S3Ledger final : public Ledger {
     return tags_prefix(package) + tag;
   }
 
-  net::S3ListRequest request(std::string prefix) const {
-    net::S3ListRequest q;
+  aws::S3ListRequest request(std::string prefix) const {
+    aws::S3ListRequest q;
     q.prefix = std::move(prefix);
     q.max_keys = page_size_;
     return q;
@@ -402,11 +403,11 @@ class S3Ledger final : public Ledger {
   // Versions whose keys sort after `start_after` (a full key or ""), ascending.
   std::vector<std::uint64_t> list_versions(const std::string& package, const std::string& start_after) {
     const std::string vp = versions_prefix(package);
-    net::S3ListRequest q = request(vp);
+    aws::S3ListRequest q = request(vp);
     q.delimiter = "/";
     q.start_after = start_after;
     std::vector<std::uint64_t> out;
-    client_->list_all(uri_.bucket, q, [&](net::S3ListPage& page) {
+    client_->list_all(uri_.bucket, q, [&](aws::S3ListPage& page) {
       for (const auto& o : page.objects) {
         if (o.key.compare(0, vp.size(), vp) != 0) continue;
         auto v = parse_version_text(o.key.substr(vp.size()));
@@ -436,10 +437,10 @@ class S3Ledger final : public Ledger {
 
   std::vector<std::string> list_tag_names(const std::string& package) {
     const std::string tp = tags_prefix(package);
-    net::S3ListRequest q = request(tp);
+    aws::S3ListRequest q = request(tp);
     q.delimiter = "/";
     std::vector<std::string> out;
-    client_->list_all(uri_.bucket, q, [&](net::S3ListPage& page) {
+    client_->list_all(uri_.bucket, q, [&](aws::S3ListPage& page) {
       for (const auto& o : page.objects) {
         if (o.key.compare(0, tp.size(), tp) != 0) continue;
         std::string name = o.key.substr(tp.size());
@@ -476,15 +477,15 @@ class S3Ledger final : public Ledger {
 
   void write_tag(const std::string& package, const std::string& tag, std::uint64_t version) {
     json j = {{"version", version}};
-    net::S3PutOptions o;
+    aws::S3PutOptions o;
     o.headers = {{"Content-Type", "application/json"}};
     o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
     client_->put(uri_.bucket, tag_key(package, tag), j.dump(), std::move(o));
   }
 
   // Puts a removed version object back as it was (body and x-amz-meta-* headers).
-  void restore_version(const std::string& key, const net::S3Object& removed) {
-    net::S3PutOptions o;
+  void restore_version(const std::string& key, const aws::S3Object& removed) {
+    aws::S3PutOptions o;
     o.headers = {{"Content-Type", "application/json"}, {"If-None-Match", "*"}};
     o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
     for (const auto& [name, value] : removed.info.headers)
@@ -533,7 +534,7 @@ class S3Ledger final : public Ledger {
     }
   }
 
-  VersionRecord parse_record(const std::string& package, std::uint64_t version, const net::S3Object& obj,
+  VersionRecord parse_record(const std::string& package, std::uint64_t version, const aws::S3Object& obj,
                              const std::string& key) const {
     json j = json::parse(obj.body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) invalid(key, "not a JSON object");
@@ -607,13 +608,13 @@ class S3Ledger final : public Ledger {
       for (std::size_t i = 0; i < n; ++i) fn(i);
       return;
     }
-    net::ParallelTasks tasks(std::min(n, kReadParallelism));
+    ParallelTasks tasks(std::min(n, kReadParallelism));
     for (std::size_t i = 0; i < n; ++i) tasks.submit([&fn, i] { fn(i); });
     tasks.wait_all();
   }
 
   std::shared_ptr<S3Client> client_;
-  net::S3Uri uri_;
+  aws::S3Uri uri_;
   int page_size_;
   std::string versions_dir_;  // "versions" (DESIGN.md) or "generations" (the original tool's code)
   std::function<std::int64_t()> now_ms_;
@@ -624,8 +625,8 @@ class S3Ledger final : public Ledger {
 };
 
 std::unique_ptr<Ledger> make(const Uri& uri, std::function<std::int64_t()> now_ms) {
-  net::S3Uri s3 = net::parse_s3_uri(uri, {"page_size", "acl", "versions_dir"});
-  int page_size = static_cast<int>(net::s3_size_option(s3, "page_size", 0, 1, 1000));
+  aws::S3Uri s3 = aws::parse_s3_uri(uri, {"page_size", "acl", "versions_dir"});
+  int page_size = static_cast<int>(aws::s3_size_option(s3, "page_size", 0, 1, 1000));
   // The original Python sacker's code keeps version objects under <pkg>/generations/;
   // DESIGN.md's layout (the default) under <pkg>/versions/. Everything else is shared.
   std::string versions_dir = "versions";
@@ -633,7 +634,7 @@ std::unique_ptr<Ledger> make(const Uri& uri, std::function<std::int64_t()> now_m
   if (versions_dir != "versions" && versions_dir != "generations")
     throw Error(ErrorKind::Invalid,
                 fmt::format("invalid URI '{}': versions_dir must be 'versions' or 'generations'", s3.display));
-  return std::make_unique<S3Ledger>(net::shared_s3_client(), std::move(s3), page_size, std::move(versions_dir),
+  return std::make_unique<S3Ledger>(aws::shared_s3_client(), std::move(s3), page_size, std::move(versions_dir),
                                     std::move(now_ms));
 }
 

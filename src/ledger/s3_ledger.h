@@ -1,6 +1,6 @@
 // s3://bucket[/prefix] — the S3 ledger (layout of the original Python sacker; write-only friendly).
 // The backend class lives in the .cpp; this header only declares its factory,
-// registered in src/core/backends.cpp.
+// registered in the scheme table (src/client/registry.cpp).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,7 @@
 namespace sacker {
 
 std::unique_ptr<Ledger> open_s3_ledger(const Uri& uri);
+inline constexpr LedgerScheme kS3LedgerScheme{"s3", "s3://bucket[/prefix]", open_s3_ledger};
 
 // For tests: the same ledger with its clock (Unix milliseconds) injected, e.g. a
 // frozen clock that makes every add collide.

@@ -1,22 +1,57 @@
+// The SQLite ledger: sqlite:///path/ledger.db, the embedded default.
+//
+// Layout (tables, all STRICT):
+//   sacker_meta (key, value)                      'format' = '2': marks the file as ours
+//   packages (name, next_version, next_seq)       per-package counters; never deleted
+//   versions (package, version, sha256, size, basename, mode, created, metadata, signatures)
+//   tags     (package, tag, version, seq, signatures)   seq: the event that set the tag
+//   events   (package, seq, tag, event)           event = event_to_json, tag copied for filtering
+// Files written before history (format 1: packages/versions/tags only) are
+// upgraded in place on open; a database with other tables belongs to another
+// program and is refused before anything in it changes (even the journal mode).
+//
+// Why it is race-free: WAL mode, a 60 s busy timeout, and every read-modify-write
+// in one BEGIN IMMEDIATE transaction, which takes the database's write lock before
+// the first read. So concurrent processes on one host run each change (its checks,
+// its record, its counters and its event) one after another, never interleaved:
+// no version is handed out twice, no compare-and-swap misses a concurrent move, and
+// the event commits with its change or not at all. synchronous=FULL: a committed
+// add survives power loss, so a printed version number is never handed out again.
 #include "ledger/sqlite_ledger.h"
 
 #include <fmt/core.h>
-#include <sqlite3.h>
 
 #include <climits>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/files.h"
+#include "kit/ledger_kit.h"
+#include "kit/uri_options.h"
+#include "ledger/sqlite_db.h"
 #include "sacker/error.h"
+#include "sacker/names.h"
 
 namespace sacker {
 namespace {
 
+using namespace ledger_kit;
+using sqlite::Db;
+using sqlite::Statement;
+using sqlite::Transaction;
+
+constexpr const char* kFormat = "2";
+
 constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS sacker_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS packages (
   name TEXT PRIMARY KEY,
-  next_version INTEGER NOT NULL
+  next_version INTEGER NOT NULL,
+  next_seq INTEGER NOT NULL DEFAULT 1
 ) STRICT;
 CREATE TABLE IF NOT EXISTS versions (
   package TEXT NOT NULL,
@@ -27,138 +62,96 @@ CREATE TABLE IF NOT EXISTS versions (
   mode INTEGER NOT NULL,
   created INTEGER NOT NULL,
   metadata TEXT NOT NULL,
+  signatures TEXT NOT NULL DEFAULT '[]',
   PRIMARY KEY (package, version)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS tags (
   package TEXT NOT NULL,
   tag TEXT NOT NULL,
   version INTEGER NOT NULL,
+  seq INTEGER NOT NULL DEFAULT 0,
+  signatures TEXT NOT NULL DEFAULT '[]',
   PRIMARY KEY (package, tag)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS events (
+  package TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  tag TEXT NOT NULL,
+  event TEXT NOT NULL,
+  PRIMARY KEY (package, seq)
+) STRICT;
+INSERT OR IGNORE INTO sacker_meta (key, value) VALUES ('format', '2');
 )sql";
 
-class SqliteLedger;
-
-// One prepared statement; finalized on destruction.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql, const std::string& where);
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement& bind(int i, const std::string& v) {
-    check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Statement& bind(int i, std::int64_t v) {
-    check(sqlite3_bind_int64(stmt_, i, v));
-    return *this;
-  }
-  // true while there is a row.
-  bool step();
-  std::string text(int col) const {
-    auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
-  }
-  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-
- private:
-  void check(int rc);
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  std::string where_;
+// Columns added to format-1 tables (ALTER TABLE ... ADD COLUMN).
+struct Upgrade {
+  const char* table;
+  const char* column;
+  const char* definition;
+};
+constexpr Upgrade kUpgrades[] = {
+    {"packages", "next_seq", "INTEGER NOT NULL DEFAULT 1"},
+    {"versions", "signatures", "TEXT NOT NULL DEFAULT '[]'"},
+    {"tags", "seq", "INTEGER NOT NULL DEFAULT 0"},
+    {"tags", "signatures", "TEXT NOT NULL DEFAULT '[]'"},
 };
 
-[[noreturn]] void fail(sqlite3* db, int rc, const std::string& where) {
-  std::string msg = fmt::format("sqlite ledger {}: {}", where, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: throw Error(ErrorKind::Unavailable, msg + " (another process holds the lock too long)");
-    case SQLITE_PERM:
-    case SQLITE_READONLY:
-    case SQLITE_AUTH: throw Error(ErrorKind::Denied, msg);
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_FULL: throw Error(ErrorKind::LocalIO, msg);
-    case SQLITE_NOTADB:
-    case SQLITE_CORRUPT: throw Error(ErrorKind::Invalid, msg + " (not a sacker sqlite ledger)");
-    case SQLITE_CONSTRAINT: throw Error(ErrorKind::Conflict, msg);
-    default: throw Error(ErrorKind::Internal, msg);
-  }
+constexpr const char* kSelectOneRecord =
+    "SELECT package, version, sha256, size, basename, mode, created, metadata, signatures FROM versions "
+    "WHERE package = ?1 AND version = ?2";
+constexpr const char* kSelectAllRecords =
+    "SELECT package, version, sha256, size, basename, mode, created, metadata, signatures FROM versions "
+    "WHERE package = ?1 ORDER BY version";
+
+std::int64_t to_db(std::uint64_t n) {
+  if (n > static_cast<std::uint64_t>(INT64_MAX))
+    throw Error(ErrorKind::Invalid, fmt::format("{} is too large for the sqlite ledger", n));
+  return static_cast<std::int64_t>(n);
 }
 
-Statement::Statement(sqlite3* db, const char* sql, const std::string& where) : db_(db), where_(where) {
-  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  if (rc != SQLITE_OK) fail(db, rc, where);
-}
-void Statement::check(int rc) {
-  if (rc != SQLITE_OK) fail(db_, rc, where_);
-}
-bool Statement::step() {
-  int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  fail(db_, rc, where_);
-}
-
-std::int64_t to_db(std::uint64_t version) {
-  if (version > static_cast<std::uint64_t>(INT64_MAX))
-    throw Error(ErrorKind::Invalid, fmt::format("version {} is too large for the sqlite ledger", version));
-  return static_cast<std::int64_t>(version);
+std::string signatures_text(const std::vector<std::string>& signatures) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& s : signatures) a.push_back(nlohmann::json::parse(s));
+  return a.dump();
 }
 
 class SqliteLedger final : public Ledger {
  public:
-  SqliteLedger(std::filesystem::path path, std::string uri) : path_(std::move(path)), uri_(std::move(uri)) {
-    if (path_.has_parent_path()) make_directories(path_.parent_path());
-    int rc =
-        sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-      std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-      sqlite3_close(db_);
-      db_ = nullptr;
-      throw Error(rc == SQLITE_CANTOPEN ? ErrorKind::LocalIO : ErrorKind::Internal,
-                  fmt::format("cannot open sqlite ledger {}: {}", path_.string(), msg));
-    }
-    sqlite3_busy_timeout(db_, 60000);
-    exec("PRAGMA journal_mode=WAL", "open");
+  SqliteLedger(const std::filesystem::path& path, std::string uri) : db_(path), uri_(std::move(uri)) {
+    refuse_foreign_database();
+    db_.exec("PRAGMA journal_mode=WAL", "open");
     // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss,
     // and a lost add would hand its printed version number out again to other bytes.
-    exec("PRAGMA synchronous=FULL", "open");
-    exec(kSchema, "create schema");
+    db_.exec("PRAGMA synchronous=FULL", "open");
+    create_schema();
   }
-  ~SqliteLedger() override { sqlite3_close(db_); }
 
-  void init() override { exec(kSchema, "create schema"); }
+  void init() override { create_schema(); }
 
   std::vector<std::string> packages() override {
-    Statement s(db_, "SELECT DISTINCT package FROM versions ORDER BY package", "list packages");
+    Statement s(db_, "SELECT DISTINCT package FROM versions ORDER BY package", where("list packages"));
     std::vector<std::string> out;
-    while (s.step()) out.push_back(s.text(0));
+    while (s.step()) out.push_back(checked_package(uri_, s.text(0)));
     return out;
   }
 
   std::vector<std::uint64_t> versions(const std::string& package) override {
-    Statement s(db_, "SELECT version FROM versions WHERE package = ?1 ORDER BY version", "list versions");
+    Statement s(db_, "SELECT version FROM versions WHERE package = ?1 ORDER BY version", where("list versions"));
     s.bind(1, package);
     std::vector<std::uint64_t> out;
-    while (s.step()) out.push_back(static_cast<std::uint64_t>(s.integer(0)));
+    while (s.step()) out.push_back(positive(s.integer(0), package, "version"));
     return out;
   }
 
   std::optional<VersionRecord> get(const std::string& package, std::uint64_t version) override {
-    Statement s(db_,
-                "SELECT package, version, sha256, size, basename, mode, created, metadata FROM versions "
-                "WHERE package = ?1 AND version = ?2",
-                "read version");
+    Statement s(db_, kSelectOneRecord, where("read version"));
     s.bind(1, package).bind(2, to_db(version));
     if (!s.step()) return std::nullopt;
     return read_record(s);
   }
 
   std::vector<VersionRecord> records(const std::string& package) override {
-    Statement s(db_,
-                "SELECT package, version, sha256, size, basename, mode, created, metadata FROM versions "
-                "WHERE package = ?1 ORDER BY version",
-                "read versions");
+    Statement s(db_, kSelectAllRecords, where("read versions"));
     s.bind(1, package);
     std::vector<VersionRecord> out;
     while (s.step()) out.push_back(read_record(s));
@@ -166,179 +159,350 @@ class SqliteLedger final : public Ledger {
   }
 
   std::optional<std::uint64_t> latest(const std::string& package) override {
-    Statement s(db_, "SELECT MAX(version) FROM versions WHERE package = ?1", "read latest");
+    Statement s(db_, "SELECT MAX(version) FROM versions WHERE package = ?1", where("read latest"));
     s.bind(1, package);
-    if (!s.step() || sqlite3_column_type_null(s)) return std::nullopt;
-    return static_cast<std::uint64_t>(s.integer(0));
+    if (!s.step() || s.is_null(0)) return std::nullopt;
+    return positive(s.integer(0), package, "version");
   }
 
-  std::uint64_t add(const VersionRecord& record) override {
-    Transaction tx(*this);
-    std::int64_t next = 1;
+  std::uint64_t add(const VersionRecord& record, const ChangeContext& ctx) override {
+    Transaction tx(db_);
+    VersionRecord r = record;
     {
       Statement s(db_,
                   "SELECT MAX(COALESCE((SELECT next_version FROM packages WHERE name = ?1), 1), "
                   "COALESCE((SELECT MAX(version) + 1 FROM versions WHERE package = ?1), 1))",
-                  "add");
+                  where("add"));
       s.bind(1, record.package);
-      if (s.step()) next = s.integer(0);
+      r.version = s.step() ? static_cast<std::uint64_t>(s.integer(0)) : 1;
     }
-    VersionRecord r = record;
-    r.version = static_cast<std::uint64_t>(next);
-    insert(r);
-    bump_counter(r.package, next + 1);
+    r.signatures = ctx.sign_record ? ctx.sign_record(r) : std::vector<std::string>{};
+    insert_record(r);
+    bump_counters(r.package, r.version + 1, 0);
+    append_event(make_event(EventAction::Add, ctx, r.package, r.version, {}, std::nullopt, r.sha256));
     tx.commit();
     return r.version;
   }
 
-  void put_record(const VersionRecord& record) override {
-    Transaction tx(*this);
-    if (auto existing = get(record.package, record.version)) {
-      if (*existing == record) return;
-      throw Error(ErrorKind::Conflict,
-                  fmt::format("{} version {} already exists with other content", record.package, record.version));
-    }
-    insert(record);
-    bump_counter(record.package, to_db(record.version) + 1);
-    tx.commit();
-  }
-
-  bool remove_version(const std::string& package, std::uint64_t version) override {
-    Transaction tx(*this);
+  std::optional<Event> remove_version(const std::string& package, std::uint64_t version,
+                                      const ChangeContext& ctx) override {
+    Transaction tx(db_);
+    auto record = get(package, version);
+    if (!record) return std::nullopt;
     {
-      Statement s(db_, "SELECT tag FROM tags WHERE package = ?1 AND version = ?2 ORDER BY tag", "remove");
+      Statement s(db_, "SELECT tag FROM tags WHERE package = ?1 AND version = ?2 ORDER BY tag", where("remove"));
       s.bind(1, package).bind(2, to_db(version));
-      if (s.step())
-        throw Error(ErrorKind::Conflict,
-                    fmt::format("{} version {} is tagged '{}': untag it first", package, version, s.text(0)));
+      if (s.step()) throw version_is_tagged(package, version, s.text(0));
     }
-    Statement s(db_, "DELETE FROM versions WHERE package = ?1 AND version = ?2", "remove");
+    Statement s(db_, "DELETE FROM versions WHERE package = ?1 AND version = ?2", where("remove"));
     s.bind(1, package).bind(2, to_db(version));
     s.step();
-    bool removed = sqlite3_changes(db_) > 0;
+    Event e = append_event(make_event(EventAction::Remove, ctx, package, version, {}, std::nullopt, record->sha256));
     tx.commit();
-    return removed;
+    return e;
   }
 
-  std::map<std::string, std::uint64_t> tags(const std::string& package) override {
-    Statement s(db_, "SELECT tag, version FROM tags WHERE package = ?1 ORDER BY tag", "list tags");
+  std::map<std::string, TagValue> tag_values(const std::string& package) override {
+    Statement s(db_, "SELECT tag, version, seq, signatures FROM tags WHERE package = ?1 ORDER BY tag",
+                where("list tags"));
     s.bind(1, package);
-    std::map<std::string, std::uint64_t> out;
-    while (s.step()) out[s.text(0)] = static_cast<std::uint64_t>(s.integer(1));
+    std::map<std::string, TagValue> out;
+    while (s.step()) out[checked_tag(uri_, package, s.text(0))] = read_tag_value(s, package);
     return out;
   }
 
-  void set_tag(const std::string& package, const std::string& tag, std::uint64_t version) override {
-    Transaction tx(*this);
-    {
-      Statement s(db_, "SELECT 1 FROM versions WHERE package = ?1 AND version = ?2", "tag");
-      s.bind(1, package).bind(2, to_db(version));
-      if (!s.step()) throw Error(ErrorKind::NotFound, fmt::format("{} has no version {}", package, version));
-    }
-    Statement s(db_,
-                "INSERT INTO tags (package, tag, version) VALUES (?1, ?2, ?3) "
-                "ON CONFLICT (package, tag) DO UPDATE SET version = excluded.version",
-                "tag");
-    s.bind(1, package).bind(2, tag).bind(3, to_db(version));
+  std::optional<TagValue> tag_value(const std::string& package, const std::string& tag) override {
+    Statement s(db_, "SELECT tag, version, seq, signatures FROM tags WHERE package = ?1 AND tag = ?2",
+                where("read tag"));
+    s.bind(1, package).bind(2, tag);
+    if (!s.step()) return std::nullopt;
+    return read_tag_value(s, package);
+  }
+
+  std::optional<Event> set_tag(const std::string& package, const std::string& tag, std::uint64_t version,
+                               const TagExpectation& expect, const ChangeContext& ctx) override {
+    Transaction tx(db_);
+    auto record = get(package, version);
+    if (!record) throw no_such_version(package, version);
+    auto current = tag_value(package, tag);
+    std::optional<std::uint64_t> now = current ? std::optional(current->version) : std::nullopt;
+    if (!expect.met_by(now)) throw tag_not_as_expected(package, tag, expect, now);
+    if (now == version) return std::nullopt;
+    Event e = make_event(tag_action(ctx), ctx, package, version, tag, now, record->sha256);
+    e.seq = next_seq(package);
+    if (ctx.sign_event) e.signatures = ctx.sign_event(e);
+    append_event(e);
+    write_tag(package, tag, TagValue{version, e.seq, e.signatures});
+    tx.commit();
+    return e;
+  }
+
+  std::optional<Event> remove_tag(const std::string& package, const std::string& tag, const TagExpectation& expect,
+                                  const ChangeContext& ctx) override {
+    Transaction tx(db_);
+    auto current = tag_value(package, tag);
+    std::optional<std::uint64_t> now = current ? std::optional(current->version) : std::nullopt;
+    if (!expect.met_by(now)) throw tag_not_as_expected(package, tag, expect, now);
+    if (!now) return std::nullopt;
+    auto record = get(package, *now);
+    Statement s(db_, "DELETE FROM tags WHERE package = ?1 AND tag = ?2", where("untag"));
+    s.bind(1, package).bind(2, tag);
     s.step();
+    Event e = append_event(make_event(EventAction::Untag, ctx, package, 0, tag, now, record ? record->sha256 : ""));
+    tx.commit();
+    return e;
+  }
+
+  std::vector<Event> history(const std::string& package, const HistoryQuery& query) override {
+    Statement s(db_,
+                "SELECT event FROM events WHERE package = ?1 AND (?2 = 0 OR seq < ?2) AND (?3 = '' OR tag = ?3) "
+                "ORDER BY seq DESC LIMIT ?4",
+                where("read history"));
+    s.bind(1, package)
+        .bind(2, to_db(query.before))
+        .bind(3, query.tag.value_or(""))
+        .bind(4, query.limit == 0 ? INT64_MAX : to_db(query.limit));
+    std::vector<Event> out;
+    while (s.step()) out.push_back(read_event(s.text(0), package));
+    return out;
+  }
+
+  void put_record(const VersionRecord& record) override {
+    Transaction tx(db_);
+    put_record_in_tx(record);
     tx.commit();
   }
 
-  bool remove_tag(const std::string& package, const std::string& tag) override {
-    Statement s(db_, "DELETE FROM tags WHERE package = ?1 AND tag = ?2", "untag");
-    s.bind(1, package).bind(2, tag);
-    s.step();
-    return sqlite3_changes(db_) > 0;
+  void put_tag(const std::string& package, const std::string& tag, const TagValue& value) override {
+    Transaction tx(db_);
+    put_tag_in_tx(package, tag, value);
+    tx.commit();
+  }
+
+  void put_event(const Event& event) override {
+    Transaction tx(db_);
+    put_event_in_tx(event);
+    tx.commit();
+  }
+
+  // One transaction: all or nothing, and one fsync for the whole import.
+  void import_batch(const ImportBatch& batch) override {
+    Transaction tx(db_);
+    for (const auto& r : batch.records) put_record_in_tx(r);
+    for (const auto& t : batch.tags) put_tag_in_tx(t.package, t.tag, t.value);
+    for (const auto& e : batch.events) put_event_in_tx(e);
+    tx.commit();
   }
 
   std::string describe() const override { return uri_; }
 
  private:
-  // BEGIN IMMEDIATE ... COMMIT; rolls back when not committed.
-  class Transaction {
-   public:
-    explicit Transaction(SqliteLedger& l) : l_(l) { l_.exec("BEGIN IMMEDIATE", "begin transaction"); }
-    ~Transaction() {
-      if (!done_) sqlite3_exec(l_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  std::string where(const char* what) const { return fmt::format("sqlite ledger {}: {}", uri_, what); }
+
+  // A database that has tables and is not ours (nor a format-1 sacker ledger) is
+  // refused before anything writes to it.
+  void refuse_foreign_database() {
+    const auto tables = db_.table_names();
+    const std::set<std::string> ours = {"sacker_meta", "packages", "versions", "tags", "events"};
+    std::set<std::string> have(tables.begin(), tables.end());
+    bool foreign = false;
+    for (const auto& t : tables)
+      if (!ours.count(t)) foreign = true;
+    if (!have.empty() && !have.count("sacker_meta") &&
+        !(have.count("packages") && have.count("versions") && have.count("tags")))
+      foreign = true;
+    if (foreign) {
+      std::string names;
+      for (const auto& t : tables) names += (names.empty() ? "" : ", ") + printable(t);
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("sqlite ledger {}: the file is an SQLite database of another program (tables: {}); "
+                              "refusing to change it",
+                              uri_, names));
     }
-    void commit() {
-      l_.exec("COMMIT", "commit");
-      done_ = true;
+    if (have.count("sacker_meta")) {
+      Statement s(db_, "SELECT value FROM sacker_meta WHERE key = 'format'", where("open"));
+      if (s.step() && s.text(0) != kFormat)
+        throw Error(ErrorKind::Invalid, fmt::format("sqlite ledger {}: format {} is not one this sacker reads ({})",
+                                                    uri_, printable(s.text(0)), kFormat));
     }
-
-   private:
-    SqliteLedger& l_;
-    bool done_ = false;
-  };
-
-  static bool sqlite3_column_type_null(Statement& s) { return s.text(0).empty(); }
-
-  void exec(const char* sql, const char* where) {
-    char* err = nullptr;
-    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
-    sqlite3_free(err);
-    if (rc != SQLITE_OK) fail(db_, rc, where);
   }
 
-  void insert(const VersionRecord& r) {
+  void create_schema() {
+    Transaction tx(db_);
+    db_.exec(kSchema, where("create schema").c_str());
+    for (const auto& u : kUpgrades) {
+      bool present = false;
+      Statement s(db_, fmt::format("PRAGMA table_info({})", u.table).c_str(), where("upgrade schema"));
+      while (s.step())
+        if (s.text(1) == u.column) present = true;
+      if (!present)
+        db_.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", u.table, u.column, u.definition).c_str(),
+                 where("upgrade schema").c_str());
+    }
+    tx.commit();
+  }
+
+  std::uint64_t positive(std::int64_t n, const std::string& package, const char* what) const {
+    if (n <= 0) throw corrupt(uri_, fmt::format("{} of {} is {}", what, printable(package), n));
+    return static_cast<std::uint64_t>(n);
+  }
+
+  void insert_record(const VersionRecord& r) {
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& [k, v] : r.metadata) meta[k] = v;
     Statement s(db_,
-                "INSERT INTO versions (package, version, sha256, size, basename, mode, created, metadata) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                "add");
+                "INSERT INTO versions (package, version, sha256, size, basename, mode, created, metadata, signatures) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                where("add"));
     s.bind(1, r.package)
         .bind(2, to_db(r.version))
         .bind(3, r.sha256)
-        .bind(4, static_cast<std::int64_t>(r.size))
+        .bind(4, to_db(r.size))
         .bind(5, r.basename)
         .bind(6, static_cast<std::int64_t>(r.mode))
         .bind(7, r.created)
-        .bind(8, meta.dump());
+        .bind(8, meta.dump())
+        .bind(9, signatures_text(r.signatures));
     s.step();
   }
 
-  void bump_counter(const std::string& package, std::int64_t next) {
+  // Raises the package's counters to at least `next_version` / `next_seq` (0: leave).
+  void bump_counters(const std::string& package, std::uint64_t next_version, std::uint64_t next_seq) {
     Statement s(db_,
-                "INSERT INTO packages (name, next_version) VALUES (?1, ?2) "
-                "ON CONFLICT (name) DO UPDATE SET next_version = MAX(next_version, excluded.next_version)",
-                "add");
-    s.bind(1, package).bind(2, next);
+                "INSERT INTO packages (name, next_version, next_seq) VALUES (?1, MAX(?2, 1), MAX(?3, 1)) "
+                "ON CONFLICT (name) DO UPDATE SET next_version = MAX(next_version, excluded.next_version), "
+                "next_seq = MAX(next_seq, excluded.next_seq)",
+                where("update counters"));
+    s.bind(1, package).bind(2, to_db(next_version)).bind(3, to_db(next_seq));
     s.step();
   }
 
-  VersionRecord read_record(Statement& s) {
+  std::uint64_t next_seq(const std::string& package) {
+    Statement s(db_,
+                "SELECT MAX(COALESCE((SELECT next_seq FROM packages WHERE name = ?1), 1), "
+                "COALESCE((SELECT MAX(seq) + 1 FROM events WHERE package = ?1), 1))",
+                where("history"));
+    s.bind(1, package);
+    return s.step() ? static_cast<std::uint64_t>(s.integer(0)) : 1;
+  }
+
+  // Stores `e` (seq 0: the next one) and raises the counter past it. In a transaction.
+  Event append_event(Event e) {
+    if (e.seq == 0) e.seq = next_seq(e.package);
+    Statement s(db_, "INSERT INTO events (package, seq, tag, event) VALUES (?1, ?2, ?3, ?4)", where("history"));
+    s.bind(1, e.package).bind(2, to_db(e.seq)).bind(3, e.tag).bind(4, event_to_json(e));
+    s.step();
+    bump_counters(e.package, 0, e.seq + 1);
+    return e;
+  }
+
+  void write_tag(const std::string& package, const std::string& tag, const TagValue& value) {
+    Statement s(db_,
+                "INSERT INTO tags (package, tag, version, seq, signatures) VALUES (?1, ?2, ?3, ?4, ?5) "
+                "ON CONFLICT (package, tag) DO UPDATE SET version = excluded.version, seq = excluded.seq, "
+                "signatures = excluded.signatures",
+                where("tag"));
+    s.bind(1, package)
+        .bind(2, tag)
+        .bind(3, to_db(value.version))
+        .bind(4, to_db(value.seq))
+        .bind(5, signatures_text(value.signatures));
+    s.step();
+  }
+
+  void put_record_in_tx(const VersionRecord& record) {
+    if (auto existing = get(record.package, record.version)) {
+      if (*existing == record) return;
+      throw version_exists_differently(record.package, record.version);
+    }
+    insert_record(record);
+    bump_counters(record.package, record.version + 1, 0);
+  }
+
+  void put_tag_in_tx(const std::string& package, const std::string& tag, const TagValue& value) {
+    Statement s(db_, "SELECT 1 FROM versions WHERE package = ?1 AND version = ?2", where("tag"));
+    s.bind(1, package).bind(2, to_db(value.version));
+    if (!s.step()) throw no_such_version(package, value.version);
+    write_tag(package, tag, value);
+  }
+
+  void put_event_in_tx(const Event& event) {
+    if (event.seq != 0) {
+      Statement s(db_, "SELECT event FROM events WHERE package = ?1 AND seq = ?2", where("history"));
+      s.bind(1, event.package).bind(2, to_db(event.seq));
+      if (s.step()) {
+        if (read_event(s.text(0), event.package) == event) return;
+        throw event_exists_differently(event.package, event.seq);
+      }
+    }
+    append_event(event);
+  }
+
+  std::vector<std::string> read_signatures(const std::string& text, const std::string& package) const {
+    std::vector<std::string> out;
+    try {
+      auto a = nlohmann::json::parse(text);
+      if (!a.is_array()) throw corrupt(uri_, fmt::format("malformed signatures in {}", printable(package)));
+      for (const auto& s : a) out.push_back(s.dump());
+    } catch (const nlohmann::json::exception&) {
+      throw corrupt(uri_, fmt::format("malformed signatures in {}", printable(package)));
+    }
+    return out;
+  }
+
+  TagValue read_tag_value(Statement& s, const std::string& package) const {
+    TagValue v;
+    v.version = positive(s.integer(1), package, "a tag's version");
+    if (s.integer(2) < 0) throw corrupt(uri_, fmt::format("a tag of {} has seq {}", printable(package), s.integer(2)));
+    v.seq = static_cast<std::uint64_t>(s.integer(2));
+    v.signatures = read_signatures(s.text(3), package);
+    return v;
+  }
+
+  Event read_event(const std::string& json, const std::string& package) const {
+    try {
+      Event e = event_from_json(json);
+      if (e.package != package) throw Error(ErrorKind::Invalid, "it belongs to another package");
+      return e;
+    } catch (const Error& e) {
+      throw corrupt(uri_, fmt::format("an event of {} read from the ledger is refused: {}", printable(package),
+                                      e.what()));
+    }
+  }
+
+  VersionRecord read_record(Statement& s) const {
     VersionRecord r;
     r.package = s.text(0);
+    if (s.integer(1) <= 0 || s.integer(3) < 0 || s.integer(5) < 0)
+      throw corrupt(uri_, fmt::format("{} has a record with version {}, size {}, mode {}", printable(r.package),
+                                      s.integer(1), s.integer(3), s.integer(5)));
     r.version = static_cast<std::uint64_t>(s.integer(1));
     r.sha256 = s.text(2);
     r.size = static_cast<std::uint64_t>(s.integer(3));
     r.basename = s.text(4);
-    r.mode = static_cast<std::uint32_t>(s.integer(5));
+    r.mode = static_cast<std::uint32_t>(std::min<std::int64_t>(s.integer(5), 0xffffffff));
     r.created = s.integer(6);
     try {
       auto meta = nlohmann::json::parse(s.text(7));
       for (const auto& [k, v] : meta.items()) r.metadata[k] = v.get<std::string>();
     } catch (const nlohmann::json::exception&) {
-      throw Error(ErrorKind::Invalid,
-                  fmt::format("sqlite ledger {}: malformed metadata in {} version {}", uri_, r.package, r.version));
+      throw corrupt(uri_, fmt::format("malformed metadata in {} version {}", printable(r.package), r.version));
     }
-    validate_record(r);
-    return r;
+    r.signatures = read_signatures(s.text(8), r.package);
+    return checked_record(uri_, std::move(r));
   }
 
-  std::filesystem::path path_;
+  Db db_;
   std::string uri_;
-  sqlite3* db_ = nullptr;
 };
 
 }  // namespace
 
 std::unique_ptr<Ledger> open_sqlite_ledger(const Uri& uri) {
-  std::string path = uri.authority + uri.path;
-  if (path.empty())
-    throw Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': expected sqlite:///path/ledger.db", uri.text));
-  return std::make_unique<SqliteLedger>(path, uri.text);
+  UriOptions(uri).finish();
+  std::filesystem::path path = local_path(uri, "sqlite:///path/ledger.db");
+  if (path.has_parent_path()) make_directories(path.parent_path());
+  return std::make_unique<SqliteLedger>(path, redact_uri(uri.text));
 }
 
 }  // namespace sacker

@@ -12,5 +12,6 @@
 namespace sacker {
 
 std::unique_ptr<Ledger> open_sqlite_ledger(const Uri& uri);
+inline constexpr LedgerScheme kSqliteLedgerScheme{"sqlite", "sqlite:///path/ledger.db", open_sqlite_ledger};
 
 }  // namespace sacker

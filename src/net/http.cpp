@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "core/random.h"
 #include "sacker/log.h"
 
 namespace sacker::net {
@@ -350,7 +351,6 @@ ErrorKind error_kind_for_status(long status) {
 struct HttpClient::Impl {
   HttpOptions options;
   CURL* easy = nullptr;
-  std::mt19937_64 rng{std::random_device{}()};
   char errbuf[CURL_ERROR_SIZE] = {};
 
   explicit Impl(HttpOptions o) : options(std::move(o)) {
@@ -372,11 +372,8 @@ struct HttpClient::Impl {
 
   std::chrono::milliseconds backoff(int attempt, const HttpResponse* response) {
     using std::chrono::milliseconds;
-    const double base = static_cast<double>(options.retry.base_delay.count());
-    const double cap_ms =
-        std::min(static_cast<double>(options.retry.max_delay.count()), base * std::pow(2.0, attempt - 1));
-    double r = options.random ? options.random() : std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-    auto delay = milliseconds(static_cast<long long>(std::clamp(r, 0.0, 1.0) * cap_ms));
+    double r = options.random ? options.random() : random_unit();
+    auto delay = backoff_delay(options.retry, attempt, r);
     if (response) {
       if (const std::string* ra = response->header("Retry-After")) {
         char* end = nullptr;

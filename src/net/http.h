@@ -45,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "kit/retry.h"
 #include "sacker/error.h"
 
 namespace sacker::net {
@@ -128,12 +129,6 @@ struct HttpResponse {
   int attempts = 1;
 
   const std::string* header(std::string_view name) const { return find_header(headers, name); }
-};
-
-struct RetryPolicy {
-  int max_attempts = 5;  // total attempts including the first; >= 1
-  std::chrono::milliseconds base_delay{100};
-  std::chrono::milliseconds max_delay{20'000};
 };
 
 struct HttpOptions {

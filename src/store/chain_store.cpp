@@ -86,6 +86,26 @@ class ChainStore final : public Store {
     throw Error(ErrorKind::NotFound, fmt::format("blob {} is in none of the stores ({})", sha256, describe()));
   }
 
+  // The first store (cache first) that has the blob answers.
+  std::optional<BlobInfo> stat(const std::string& sha256) override {
+    for (auto& s : stores_)
+      if (auto info = s->stat(sha256)) return info;
+    return std::nullopt;
+  }
+
+  void get_range(const std::string& sha256, std::uint64_t offset, std::uint64_t length, const std::string& if_match,
+                 BlobSink& sink) override {
+    for (auto& s : stores_) {
+      auto info = s->stat(sha256);
+      if (!info) continue;
+      if (!if_match.empty() && info->etag != if_match) continue;  // the ETag belongs to another store of the chain
+      return s->get_range(sha256, offset, length, if_match, sink);
+    }
+    throw Error(if_match.empty() ? ErrorKind::NotFound : ErrorKind::Conflict,
+                fmt::format("blob {} is in none of the stores ({}){}", sha256, describe(),
+                            if_match.empty() ? "" : " with that ETag"));
+  }
+
   bool remove(const std::string& sha256) override {
     bool any = false;
     for (auto& s : stores_) any = s->remove(sha256) || any;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/files.h"
+#include "kit/uri_options.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 #include "sacker/sha256.h"
@@ -107,6 +108,48 @@ class FileStore final : public Store {
     if (progress) progress->finish();
   }
 
+  std::optional<BlobInfo> stat(const std::string& sha256) override {
+    validate_sha256_hex(sha256, "file store stat");
+    struct stat st {};
+    if (::stat(blob_path(sha256).c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+      throw_errno(fmt::format("file store {}: cannot look up {}", uri_, sha256), errno);
+    }
+    if (!S_ISREG(st.st_mode)) return std::nullopt;
+    return BlobInfo{sha256, static_cast<std::uint64_t>(st.st_size), static_cast<std::int64_t>(st.st_mtime),
+                    etag_of(st)};
+  }
+
+  void get_range(const std::string& sha256, std::uint64_t offset, std::uint64_t length, const std::string& if_match,
+                 BlobSink& sink) override {
+    validate_sha256_hex(sha256, "file store get");
+    Fd in{::open(blob_path(sha256).c_str(), O_RDONLY | O_CLOEXEC)};
+    if (in.fd < 0) {
+      if (errno == ENOENT) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_));
+      throw_errno(fmt::format("file store {}: cannot open blob {}", uri_, sha256), errno);
+    }
+    struct stat st {};
+    if (::fstat(in.fd, &st) != 0) throw_errno(fmt::format("file store {}: cannot stat blob {}", uri_, sha256), errno);
+    if (!if_match.empty() && if_match != etag_of(st))
+      throw Error(ErrorKind::Conflict, fmt::format("blob {} in {} changed since it was first read", sha256, uri_));
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (offset > size || length > size - offset)
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("blob {} in {}: range {}+{} is past its end ({} bytes)", sha256, uri_, offset, length, size));
+    std::vector<char> buf(kChunk);
+    while (length > 0) {
+      ssize_t n = ::pread(in.fd, buf.data(), std::min<std::uint64_t>(buf.size(), length), static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw_errno(fmt::format("file store {}: cannot read blob {}", uri_, sha256), errno);
+      }
+      if (n == 0) throw Error(ErrorKind::LocalIO, fmt::format("file store {}: blob {} shrank while read", uri_, sha256));
+      sink.write(buf.data(), static_cast<std::size_t>(n));
+      offset += static_cast<std::uint64_t>(n);
+      length -= static_cast<std::uint64_t>(n);
+    }
+  }
+
   bool remove(const std::string& sha256) override {
     validate_sha256_hex(sha256, "file store remove");
     if (::unlink(blob_path(sha256).c_str()) == 0) return true;
@@ -136,6 +179,12 @@ class FileStore final : public Store {
 
  private:
   fs::path blob_path(const std::string& sha256) const { return root_ / sha256.substr(0, 2) / sha256; }
+  // Blobs are written once and linked into place, so a replaced blob has another
+  // inode (the mtime is not part of it: re-use refreshes the mtime for gc).
+  static std::string etag_of(const struct stat& st) {
+    return fmt::format("{:x}-{:x}", static_cast<unsigned long long>(st.st_ino),
+                       static_cast<unsigned long long>(st.st_size));
+  }
 
   fs::path root_;
   std::string uri_;
@@ -144,10 +193,8 @@ class FileStore final : public Store {
 }  // namespace
 
 std::unique_ptr<Store> open_file_store(const Uri& uri) {
-  std::string path = uri.authority + uri.path;
-  if (path.empty())
-    throw Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': expected file:///path/to/blobs", uri.text));
-  return std::make_unique<FileStore>(path, uri.text);
+  UriOptions(uri).finish();
+  return std::make_unique<FileStore>(local_path(uri, "file:///path/to/blobs"), redact_uri(uri.text));
 }
 
 }  // namespace sacker

@@ -12,5 +12,6 @@
 namespace sacker {
 
 std::unique_ptr<Store> open_file_store(const Uri& uri);
+inline constexpr StoreScheme kFileStoreScheme{"file", "file:///path/to/blobs", open_file_store};
 
 }  // namespace sacker

@@ -35,7 +35,8 @@
 #include <chrono>
 #include <cstring>
 
-#include "net/s3_client.h"
+#include "aws/s3_client.h"
+#include "kit/parallel.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 #include "sacker/sha256.h"
@@ -43,7 +44,7 @@
 namespace sacker {
 namespace {
 
-using net::S3Client;
+using aws::S3Client;
 
 constexpr std::uint64_t kMiB = 1ULL << 20;
 constexpr std::uint64_t kGiB = 1ULL << 30;
@@ -103,7 +104,7 @@ class Fd {
 
 class S3Store final : public Store {
  public:
-  S3Store(std::shared_ptr<S3Client> client, net::S3Uri uri, Tuning tuning)
+  S3Store(std::shared_ptr<S3Client> client, aws::S3Uri uri, Tuning tuning)
       : client_(std::move(client)), uri_(std::move(uri)), tuning_(tuning) {}
 
   void init() override { client_->create_bucket(uri_.bucket); }
@@ -123,7 +124,7 @@ class S3Store final : public Store {
     if (size > kMaxObject)
       throw Error(ErrorKind::Invalid,
                   fmt::format("cannot store {}: {} bytes is more than S3's 5 TiB object limit", source.string(), size));
-    std::optional<net::S3ObjectInfo> existing;
+    std::optional<aws::S3ObjectInfo> existing;
     try {
       existing = client_->head(uri_.bucket, k);
     } catch (const Error& e) {
@@ -153,6 +154,30 @@ class S3Store final : public Store {
     if (progress) progress->finish();
   }
 
+  std::optional<BlobInfo> stat(const std::string& sha256) override {
+    auto info = client_->head(uri_.bucket, key(sha256));
+    if (!info) return std::nullopt;
+    return BlobInfo{sha256, info->size, info->last_modified, info->etag};
+  }
+
+  // A first cut for the Store contract: a plain ranged GET. If-Match and the
+  // Content-Range checks of resumable downloads come with them (issue 10).
+  void get_range(const std::string& sha256, std::uint64_t offset, std::uint64_t length, const std::string& if_match,
+                 BlobSink& sink) override {
+    if (!if_match.empty())
+      throw Error(ErrorKind::Internal, "s3 store: get_range with an ETag to match is not implemented yet");
+    if (length == 0) return;
+    std::string got;
+    auto info = client_->get_range(
+        uri_.bucket, key(sha256), offset, offset + length - 1, [&](const char* d, std::size_t n) { got.append(d, n); },
+        [&] { got.clear(); });
+    if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
+    if (got.size() != length)
+      throw Error(ErrorKind::Unavailable, fmt::format("blob {} in {}: asked for {} bytes at {}, got {}", sha256,
+                                                      uri_.display, length, offset, got.size()));
+    sink.write(got.data(), got.size());
+  }
+
   bool remove(const std::string& sha256) override {
     const std::string k = key(sha256);
     if (!client_->head(uri_.bucket, k)) return false;
@@ -162,10 +187,10 @@ class S3Store final : public Store {
 
   std::vector<BlobInfo> list() override {
     std::vector<BlobInfo> out;
-    net::S3ListRequest q;
+    aws::S3ListRequest q;
     q.prefix = uri_.prefix;
     q.delimiter = "/";  // a ledger sharing the prefix lives in sub-"directories"
-    client_->list_all(uri_.bucket, q, [&](net::S3ListPage& page) {
+    client_->list_all(uri_.bucket, q, [&](aws::S3ListPage& page) {
       for (auto& o : page.objects) {
         if (o.key.size() != uri_.prefix.size() + 64 || o.key.compare(0, uri_.prefix.size(), uri_.prefix) != 0) continue;
         BlobInfo info;
@@ -195,7 +220,7 @@ class S3Store final : public Store {
   // A blob that is reused gets a fresh Last-Modified, so gc's grace period protects
   // it while the add that reuses it records its version (see Client::gc). Best
   // effort: a copy that is not allowed (e.g. no GetObject) changes nothing.
-  void refresh(const std::string& k, const net::S3ObjectInfo& info) {
+  void refresh(const std::string& k, const aws::S3ObjectInfo& info) {
     const auto now =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (info.last_modified == 0 || now - info.last_modified < tuning_.refresh_after || info.size > kMaxPart) return;
@@ -210,10 +235,10 @@ class S3Store final : public Store {
 
   bool single_put(const std::string& sha256, const std::string& k, const std::string& path, std::uint64_t size,
                   Progress* progress) {
-    net::S3PutOptions o;
+    aws::S3PutOptions o;
     o.payload_sha256 = sha256;  // the server verifies the bytes against the key
     o.headers = {{"Content-Type", "application/octet-stream"},
-                 {"x-amz-checksum-sha256", net::sha256_hex_to_base64(sha256)},
+                 {"x-amz-checksum-sha256", aws::sha256_hex_to_base64(sha256)},
                  {"If-None-Match", "*"}};
     o.headers.insert(o.headers.end(), tuning_.acl.begin(), tuning_.acl.end());
     std::uint64_t reported = 0;  // a retried attempt starts again from 0: report only growth
@@ -247,7 +272,7 @@ class S3Store final : public Store {
     create_headers.insert(create_headers.end(), tuning_.acl.begin(), tuning_.acl.end());
     std::string upload_id = client_->create_multipart(uri_.bucket, k, create_headers);
     try {
-      std::vector<net::S3CompletedPart> parts(count);
+      std::vector<aws::S3CompletedPart> parts(count);
       std::atomic<std::uint64_t> sent{0};
       std::uint64_t reported = 0;
       auto report = [&] {
@@ -259,7 +284,7 @@ class S3Store final : public Store {
       Sha256 whole;
       std::vector<char> buf(1 << 20);
       {
-        net::ParallelTasks tasks(tuning_.concurrency);
+        ParallelTasks tasks(tuning_.concurrency);
         for (std::size_t i = 0; i < count; ++i) {
           const std::uint64_t offset = i * part, length = std::min(part, size - offset);
           // Hash the part and the whole blob from one read (see the top comment).
@@ -300,7 +325,7 @@ class S3Store final : public Store {
 
   // After a multipart upload: the object has the size we sent (where we may look).
   void check_size(const std::string& k, std::uint64_t size) {
-    std::optional<net::S3ObjectInfo> info;
+    std::optional<aws::S3ObjectInfo> info;
     try {
       info = client_->head(uri_.bucket, k);
     } catch (const Error& e) {
@@ -329,7 +354,7 @@ class S3Store final : public Store {
     std::vector<Slot> slots(count);
     std::vector<std::string> free_buffers;
     free_buffers.push_back(std::move(spare));
-    net::ParallelTasks tasks(tuning_.concurrency);
+    ParallelTasks tasks(tuning_.concurrency);
     std::size_t next_submit = 0;
     for (std::size_t next_write = 0; next_write < count; ++next_write) {
       // Keep at most `concurrency` parts fetched or in flight beyond the one written next.
@@ -366,24 +391,24 @@ class S3Store final : public Store {
   }
 
   std::shared_ptr<S3Client> client_;
-  net::S3Uri uri_;
+  aws::S3Uri uri_;
   Tuning tuning_;
 };
 
 }  // namespace
 
 std::unique_ptr<Store> open_s3_store(const Uri& uri) {
-  net::S3Uri s3 = net::parse_s3_uri(
+  aws::S3Uri s3 = aws::parse_s3_uri(
       uri, {"multipart_threshold", "part_size", "download_part_size", "concurrency", "acl", "refresh_after"});
   Tuning t;
-  t.multipart_threshold = net::s3_size_option(s3, "multipart_threshold", kDefaultMultipartThreshold, 0, kMaxPart);
-  t.part_size = net::s3_size_option(s3, "part_size", 0, kMinPart, kMaxPart);
-  t.download_part = net::s3_size_option(s3, "download_part_size", kDefaultDownloadPart, 64 << 10, kGiB);
-  t.concurrency = static_cast<std::size_t>(net::s3_size_option(s3, "concurrency", kDefaultConcurrency, 1, 64));
-  t.acl = net::s3_acl_headers(s3);
+  t.multipart_threshold = aws::s3_size_option(s3, "multipart_threshold", kDefaultMultipartThreshold, 0, kMaxPart);
+  t.part_size = aws::s3_size_option(s3, "part_size", 0, kMinPart, kMaxPart);
+  t.download_part = aws::s3_size_option(s3, "download_part_size", kDefaultDownloadPart, 64 << 10, kGiB);
+  t.concurrency = static_cast<std::size_t>(aws::s3_size_option(s3, "concurrency", kDefaultConcurrency, 1, 64));
+  t.acl = aws::s3_acl_headers(s3);
   t.refresh_after = static_cast<std::int64_t>(
-      net::s3_size_option(s3, "refresh_after", kRefreshAfterSeconds, 0, 10ULL * 365 * 24 * 3600));
-  return std::make_unique<S3Store>(net::shared_s3_client(), std::move(s3), t);
+      aws::s3_size_option(s3, "refresh_after", kRefreshAfterSeconds, 0, 10ULL * 365 * 24 * 3600));
+  return std::make_unique<S3Store>(aws::shared_s3_client(), std::move(s3), t);
 }
 
 }  // namespace sacker

@@ -16,6 +16,7 @@
 #include "sacker/client.h"
 #include "sacker/error.h"
 #include "sacker/sha256.h"
+#include "conformance/ledger_fixture.h"
 #include "support/process.h"
 #include "support/test_env.h"
 
@@ -23,55 +24,6 @@ namespace sacker {
 namespace {
 
 using test::ChildProcess;
-
-VersionRecord sample(const std::string& package, int n) {
-  VersionRecord r;
-  r.package = package;
-  std::string content = package + "#" + std::to_string(n);
-  r.sha256 = Sha256::hex_of(content.data(), content.size());
-  r.size = 1000 + static_cast<std::uint64_t>(n);
-  r.basename = "artifact " + std::to_string(n) + ".tar.gz";
-  r.mode = n % 2 ? 0755 : 0644;
-  r.created = 1700000000 + n;
-  r.metadata = {{"commit", "abc" + std::to_string(n)}, {"branch", "main"}, {"note", "caf\xc3\xa9 + spaces = ok"}};
-  return r;
-}
-
-ErrorKind error_kind(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  ADD_FAILURE() << "expected a sacker::Error";
-  return ErrorKind::Internal;
-}
-
-class LedgerConformance : public ::testing::Test {
- protected:
-  void SetUp() override {
-    test::load_test_env();
-    const char* tmpl = std::getenv("SACKER_TEST_LEDGER");
-    ASSERT_TRUE(tmpl && *tmpl) << "set SACKER_TEST_LEDGER to a ledger URI template";
-    unique_ = test::unique_token();
-    uri_ = test::expand_template(tmpl, unique_);
-    ledger_ = open_ledger(uri_);
-    ledger_->init();
-  }
-
-  // Integer ledgers start at 1; timestamp ledgers (S3) at a 13-digit number.
-  bool integer_versions(std::uint64_t first) const { return first < 1000000000000ULL; }
-
-  std::vector<std::uint64_t> add_n(const std::string& package, int n) {
-    std::vector<std::uint64_t> out;
-    for (int i = 0; i < n; ++i) out.push_back(ledger_->add(sample(package, i)));
-    return out;
-  }
-
-  std::string unique_;
-  std::string uri_;
-  std::unique_ptr<Ledger> ledger_;
-};
 
 TEST_F(LedgerConformance, FreshLedgerIsEmpty) {
   EXPECT_TRUE(ledger_->packages().empty());
@@ -279,21 +231,8 @@ TEST_F(LedgerConformance, ExportImportRoundTripsThroughSqlite) {
 
 // --- concurrency across processes ------------------------------------------------
 
-std::vector<std::uint64_t> parse_versions(const std::string& out) {
-  std::vector<std::uint64_t> v;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) v.push_back(std::stoull(line));
-  return v;
-}
-
-std::string worker_path() {
-  const char* w = std::getenv("SACKER_TEST_WORKER");
-  return w ? w : "conformance_worker";
-}
-
 TEST_F(LedgerConformance, ConcurrentAddsFromProcessesAreDistinctAndNothingIsLost) {
+  SKIP_IF_IN_PROCESS();
   const int processes = 4, per_process = 50;
   std::vector<std::unique_ptr<ChildProcess>> children;
   for (int p = 0; p < processes; ++p)
@@ -330,6 +269,7 @@ TEST_F(LedgerConformance, ConcurrentAddsFromProcessesAreDistinctAndNothingIsLost
 }
 
 TEST_F(LedgerConformance, ConcurrentTaggingLeavesAConsistentState) {
+  SKIP_IF_IN_PROCESS();
   auto v = add_n("tagged", 4);
   const int processes = 4;
   std::vector<std::unique_ptr<ChildProcess>> children;
@@ -353,6 +293,7 @@ TEST_F(LedgerConformance, ConcurrentTaggingLeavesAConsistentState) {
 }
 
 TEST_F(LedgerConformance, ConcurrentAddsToDifferentPackages) {
+  SKIP_IF_IN_PROCESS();
   std::vector<std::unique_ptr<ChildProcess>> children;
   for (int p = 0; p < 4; ++p)
     children.push_back(std::make_unique<ChildProcess>(
@@ -366,6 +307,7 @@ TEST_F(LedgerConformance, ConcurrentAddsToDifferentPackages) {
 }
 
 TEST_F(LedgerConformance, IdenticalRecordsAddedConcurrentlyGetDistinctVersions) {
+  SKIP_IF_IN_PROCESS();
   // Four processes add the very same records (same sha256, basename, metadata):
   // each add is a new version, none is merged into another.
   const int processes = 4, per_process = 15;
@@ -388,6 +330,7 @@ TEST_F(LedgerConformance, IdenticalRecordsAddedConcurrentlyGetDistinctVersions) 
 }
 
 TEST_F(LedgerConformance, FirstUseWithoutInitFromConcurrentProcesses) {
+  SKIP_IF_IN_PROCESS();
   // A ledger nobody initialised, hit by several processes at once (CI jobs on a new
   // prefix/schema/chroot): every add lands, numbering starts at 1 without gaps.
   const char* tmpl = std::getenv("SACKER_TEST_LEDGER");
@@ -416,6 +359,7 @@ TEST_F(LedgerConformance, FirstUseWithoutInitFromConcurrentProcesses) {
 }
 
 TEST_F(LedgerConformance, TaggingRacingRemovalNeverLeavesADanglingTag) {
+  SKIP_IF_IN_PROCESS();
   // Two taggers move their own tags over v0..v2 while a remover keeps trying to remove
   // v0..v2 (refused while tagged). Whoever wins each race, no tag may end up pointing
   // at a removed version: a tagger's last successful set_tag is its final state.

@@ -4,6 +4,8 @@
 //   conformance_worker add URI PACKAGE COUNT WORKER      one version per line, in call order
 //   conformance_worker tag URI PACKAGE COUNT WORKER V... moves "live" among V..., sets/removes w<WORKER>
 //   conformance_worker tag-race URI PACKAGE COUNT WORKER V...  points w<WORKER> at V... in turn (skips removed V)
+//   conformance_worker cas URI PACKAGE COUNT WORKER V...  COUNT compare-and-swap moves of "live" among V...;
+//                                                          prints "SEQ VERSION" of each accepted move
 //   conformance_worker remove URI PACKAGE COUNT V...     tries COUNT rounds to remove each V; prints the removed
 //   conformance_worker latency URI PACKAGE COUNT         microseconds per add, one per line
 //   conformance_worker put URI FILE SHA256 SIZE          store put; prints 1 if uploaded, 0 if already there
@@ -83,6 +85,28 @@ int run(int argc, char** argv) {
       }
     }
     std::printf("ok\n");
+    return 0;
+  }
+  if (cmd == "cas" && argc >= 7) {
+    auto ledger = open_ledger(uri);
+    const int count = std::stoi(argv[4]), worker = std::stoi(argv[5]);
+    std::vector<std::uint64_t> targets;
+    for (int i = 6; i < argc; ++i) targets.push_back(std::stoull(argv[i]));
+    ChangeContext ctx;
+    ctx.actor = std::string("w") + argv[5];
+    for (int i = 0; i < count; ++i) {
+      auto current = ledger->tag(argv[3], "live");
+      auto target = targets[static_cast<std::size_t>(i + worker) % targets.size()];
+      if (target == current) target = targets[static_cast<std::size_t>(i + worker + 1) % targets.size()];
+      try {
+        auto e = ledger->set_tag(argv[3], "live", target,
+                                 current ? TagExpectation::at(*current) : TagExpectation::absent(), ctx);
+        if (e) std::printf("%llu %llu\n", static_cast<unsigned long long>(e->seq), static_cast<unsigned long long>(target));
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::Conflict) throw;  // another worker moved it first
+      }
+      std::fflush(stdout);
+    }
     return 0;
   }
   if (cmd == "remove" && argc >= 6) {

@@ -23,9 +23,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "net/aws_config.h"
-#include "net/aws_credentials.h"
-#include "net/credential_process.h"
+#include "aws/aws_config.h"
+#include "aws/aws_credentials.h"
+#include "aws/credential_process.h"
 #include "unit/fixtures/aws_home.h"
 #include "unit/fixtures/local_server.h"
 

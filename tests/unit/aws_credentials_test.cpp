@@ -17,8 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "net/aws_config.h"
-#include "net/aws_credentials.h"
+#include "aws/aws_config.h"
+#include "aws/aws_credentials.h"
 #include "unit/fixtures/aws_home.h"
 #include "unit/fixtures/local_server.h"
 

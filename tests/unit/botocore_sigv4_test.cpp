@@ -24,7 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "net/sigv4.h"
+#include "aws/sigv4.h"
 
 namespace sacker::net {
 namespace {

@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/http.h"
-#include "net/sigv4.h"
+#include "aws/sigv4.h"
 #include "unit/fixtures/local_server.h"
 
 namespace sacker::net {

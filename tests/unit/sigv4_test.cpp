@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "net/sigv4.h"
+#include "aws/sigv4.h"
 
 namespace sacker::net {
 namespace {

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "net/http.h"
-#include "net/sigv4.h"
+#include "aws/sigv4.h"
 #include "sacker/backends.h"
 #include "sacker/error.h"
 #include "sacker/sha256.h"
@@ -72,13 +72,13 @@ json ddb(const std::string& op, const json& request, long* status = nullptr) {
   req.url = std::string(endpoint) + "/";
   req.headers = {{"Content-Type", "application/x-amz-json-1.0"}, {"X-Amz-Target", "DynamoDB_20120810." + op}};
   req.body = request.dump();
-  net::SigningParams params;
+  aws::SigningParams params;
   params.credentials.access_key_id = "test";
   params.credentials.secret_access_key = "test";
   params.region = "us-east-1";
   params.service = "dynamodb";
   params.time = std::chrono::system_clock::now();
-  net::sign_request(req, net::sha256_hex(req.body), params);
+  aws::sign_request(req, aws::sha256_hex(req.body), params);
   auto resp = http.send(req);
   if (status)
     *status = resp.status;

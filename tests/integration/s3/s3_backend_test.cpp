@@ -40,7 +40,7 @@ class S3Backend : public ::testing::Test {
     uri_ = "s3://" + bucket_ + "/" + prefix_;
   }
   void put_raw(const std::string& key, const std::string& body, net::HttpHeaders headers = {}) {
-    net::S3PutOptions o;
+    aws::S3PutOptions o;
     o.headers = std::move(headers);
     admin().put(bucket_, prefix_ + key, body, std::move(o));
   }

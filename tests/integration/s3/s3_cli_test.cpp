@@ -302,7 +302,7 @@ TEST_F(S3WriteOnly, CiAddsWithPutObjectOnlyAndCannotRead) {
   // The CI job wrote nothing but blobs, version records and tags/latest.
   std::set<std::string> keys;
   for (auto b : {ledger_bucket_, store_bucket_})
-    admin().list_all(b, {}, [&](net::S3ListPage& page) {
+    admin().list_all(b, {}, [&](aws::S3ListPage& page) {
       for (auto& o : page.objects) keys.insert(b + "/" + o.key);
       return true;
     });

@@ -6,8 +6,9 @@
 #include <atomic>
 #include <map>
 
-#include "net/s3_client.h"
-#include "net/sigv4.h"
+#include "aws/s3_client.h"
+#include "kit/parallel.h"
+#include "aws/sigv4.h"
 #include "sacker/error.h"
 
 namespace sacker::net {

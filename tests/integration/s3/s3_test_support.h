@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "net/s3_client.h"
+#include "aws/s3_client.h"
 #include "sacker/error.h"
 #include "support/process.h"
 #include "support/test_env.h"
@@ -27,9 +27,9 @@ inline std::string env(const char* name) {
 }
 
 // The admin's client (the keys of the env file).
-inline net::S3Client& admin() {
+inline aws::S3Client& admin() {
   test::load_test_env();
-  static std::shared_ptr<net::S3Client> client = net::S3Client::from_environment();
+  static std::shared_ptr<aws::S3Client> client = aws::S3Client::from_environment();
   return *client;
 }
 

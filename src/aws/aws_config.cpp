@@ -1,4 +1,4 @@
-#include "net/aws_config.h"
+#include "aws/aws_config.h"
 
 #include <sys/stat.h>
 #include <algorithm>
@@ -13,7 +13,7 @@
 #include "sacker/error.h"
 #include "sacker/names.h"
 
-namespace sacker::net {
+namespace sacker::aws {
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -236,4 +236,4 @@ std::string AwsConfig::ca_bundle() const {
   return "";
 }
 
-}  // namespace sacker::net
+}  // namespace sacker::aws

@@ -1,4 +1,4 @@
-#include "net/s3_client.h"
+#include "aws/s3_client.h"
 
 #include <fmt/core.h>
 #include <openssl/evp.h>
@@ -9,12 +9,12 @@
 #include <ctime>
 #include <pugixml.hpp>
 
-#include "net/sigv4.h"
+#include "aws/sigv4.h"
 #include "sacker/config.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 
-namespace sacker::net {
+namespace sacker::aws {
 namespace {
 
 // The query of a request: (name, value) pairs, encoded and sorted as the signer
@@ -59,7 +59,7 @@ std::int64_t parse_iso_time(const std::string& s) {
   }
 }
 
-S3ObjectInfo info_from(const HttpResponse& r) {
+S3ObjectInfo info_from(const net::HttpResponse& r) {
   S3ObjectInfo info;
   bool ok = false;
   if (const auto* cl = r.header("Content-Length")) info.size = parse_u64(*cl, ok);
@@ -70,7 +70,7 @@ S3ObjectInfo info_from(const HttpResponse& r) {
 }
 
 // "bytes 0-99/1234" or "bytes */1234" -> 1234.
-std::optional<std::uint64_t> total_from_content_range(const HttpResponse& r) {
+std::optional<std::uint64_t> total_from_content_range(const net::HttpResponse& r) {
   const auto* cr = r.header("Content-Range");
   if (!cr) return std::nullopt;
   auto slash = cr->rfind('/');
@@ -115,7 +115,7 @@ ErrorDoc parse_error_doc(const std::string& body) {
 
 std::string host_of(const std::string& endpoint) {
   try {
-    auto u = parse_url(endpoint);
+    auto u = net::parse_url(endpoint);
     return u.host_header();
   } catch (const Error&) {
     return endpoint;
@@ -222,7 +222,7 @@ std::uint64_t s3_size_option(const S3Uri& uri, const std::string& name, std::uin
   return v * unit;
 }
 
-HttpHeaders s3_acl_headers(const S3Uri& uri) {
+net::HttpHeaders s3_acl_headers(const S3Uri& uri) {
   auto it = uri.options.find("acl");
   if (it == uri.options.end()) return {};
   static const char* const canned[] = {
@@ -243,77 +243,6 @@ std::shared_ptr<S3Client> shared_s3_client() {
   return client;
 }
 
-ParallelTasks::ParallelTasks(std::size_t threads) : max_threads_(std::max<std::size_t>(1, threads)) {}
-
-ParallelTasks::~ParallelTasks() {
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-    queue_.clear();
-  }
-  work_cv_.notify_all();
-  for (auto& t : threads_) t.join();
-}
-
-void ParallelTasks::submit(std::function<void()> task) {
-  {
-    std::lock_guard lock(mutex_);
-    if (error_) return;  // a task failed: wait_* rethrows it
-    queue_.push_back(std::move(task));
-    ++unfinished_;
-    if (idle_ == 0 && threads_.size() < max_threads_) threads_.emplace_back([this] { worker(); });
-  }
-  work_cv_.notify_one();
-}
-
-void ParallelTasks::worker() {
-  std::unique_lock lock(mutex_);
-  while (true) {
-    ++idle_;
-    work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    --idle_;
-    if (stop_) return;
-    auto task = std::move(queue_.front());
-    queue_.pop_front();
-    lock.unlock();
-    std::exception_ptr failed;
-    try {
-      task();
-    } catch (...) {
-      failed = std::current_exception();
-    }
-    lock.lock();
-    --unfinished_;
-    if (failed && !error_) {
-      error_ = failed;
-      unfinished_ -= queue_.size();
-      queue_.clear();
-    }
-    done_cv_.notify_all();
-  }
-}
-
-void ParallelTasks::wait_until(const std::function<bool()>& pred, const std::function<void()>& poll) {
-  std::unique_lock lock(mutex_);
-  while (true) {
-    if (error_) {
-      // Let the tasks still running finish before the caller cleans up after them.
-      done_cv_.wait(lock, [&] { return unfinished_ == 0; });
-      std::rethrow_exception(error_);
-    }
-    if (pred()) return;
-    done_cv_.wait(lock);
-    if (poll) {
-      lock.unlock();
-      poll();
-      lock.lock();
-    }
-  }
-}
-
-void ParallelTasks::wait_all(const std::function<void()>& poll) {
-  wait_until([this] { return unfinished_ == 0; }, poll);
-}
 
 std::shared_ptr<S3Client> S3Client::from_environment(S3ClientOptions options) {
   AwsConfig config = AwsConfig::load(process_env());
@@ -330,9 +259,9 @@ S3Client::S3Client(const AwsConfig& config, std::shared_ptr<AwsCredentialsProvid
   endpoint_ = ep.url;
   while (!endpoint_.empty() && endpoint_.back() == '/') endpoint_.pop_back();
   path_style_ = ep.custom;
-  parse_url(endpoint_);  // Error(Invalid) for a malformed endpoint, now rather than at the first request
+  net::parse_url(endpoint_);  // Error(Invalid) for a malformed endpoint, now rather than at the first request
   if (options.http.ca_bundle.empty()) options.http.ca_bundle = config.ca_bundle();
-  pool_ = std::make_unique<HttpClientPool>(std::move(options.http));
+  pool_ = std::make_unique<net::HttpClientPool>(std::move(options.http));
 }
 
 S3Client::~S3Client() = default;
@@ -358,8 +287,8 @@ std::string S3Client::object_url(const std::string& bucket, const std::string& k
   return url(bucket, key, "");
 }
 
-HttpResponse S3Client::send(HttpRequest request, const std::string& payload_sha256) {
-  request.sign = [creds = credentials_, region = region_, payload = payload_sha256](HttpRequest& r) {
+net::HttpResponse S3Client::send(net::HttpRequest request, const std::string& payload_sha256) {
+  request.sign = [creds = credentials_, region = region_, payload = payload_sha256](net::HttpRequest& r) {
     SigningParams p;
     p.credentials = creds->get();
     p.region = region;
@@ -371,7 +300,7 @@ HttpResponse S3Client::send(HttpRequest request, const std::string& payload_sha2
   return client->send(request);
 }
 
-void S3Client::fail(const HttpResponse& r, const std::string& bucket, const std::string& key) const {
+void S3Client::fail(const net::HttpResponse& r, const std::string& bucket, const std::string& key) const {
   ErrorDoc doc = parse_error_doc(r.body);
   const std::string target = display(bucket, key);
   const std::string code = doc.code.empty() ? fmt::format("HTTP {}", r.status) : printable(doc.code);
@@ -407,30 +336,30 @@ void S3Client::fail(const HttpResponse& r, const std::string& bucket, const std:
 }
 
 std::optional<S3ObjectInfo> S3Client::head(const std::string& bucket, const std::string& key) {
-  HttpRequest req;
+  net::HttpRequest req;
   req.method = "HEAD";
   req.url = url(bucket, key, "");
   req.idempotent = true;
-  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status == 200) return info_from(r);
   if (r.status == 404) return std::nullopt;  // HEAD has no body: NoSuchBucket shows later, on the write
   fail(r, bucket, key);
 }
 
 std::optional<S3Object> S3Client::get(const std::string& bucket, const std::string& key, std::size_t max_bytes) {
-  HttpRequest req;
+  net::HttpRequest req;
   req.method = "GET";
   req.url = url(bucket, key, "");
   req.idempotent = true;
   std::string body;
-  req.sink = ResponseSink{[&](const char* d, std::size_t n) {
+  req.sink = net::ResponseSink{[&](const char* d, std::size_t n) {
                             if (n > max_bytes - body.size())
                               throw Error(ErrorKind::Invalid,
                                           fmt::format("{}: larger than {} bytes", display(bucket, key), max_bytes));
                             body.append(d, n);
                           },
                           [&] { body.clear(); }};
-  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status == 200) {
     S3Object obj;
     obj.info = info_from(r);
@@ -446,14 +375,14 @@ std::optional<S3ObjectInfo> S3Client::get_range(const std::string& bucket, const
                                                 std::uint64_t last,
                                                 const std::function<void(const char*, std::size_t)>& write,
                                                 const std::function<void()>& restart) {
-  HttpRequest req;
+  net::HttpRequest req;
   req.method = "GET";
   req.url = url(bucket, key, "");
   req.idempotent = true;
   req.headers.emplace_back(
       "Range", last == UINT64_MAX ? fmt::format("bytes={}-", first) : fmt::format("bytes={}-{}", first, last));
-  req.sink = ResponseSink{write, restart};
-  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  req.sink = net::ResponseSink{write, restart};
+  net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status == 206 || r.status == 200) {
     S3ObjectInfo info = info_from(r);
     if (r.status == 206) {
@@ -475,7 +404,7 @@ std::optional<S3ObjectInfo> S3Client::get_range(const std::string& bucket, const
 }
 
 // 200: written; 412: a precondition (If-None-Match) held nothing back; else the error.
-S3PutResult S3Client::put_result(const HttpResponse& r, const std::string& bucket, const std::string& key) const {
+S3PutResult S3Client::put_result(const net::HttpResponse& r, const std::string& bucket, const std::string& key) const {
   S3PutResult result;
   result.retried = r.attempts > 1;
   if (r.status == 200) {
@@ -488,7 +417,7 @@ S3PutResult S3Client::put_result(const HttpResponse& r, const std::string& bucke
 }
 
 S3PutResult S3Client::put(const std::string& bucket, const std::string& key, std::string body, S3PutOptions options) {
-  HttpRequest req;
+  net::HttpRequest req;
   req.method = "PUT";
   req.url = url(bucket, key, "");
   req.headers = std::move(options.headers);
@@ -496,44 +425,44 @@ S3PutResult S3Client::put(const std::string& bucket, const std::string& key, std
   std::string payload = options.payload_sha256.empty() ? sha256_hex(body) : options.payload_sha256;
   req.body = std::move(body);
   req.on_upload = std::move(options.on_upload);
-  HttpResponse r = send(std::move(req), payload);
+  net::HttpResponse r = send(std::move(req), payload);
   return put_result(r, bucket, key);
 }
 
-S3PutResult S3Client::put_file(const std::string& bucket, const std::string& key, const FileRange& body,
+S3PutResult S3Client::put_file(const std::string& bucket, const std::string& key, const net::FileRange& body,
                                S3PutOptions options) {
   if (options.payload_sha256.empty()) throw Error(ErrorKind::Internal, "S3Client::put_file needs the body's sha256");
-  HttpRequest req;
+  net::HttpRequest req;
   req.method = "PUT";
   req.url = url(bucket, key, "");
   req.headers = std::move(options.headers);
   req.idempotent = true;
   req.body_file = body;
   req.on_upload = std::move(options.on_upload);
-  HttpResponse r = send(std::move(req), options.payload_sha256);
+  net::HttpResponse r = send(std::move(req), options.payload_sha256);
   return put_result(r, bucket, key);
 }
 
-void S3Client::touch(const std::string& bucket, const std::string& key, const HttpHeaders& headers) {
-  HttpRequest req;
+void S3Client::touch(const std::string& bucket, const std::string& key, const net::HttpHeaders& headers) {
+  net::HttpRequest req;
   req.method = "PUT";
   req.url = url(bucket, key, "");
   req.headers = headers;
   req.headers.emplace_back("x-amz-copy-source", "/" + bucket + "/" + uri_encode(key, true));
   req.headers.emplace_back("x-amz-metadata-directive", "REPLACE");
   req.idempotent = true;
-  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status == 200 && s3_error_code(r.body).empty()) return;
   if (r.status == 200) r.status = 500;  // an error document inside a 200 (S3 does that for copies)
   fail(r, bucket, key);
 }
 
 void S3Client::remove(const std::string& bucket, const std::string& key) {
-  HttpRequest req;
+  net::HttpRequest req;
   req.method = "DELETE";
   req.url = url(bucket, key, "");
   req.idempotent = true;
-  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status == 204 || r.status == 200) return;
   if (r.status == 404 && s3_error_code(r.body) != "NoSuchBucket") return;
   fail(r, bucket, key);
@@ -546,11 +475,11 @@ S3ListPage S3Client::list_page(const std::string& bucket, const S3ListRequest& q
   if (!q.start_after.empty()) params.emplace_back("start-after", q.start_after);
   if (!q.continuation_token.empty()) params.emplace_back("continuation-token", q.continuation_token);
   if (q.max_keys > 0) params.emplace_back("max-keys", std::to_string(q.max_keys));
-  HttpRequest req;
+  net::HttpRequest req;
   req.method = "GET";
   req.url = url(bucket, "", make_query(std::move(params)));
   req.idempotent = true;
-  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status != 200) fail(r, bucket, q.prefix);
   return parse_list_page(r.body, display(bucket, q.prefix), host_of(endpoint_));
 }
@@ -568,14 +497,14 @@ void S3Client::list_all(const std::string& bucket, S3ListRequest request,
   }
 }
 
-std::string S3Client::create_multipart(const std::string& bucket, const std::string& key, const HttpHeaders& headers) {
-  HttpRequest req;
+std::string S3Client::create_multipart(const std::string& bucket, const std::string& key, const net::HttpHeaders& headers) {
+  net::HttpRequest req;
   req.method = "POST";
   req.url = url(bucket, key, make_query({{"uploads", ""}}));
   req.headers = headers;
   // A retry may leave an empty upload behind (abort-incomplete lifecycle rules clean those).
   req.idempotent = true;
-  HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status != 200) fail(r, bucket, key);
   pugi::xml_document doc;
   std::string id;
@@ -588,13 +517,13 @@ std::string S3Client::create_multipart(const std::string& bucket, const std::str
 }
 
 std::string S3Client::upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                                  int part_number, const FileRange& body, const std::string& sha256_hex) {
-  HttpRequest req;
+                                  int part_number, const net::FileRange& body, const std::string& sha256_hex) {
+  net::HttpRequest req;
   req.method = "PUT";
   req.url = url(bucket, key, make_query({{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}}));
   req.idempotent = true;
   req.body_file = body;
-  HttpResponse r = send(std::move(req), sha256_hex);
+  net::HttpResponse r = send(std::move(req), sha256_hex);
   if (r.status != 200) fail(r, bucket, key);
   const auto* etag = r.header("ETag");
   if (!etag || etag->empty())
@@ -605,12 +534,12 @@ std::string S3Client::upload_part(const std::string& bucket, const std::string& 
 
 S3PutResult S3Client::complete_multipart(const std::string& bucket, const std::string& key,
                                          const std::string& upload_id, const std::vector<S3CompletedPart>& parts,
-                                         const HttpHeaders& headers) {
+                                         const net::HttpHeaders& headers) {
   std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (const auto& p : parts)
     body += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", p.number, xml_escape(p.etag));
   body += "</CompleteMultipartUpload>";
-  HttpRequest req;
+  net::HttpRequest req;
   req.method = "POST";
   req.url = url(bucket, key, make_query({{"uploadId", upload_id}}));
   req.headers = headers;
@@ -618,14 +547,14 @@ S3PutResult S3Client::complete_multipart(const std::string& bucket, const std::s
   req.idempotent = true;
   std::string payload = sha256_hex(body);
   req.body = std::move(body);
-  HttpResponse r = send(std::move(req), payload);
+  net::HttpResponse r = send(std::move(req), payload);
   S3PutResult result;
   result.retried = r.attempts > 1;
   if (r.status == 200) {
     // S3 may answer 200 and report the error in the body.
     ErrorDoc doc = parse_error_doc(r.body);
     if (!doc.code.empty()) {
-      HttpResponse as_error = r;
+      net::HttpResponse as_error = r;
       as_error.status = doc.code == "InternalError" || doc.code == "SlowDown" ? 500 : 400;
       fail(as_error, bucket, key);
     }
@@ -644,7 +573,7 @@ S3PutResult S3Client::complete_multipart(const std::string& bucket, const std::s
 void S3Client::abort_multipart(const std::string& bucket, const std::string& key,
                                const std::string& upload_id) noexcept {
   try {
-    HttpRequest req;
+    net::HttpRequest req;
     req.method = "DELETE";
     req.url = url(bucket, key, make_query({{"uploadId", upload_id}}));
     req.idempotent = true;
@@ -664,14 +593,14 @@ std::string S3Client::presign_get(const std::string& bucket, const std::string& 
 
 void S3Client::create_bucket(const std::string& bucket) {
   {
-    HttpRequest req;
+    net::HttpRequest req;
     req.method = "HEAD";
     req.url = url(bucket, "", "");
     req.idempotent = true;
-    HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+    net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
     if (r.status == 200) return;
   }
-  HttpRequest req;
+  net::HttpRequest req;
   req.method = "PUT";
   req.url = url(bucket, "", "");
   req.idempotent = true;
@@ -681,7 +610,7 @@ void S3Client::create_bucket(const std::string& bucket) {
         "<LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
         xml_escape(region_));
   std::string payload = sha256_hex(req.body);
-  HttpResponse r = send(std::move(req), payload);
+  net::HttpResponse r = send(std::move(req), payload);
   if (r.status == 200) return;
   std::string code = s3_error_code(r.body);
   if (r.status == 409 && code == "BucketAlreadyOwnedByYou") return;
@@ -691,4 +620,4 @@ void S3Client::create_bucket(const std::string& bucket) {
   fail(r, bucket, "");
 }
 
-}  // namespace sacker::net
+}  // namespace sacker::aws

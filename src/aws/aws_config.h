@@ -26,7 +26,7 @@
 
 #include "sacker/config.h"  // EnvLookup
 
-namespace sacker::net {
+namespace sacker::aws {
 
 // key -> value of one section of an AWS shared file.
 using AwsSection = std::map<std::string, std::string>;
@@ -91,4 +91,4 @@ class AwsConfig {
   std::string config_path_;
 };
 
-}  // namespace sacker::net
+}  // namespace sacker::aws

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sacker::net {
+namespace sacker::aws {
 
 // Splits `line` into arguments. Runs of whitespace separate arguments; inside
 // '...' every character is literal; inside "..." too, except that a backslash
@@ -33,4 +33,4 @@ struct CapturedProcess {
 // when it cannot be started (e.g. NotFound for a missing program).
 CapturedProcess run_captured(const std::vector<std::string>& argv, std::size_t max_output);
 
-}  // namespace sacker::net
+}  // namespace sacker::aws

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <set>
+#include <algorithm>
 
 #include "core/files.h"
 #include "sacker/error.h"
@@ -64,11 +65,20 @@ void check_integrity(const VersionRecord& r, const std::string& actual_sha, std:
 
 }  // namespace
 
-Client::Client(std::unique_ptr<Ledger> ledger, std::unique_ptr<Store> store, Clock clock)
-    : ledger_(std::move(ledger)), store_(std::move(store)), clock_(std::move(clock)) {}
+Client::Client(std::unique_ptr<Ledger> ledger, std::unique_ptr<Store> store, Clock clock, ClientIdentity identity)
+    : ledger_(std::move(ledger)), store_(std::move(store)), clock_(std::move(clock)), identity_(std::move(identity)) {}
 Client::~Client() = default;
 
 std::int64_t Client::now() const { return clock_ ? clock_() : static_cast<std::int64_t>(std::time(nullptr)); }
+
+ChangeContext Client::context(const std::string& comment) const {
+  ChangeContext ctx;
+  ctx.time = now();
+  ctx.actor = identity_.actor;
+  ctx.client = identity_.client;
+  ctx.comment = comment;
+  return ctx;
+}
 
 std::vector<std::string> Client::list() { return ledger_->packages(); }
 
@@ -96,7 +106,6 @@ VersionRecord Client::resolve(const std::string& package, const Spec& spec) {
     case Spec::Kind::Latest:
       version = ledger_->latest(package);
       if (!version) throw Error(ErrorKind::NotFound, fmt::format("package {} has no versions", package));
-      resolved_latest_.emplace(package, *version);
       break;
     case Spec::Kind::Tag:
       version = ledger_->tag(package, spec.tag);
@@ -113,13 +122,35 @@ VersionRecord Client::resolve(const std::string& package, const Spec& spec) {
   return *record;
 }
 
-std::vector<std::string> Client::tags_of(const std::string& package, std::uint64_t version) {
-  std::vector<std::string> out;
-  const auto latest = resolved_latest_ && resolved_latest_->first == package ? std::optional(resolved_latest_->second)
-                                                                             : ledger_->latest(package);
-  if (latest == version) out.emplace_back(kLatestTag);
+VersionInfo Client::info(const std::string& package, const Spec& spec) {
+  VersionInfo out;
+  out.record = resolve(package, spec);
+  const auto latest = spec.kind == Spec::Kind::Latest ? std::optional(out.record.version) : ledger_->latest(package);
+  if (latest == out.record.version) out.tags.emplace_back(kLatestTag);
   for (const auto& [tag, v] : ledger_->tags(package))
-    if (v == version) out.push_back(tag);
+    if (v == out.record.version) out.tags.push_back(tag);
+  return out;
+}
+
+std::vector<TagInfo> Client::tag_infos(const std::string& package) {
+  validate_package_name(package);
+  auto latest = ledger_->latest(package);
+  if (!latest) throw Error(ErrorKind::NotFound, fmt::format("package {} has no versions", package));
+  std::vector<TagInfo> out;
+  for (const auto& [tag, value] : ledger_->tag_values(package)) {
+    TagInfo info{tag, value.version, std::nullopt};
+    auto last = ledger_->history(package, HistoryQuery{tag, 1, 0});
+    if (!last.empty()) info.last_event = last.front();
+    out.push_back(std::move(info));
+  }
+  TagInfo latest_info{std::string(kLatestTag), *latest, std::nullopt};
+  for (const auto& e : ledger_->history(package, HistoryQuery{std::nullopt, 0, 0}))
+    if (e.action == EventAction::Add && e.version == *latest) {
+      latest_info.last_event = e;
+      break;
+    }
+  out.push_back(std::move(latest_info));
+  std::sort(out.begin(), out.end(), [](const TagInfo& a, const TagInfo& b) { return a.tag < b.tag; });
   return out;
 }
 
@@ -174,8 +205,9 @@ AddResult Client::add(const AddRequest& request, Progress* progress) {
   AddResult result;
   // Invariant 1: the blob is in the store before the ledger points at it.
   result.uploaded = store_->put_file(record.sha256, source, record.size, progress);
-  record.version = ledger_->add(record);
-  for (const auto& t : request.tags) ledger_->set_tag(record.package, t, record.version);
+  record.version = ledger_->add(record, context(request.comment));
+  for (const auto& t : request.tags)
+    ledger_->set_tag(record.package, t, record.version, TagExpectation::any(), context(request.comment));
   result.record = record;
   return result;
 }
@@ -221,7 +253,8 @@ DownloadResult Client::download(const std::string& package, const Spec& spec, co
   return result;
 }
 
-VersionRecord Client::download_to_fd(const std::string& package, const Spec& spec, int fd, Progress* progress) {
+VersionRecord Client::download_to_fd(const std::string& package, const Spec& spec, int fd, bool /*verify_first*/,
+                                     Progress* progress) {
   VersionRecord r = resolve(package, spec);
   HashingFdSink sink(fd, "standard output");
   store_->get(r.sha256, sink, progress);
@@ -229,23 +262,66 @@ VersionRecord Client::download_to_fd(const std::string& package, const Spec& spe
   return r;
 }
 
-void Client::tag(const std::string& package, std::uint64_t version, const std::string& tag) {
-  validate_package_name(package);
-  validate_user_tag(tag);
-  ledger_->set_tag(package, tag, version);
+std::optional<Event> Client::tag(const TagRequest& request) {
+  validate_package_name(request.package);
+  validate_user_tag(request.tag);
+  return ledger_->set_tag(request.package, request.tag, request.version, request.expect, context(request.comment));
 }
 
-void Client::untag(const std::string& package, const std::string& tag) {
+Event Client::untag(const std::string& package, const std::string& tag, const std::string& comment,
+                    TagExpectation expect) {
   validate_package_name(package);
   validate_user_tag(tag);
-  if (!ledger_->remove_tag(package, tag))
-    throw Error(ErrorKind::NotFound, fmt::format("package {} has no tag '{}'", package, tag));
+  auto e = ledger_->remove_tag(package, tag, expect, context(comment));
+  if (!e) throw Error(ErrorKind::NotFound, fmt::format("package {} has no tag '{}'", package, tag));
+  return *e;
 }
 
-void Client::remove(const std::string& package, std::uint64_t version) {
+RollbackResult Client::rollback(const std::string& package, const std::string& tag, const std::string& comment) {
   validate_package_name(package);
-  if (!ledger_->remove_version(package, version))
-    throw Error(ErrorKind::NotFound, fmt::format("package {} has no version {}", package, version));
+  validate_user_tag(tag);
+  auto last = ledger_->history(package, HistoryQuery{tag, 1, 0});
+  if (last.empty() || !last.front().previous)
+    throw Error(ErrorKind::NotFound,
+                fmt::format("package {}: tag '{}' has no earlier version in its history to roll back to", package, tag));
+  const Event& move = last.front();
+  auto current = ledger_->tag(package, tag);
+  TagExpectation expect = current ? TagExpectation::at(*current) : TagExpectation::absent();
+  if (current != (move.action == EventAction::Untag ? std::nullopt : std::optional(move.version)))
+    throw Error(ErrorKind::Conflict,
+                fmt::format("package {}: tag '{}' moved since its last recorded event; nothing changed", package, tag));
+  ChangeContext ctx = context(comment);
+  ctx.rollback = true;
+  auto e = ledger_->set_tag(package, tag, *move.previous, expect, ctx);
+  if (!e) throw Error(ErrorKind::Internal, "rollback: the ledger made no move");
+  return RollbackResult{*e};
+}
+
+Event Client::remove(const std::string& package, std::uint64_t version, const std::string& comment) {
+  validate_package_name(package);
+  auto e = ledger_->remove_version(package, version, context(comment));
+  if (!e) throw Error(ErrorKind::NotFound, fmt::format("package {} has no version {}", package, version));
+  return *e;
+}
+
+std::vector<Event> Client::history(const std::string& package, const HistoryQuery& query) {
+  validate_package_name(package);
+  if (query.tag) validate_user_tag(*query.tag);
+  auto events = ledger_->history(package, query);
+  if (events.empty() && !ledger_->latest(package))
+    throw Error(ErrorKind::NotFound, fmt::format("package {} has no versions and no history", package));
+  return events;
+}
+
+PruneReport Client::prune(const PruneRequest&) {
+  throw Error(ErrorKind::Internal, "prune is not implemented yet");
+}
+
+std::string default_actor(const EnvLookup& env) {
+  auto user = env("USER").value_or("unknown");
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return user + "@" + host;
 }
 
 void Client::init() {

@@ -1,4 +1,4 @@
-#include "net/sigv4.h"
+#include "aws/sigv4.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-namespace sacker::net {
+namespace sacker::aws {
 namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
@@ -85,7 +85,7 @@ struct CanonicalHeaders {
   std::string signed_names;
 };
 
-CanonicalHeaders canonical_headers(const HttpHeaders& headers) {
+CanonicalHeaders canonical_headers(const net::HttpHeaders& headers) {
   std::map<std::string, std::string> merged;
   for (const auto& [name, value] : headers) {
     std::string lname = lower(name);
@@ -254,9 +254,9 @@ std::string canonical_query(std::string_view query) {
   return out;
 }
 
-SignatureDetails sign_request(HttpRequest& request, std::string_view payload_hash, const SigningParams& params) {
+SignatureDetails sign_request(net::HttpRequest& request, std::string_view payload_hash, const SigningParams& params) {
   check_params(params);
-  UrlParts url = parse_url(request.url);
+  net::UrlParts url = net::parse_url(request.url);
   const bool s3 = params.service == "s3";
 
   // Make the wire URL canonical so what is signed is what is sent.
@@ -265,8 +265,8 @@ SignatureDetails sign_request(HttpRequest& request, std::string_view payload_has
   request.url = rebuild_url(request.url, path, query);
 
   for (auto name : {"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-SHA256"})
-    remove_header(request.headers, name);
-  if (!find_header(request.headers, "host")) request.headers.emplace_back("Host", url.host_header());
+    net::remove_header(request.headers, name);
+  if (!net::find_header(request.headers, "host")) request.headers.emplace_back("Host", url.host_header());
   request.headers.emplace_back("X-Amz-Date", amz_date(params.time));
   if (s3) request.headers.emplace_back("X-Amz-Content-SHA256", std::string(payload_hash));
   if (!params.credentials.session_token.empty())
@@ -286,7 +286,7 @@ std::string presign_url(std::string_view method, std::string_view url_text, std:
   if (expires < std::chrono::seconds(1) || expires > std::chrono::seconds(7 * 24 * 3600))
     throw Error(ErrorKind::Invalid,
                 fmt::format("presigned URL: expiry must be 1 s to 7 days, not {} s", expires.count()));
-  UrlParts url = parse_url(url_text);
+  net::UrlParts url = net::parse_url(url_text);
   const bool s3 = params.service == "s3";
   std::string path = s3 ? uri_encode(uri_decode(url.path), true) : url.path;
 
@@ -312,4 +312,4 @@ std::string presign_url(std::string_view method, std::string_view url_text, std:
   return out;
 }
 
-}  // namespace sacker::net
+}  // namespace sacker::aws

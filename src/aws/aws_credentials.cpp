@@ -1,4 +1,4 @@
-#include "net/aws_credentials.h"
+#include "aws/aws_credentials.h"
 
 #include <algorithm>
 #include <array>
@@ -14,12 +14,12 @@
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
-#include "net/credential_process.h"
-#include "net/sigv4.h"
+#include "aws/credential_process.h"
+#include "aws/sigv4.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 
-namespace sacker::net {
+namespace sacker::aws {
 namespace {
 
 using Clock = std::chrono::system_clock;
@@ -88,7 +88,7 @@ std::string read_secret_file(const std::string& path, std::string_view what) {
 // application/x-www-form-urlencoded value (RFC 3986 unreserved kept).
 std::string form_encode(std::string_view s) { return uri_encode(s, false); }
 
-HttpOptions with_ca_bundle(HttpOptions http, const AwsConfig& config) {
+net::HttpOptions with_ca_bundle(net::HttpOptions http, const AwsConfig& config) {
   if (http.ca_bundle.empty()) http.ca_bundle = config.ca_bundle();
   return http;
 }
@@ -224,14 +224,14 @@ StsEndpoint sts_endpoint(const AwsConfig& config) {
 // The Credentials of an STS `action` answer ("AssumeRole", ...), or the error it
 // reports as an Error. `secrets` (those the request was signed with) are blanked
 // out of the server's message, should it ever quote them.
-AwsCredentials sts_credentials(const HttpResponse& resp, std::string_view action, const std::string& what,
+AwsCredentials sts_credentials(const net::HttpResponse& resp, std::string_view action, const std::string& what,
                                std::initializer_list<std::string_view> secrets) {
   pugi::xml_document doc;
   const bool parsed = doc.load_buffer(resp.body.data(), resp.body.size());
   if (resp.status != 200) {
     const std::string code = parsed ? xml_text(doc, "ErrorResponse/Error/Code") : "";
     const std::string message = parsed ? xml_text(doc, "ErrorResponse/Error/Message") : "";
-    ErrorKind kind = error_kind_for_status(resp.status);
+    ErrorKind kind = net::error_kind_for_status(resp.status);
     for (std::string_view denied : {"AccessDenied", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
                                     "ExpiredTokenException", "InvalidIdentityToken", "IDPRejectedClaim"})
       if (code == denied) kind = ErrorKind::Denied;
@@ -257,18 +257,18 @@ AwsCredentials sts_credentials(const HttpResponse& resp, std::string_view action
   return c;
 }
 
-AwsCredentials fetch_web_identity(const WebIdentitySettings& settings, const StsEndpoint& sts, HttpClient& http) {
+AwsCredentials fetch_web_identity(const WebIdentitySettings& settings, const StsEndpoint& sts, net::HttpClient& http) {
   const std::string token = read_secret_file(settings.token_file, "web identity token file");
-  HttpRequest req;
+  net::HttpRequest req;
   req.method = "POST";
   req.url = sts.url + "/";
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}, {"Accept", "application/xml"}};
   req.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + form_encode(settings.role_arn) +
              "&RoleSessionName=" + form_encode(settings.session_name) + "&WebIdentityToken=" + form_encode(token);
   req.idempotent = true;  // creating one more session is harmless
-  const HttpResponse resp = http.send(req);
+  const net::HttpResponse resp = http.send(req);
   const std::string what =
-      fmt::format("STS AssumeRoleWithWebIdentity for {} at {}", settings.role_arn, redact_url(sts.url));
+      fmt::format("STS AssumeRoleWithWebIdentity for {} at {}", settings.role_arn, net::redact_url(sts.url));
   AwsCredentials c = sts_credentials(resp, "AssumeRoleWithWebIdentity", what, {token});
   c.source = "web identity";
   return c;
@@ -280,8 +280,8 @@ struct AssumeRoleSettings {
 };
 
 AwsCredentials fetch_assume_role(const AssumeRoleSettings& settings, const StsEndpoint& sts,
-                                 const AwsCredentials& source, HttpClient& http) {
-  HttpRequest req;
+                                 const AwsCredentials& source, net::HttpClient& http) {
+  net::HttpRequest req;
   req.method = "POST";
   req.url = sts.url + "/";
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}, {"Accept", "application/xml"}};
@@ -290,7 +290,7 @@ AwsCredentials fetch_assume_role(const AssumeRoleSettings& settings, const StsEn
   if (!settings.external_id.empty()) req.body += "&ExternalId=" + form_encode(settings.external_id);
   if (!settings.duration_seconds.empty()) req.body += "&DurationSeconds=" + settings.duration_seconds;
   req.idempotent = true;  // creating one more session is harmless
-  req.sign = [source, region = sts.region, payload = sha256_hex(req.body)](HttpRequest& r) {
+  req.sign = [source, region = sts.region, payload = sha256_hex(req.body)](net::HttpRequest& r) {
     SigningParams p;
     p.credentials = source;
     p.region = region;
@@ -299,8 +299,8 @@ AwsCredentials fetch_assume_role(const AssumeRoleSettings& settings, const StsEn
     sign_request(r, payload, p);
   };
   const std::string what = fmt::format("STS AssumeRole for {} (AWS profile '{}') at {}", settings.role_arn,
-                                       settings.profile, redact_url(sts.url));
-  const HttpResponse resp = http.send(req);
+                                       settings.profile, net::redact_url(sts.url));
+  const net::HttpResponse resp = http.send(req);
   AwsCredentials c = sts_credentials(resp, "AssumeRole", what, {source.secret_access_key, source.session_token});
   c.source = fmt::format("assumed role {} (profile {})", settings.role_arn, settings.profile);
   return c;
@@ -401,7 +401,7 @@ std::optional<AwsCredentials> credentials_from_profile(const AwsConfig& config) 
   return static_keys(config, false);
 }
 
-std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config, HttpClient& http) {
+std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config, net::HttpClient& http) {
   auto settings = web_identity_settings(config);
   if (!settings) return std::nullopt;
   return fetch_web_identity(*settings, sts_endpoint(config), http);
@@ -465,13 +465,13 @@ std::optional<AwsCredentials> credentials_from_process(const AwsConfig& config) 
   return c;
 }
 
-std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config, HttpClient& http,
+std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config, net::HttpClient& http,
                                                          const AwsCredentialsOptions& options) {
   std::string url;
   if (auto rel = config.getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) {
     url = options.container_relative_base + (rel->front() == '/' ? "" : "/") + *rel;
   } else if (auto full = config.getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
-    const UrlParts u = parse_url(*full);
+    const net::UrlParts u = net::parse_url(*full);
     if (u.scheme != "https" && !loopback_or_link_local_ecs(u.host))
       throw Error(ErrorKind::Invalid, fmt::format("AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or name a loopback "
                                                   "or the container credentials address, not host '{}'",
@@ -480,7 +480,7 @@ std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config
   } else {
     return std::nullopt;
   }
-  HttpRequest req;
+  net::HttpRequest req;
   req.url = url;
   req.idempotent = true;
   req.timeout = std::chrono::seconds(5);
@@ -494,10 +494,10 @@ std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config
       throw Error(ErrorKind::Invalid, "the container authorization token contains a line break");
     req.headers.emplace_back("Authorization", *auth);
   }
-  const std::string what = fmt::format("container credentials at {}", redact_url(url));
-  const HttpResponse resp = http.send(req);
+  const std::string what = fmt::format("container credentials at {}", net::redact_url(url));
+  const net::HttpResponse resp = http.send(req);
   if (resp.status != 200)
-    throw Error(error_kind_for_status(resp.status), fmt::format("{}: HTTP {}", what, resp.status));
+    throw Error(net::error_kind_for_status(resp.status), fmt::format("{}: HTTP {}", what, resp.status));
   AwsCredentials c = from_json(resp.body, what, false);
   c.source = "container";
   return c;
@@ -518,13 +518,13 @@ std::optional<AwsCredentials> credentials_from_instance_metadata(const AwsConfig
   }
   while (!base.empty() && base.back() == '/') base.pop_back();
 
-  HttpOptions ho = options.http;
+  net::HttpOptions ho = options.http;
   ho.connect_timeout = options.imds_timeout;
   ho.retry.max_attempts = std::max(1, options.imds_attempts);
-  HttpClient http(ho);
+  net::HttpClient http(ho);
   auto request = [&](const char* method, const std::string& path,
-                     const std::optional<std::string>& token) -> std::optional<HttpResponse> {
-    HttpRequest req;
+                     const std::optional<std::string>& token) -> std::optional<net::HttpResponse> {
+    net::HttpRequest req;
     req.method = method;
     req.url = base + path;
     req.idempotent = true;
@@ -559,7 +559,7 @@ std::optional<AwsCredentials> credentials_from_instance_metadata(const AwsConfig
   const std::string what = fmt::format("instance metadata credentials of role {}", role);
   auto cr = request("GET", roles_path + uri_encode(role, false), token);
   if (!cr) throw Error(ErrorKind::Unavailable, what + ": no answer");
-  if (cr->status != 200) throw Error(error_kind_for_status(cr->status), fmt::format("{}: HTTP {}", what, cr->status));
+  if (cr->status != 200) throw Error(net::error_kind_for_status(cr->status), fmt::format("{}: HTTP {}", what, cr->status));
   AwsCredentials c = from_json(cr->body, what, false);
   c.source = "instance metadata";
   return c;
@@ -622,7 +622,7 @@ class DefaultChain final : public AwsCredentialsProvider {
   }
 
   std::shared_ptr<AwsCredentialsProvider> web_identity(const WebIdentitySettings& settings) {
-    auto http = std::make_shared<HttpClient>(options_.http);
+    auto http = std::make_shared<net::HttpClient>(options_.http);
     return refreshing(
         [settings, sts = sts_endpoint(config_), http] { return fetch_web_identity(settings, sts, *http); },
         std::nullopt);
@@ -634,7 +634,7 @@ class DefaultChain final : public AwsCredentialsProvider {
   }
 
   std::shared_ptr<AwsCredentialsProvider> container() {
-    auto http = std::make_shared<HttpClient>(options_.http);
+    auto http = std::make_shared<net::HttpClient>(options_.http);
     return refreshing(
         [config = config_, http, opts = options_] { return *credentials_from_container(config, *http, opts); },
         std::nullopt);
@@ -707,7 +707,7 @@ class DefaultChain final : public AwsCredentialsProvider {
       visited.push_back(next);
       source = source_of_profile(next, name, visited);
     }
-    auto http = std::make_shared<HttpClient>(options_.http);
+    auto http = std::make_shared<net::HttpClient>(options_.http);
     return refreshing([settings, sts = sts_endpoint(config_), source,
                        http] { return fetch_assume_role(settings, sts, source->get(), *http); },
                       std::nullopt);
@@ -768,4 +768,4 @@ std::shared_ptr<AwsCredentialsProvider> make_static_credentials_provider(AwsCred
   return std::make_shared<StaticProvider>(std::move(credentials));
 }
 
-}  // namespace sacker::net
+}  // namespace sacker::aws

@@ -36,12 +36,12 @@
 #include <thread>
 #include <vector>
 
-#include "net/aws_config.h"
-#include "net/aws_credentials.h"
+#include "aws/aws_config.h"
+#include "aws/aws_credentials.h"
 #include "net/http.h"
 #include "sacker/uri.h"
 
-namespace sacker::net {
+namespace sacker::aws {
 
 class S3Client;
 
@@ -49,7 +49,7 @@ struct S3ObjectInfo {
   std::uint64_t size = 0;          // the whole object's size (also for ranged GETs)
   std::string etag;                // as the server sent it (usually quoted)
   std::int64_t last_modified = 0;  // Unix seconds, 0 if unknown
-  HttpHeaders headers;             // all response headers (x-amz-meta-*, ...)
+  net::HttpHeaders headers;             // all response headers (x-amz-meta-*, ...)
 };
 
 struct S3Object {
@@ -80,11 +80,11 @@ struct S3ListPage {
 
 struct S3PutOptions {
   // Extra headers (Content-Type, If-None-Match, x-amz-meta-*, x-amz-checksum-*).
-  HttpHeaders headers;
+  net::HttpHeaders headers;
   // Lower-case hex sha256 of the body. Required for file bodies; computed here
   // for bodies in memory when empty.
   std::string payload_sha256;
-  // Upload progress (see HttpRequest::on_upload).
+  // Upload progress (see net::HttpRequest::on_upload).
   std::function<void(std::uint64_t sent)> on_upload;
 };
 
@@ -104,7 +104,7 @@ struct S3CompletedPart {
 };
 
 struct S3ClientOptions {
-  HttpOptions http;  // retries, timeouts, log hook; ca_bundle defaults to AwsConfig's
+  net::HttpOptions http;  // retries, timeouts, log hook; ca_bundle defaults to AwsConfig's
 };
 
 class S3Client {
@@ -149,12 +149,12 @@ class S3Client {
 
   // PUT from memory / from a file range. See S3PutResult for 412.
   S3PutResult put(const std::string& bucket, const std::string& key, std::string body, S3PutOptions options = {});
-  S3PutResult put_file(const std::string& bucket, const std::string& key, const FileRange& body, S3PutOptions options);
+  S3PutResult put_file(const std::string& bucket, const std::string& key, const net::FileRange& body, S3PutOptions options);
 
   // CopyObject of an object onto itself with its metadata replaced by `headers`:
   // gives it a new Last-Modified without moving its bytes through the client.
   // Objects up to 5 GiB (S3's single-copy limit).
-  void touch(const std::string& bucket, const std::string& key, const HttpHeaders& headers);
+  void touch(const std::string& bucket, const std::string& key, const net::HttpHeaders& headers);
 
   // DeleteObject. S3 answers the same whether or not the key existed.
   void remove(const std::string& bucket, const std::string& key);
@@ -165,15 +165,15 @@ class S3Client {
   void list_all(const std::string& bucket, S3ListRequest request, const std::function<bool(S3ListPage&)>& on_page);
 
   // Multipart upload. `headers` of create: Content-Type, x-amz-meta-*...
-  std::string create_multipart(const std::string& bucket, const std::string& key, const HttpHeaders& headers);
+  std::string create_multipart(const std::string& bucket, const std::string& key, const net::HttpHeaders& headers);
   // Uploads one part from a file range, signed with its sha256. Returns its ETag.
   std::string upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                          int part_number, const FileRange& body, const std::string& sha256_hex);
+                          int part_number, const net::FileRange& body, const std::string& sha256_hex);
   // Completes an upload. `headers`: e.g. If-None-Match: * (AWS honours it; RGW
   // ignores it). written=false on 412. An error document inside a 200 answer is
   // treated as the error it names.
   S3PutResult complete_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                                 const std::vector<S3CompletedPart>& parts, const HttpHeaders& headers = {});
+                                 const std::vector<S3CompletedPart>& parts, const net::HttpHeaders& headers = {});
   // Best effort: never throws.
   void abort_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id) noexcept;
 
@@ -184,16 +184,16 @@ class S3Client {
   void create_bucket(const std::string& bucket);
 
  private:
-  HttpResponse send(HttpRequest request, const std::string& payload_sha256);
+  net::HttpResponse send(net::HttpRequest request, const std::string& payload_sha256);
   std::string url(const std::string& bucket, const std::string& key, const std::string& query) const;
-  [[noreturn]] void fail(const HttpResponse& response, const std::string& bucket, const std::string& key) const;
-  S3PutResult put_result(const HttpResponse& response, const std::string& bucket, const std::string& key) const;
+  [[noreturn]] void fail(const net::HttpResponse& response, const std::string& bucket, const std::string& key) const;
+  S3PutResult put_result(const net::HttpResponse& response, const std::string& bucket, const std::string& key) const;
 
   std::shared_ptr<AwsCredentialsProvider> credentials_;
   std::string region_;
   std::string endpoint_;  // scheme://host[:port][/base], no trailing '/'
   bool path_style_ = true;
-  std::unique_ptr<HttpClientPool> pool_;
+  std::unique_ptr<net::HttpClientPool> pool_;
 };
 
 // s3://bucket[/prefix][?option=value...] as the S3 store and ledger take it.
@@ -210,7 +210,7 @@ S3Uri parse_s3_uri(const Uri& uri, const std::vector<std::string>& allowed);
 // writes (e.g. "bucket-owner-full-control", so that the bucket owner may read
 // what another account's CI job wrote), or none. Error(Invalid) for a value that
 // is not a canned ACL.
-HttpHeaders s3_acl_headers(const S3Uri& uri);
+net::HttpHeaders s3_acl_headers(const S3Uri& uri);
 // An option as a byte count: "1048576", "64M"/"64MiB", "1G"... Error(Invalid).
 std::uint64_t s3_size_option(const S3Uri& uri, const std::string& name, std::uint64_t fallback, std::uint64_t min,
                              std::uint64_t max);
@@ -218,39 +218,6 @@ std::uint64_t s3_size_option(const S3Uri& uri, const std::string& name, std::uin
 // share connections and resolve credentials once).
 std::shared_ptr<S3Client> shared_s3_client();
 
-// Runs tasks on up to `threads` worker threads (started lazily). The first task
-// that throws stops the others from starting; its exception is rethrown on the
-// owner's thread by wait_until/wait_all. The destructor drops queued tasks and
-// joins the workers. submit/wait_* are for the owner thread only.
-class ParallelTasks {
- public:
-  explicit ParallelTasks(std::size_t threads);
-  ~ParallelTasks();
-  ParallelTasks(const ParallelTasks&) = delete;
-  ParallelTasks& operator=(const ParallelTasks&) = delete;
-
-  void submit(std::function<void()> task);
-  // Blocks until pred() holds (evaluated under the internal lock, initially and
-  // after each task completes), calling `poll` (without the lock) after each wake.
-  void wait_until(const std::function<bool()>& pred, const std::function<void()>& poll = {});
-  // Waits for every submitted task.
-  void wait_all(const std::function<void()>& poll = {});
-  // Tasks submitted and not yet finished (call from inside a wait_until pred or
-  // from the owner thread).
-  std::size_t unfinished() const { return unfinished_; }
-
- private:
-  void worker();
-  std::size_t max_threads_;
-  std::vector<std::thread> threads_;
-  mutable std::mutex mutex_;
-  std::condition_variable work_cv_, done_cv_;
-  std::deque<std::function<void()>> queue_;
-  std::size_t unfinished_ = 0;
-  std::size_t idle_ = 0;
-  std::exception_ptr error_;
-  bool stop_ = false;
-};
 
 // Lower-case hex of a 64-hex-digit sha256 -> base64 of the raw 32 bytes (for
 // x-amz-checksum-sha256).
@@ -264,4 +231,4 @@ std::string s3_error_code(const std::string& body);
 // from <host> (<why>)" if the body is not one.
 S3ListPage parse_list_page(const std::string& body, const std::string& what, const std::string& host);
 
-}  // namespace sacker::net
+}  // namespace sacker::aws

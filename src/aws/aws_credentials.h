@@ -68,11 +68,11 @@
 #include <string>
 #include <string_view>
 
-#include "net/aws_config.h"
+#include "aws/aws_config.h"
 #include "net/http.h"
-#include "net/sigv4.h"  // AwsCredentials
+#include "aws/sigv4.h"  // AwsCredentials
 
-namespace sacker::net {
+namespace sacker::aws {
 
 class AwsCredentialsProvider {
  public:
@@ -91,7 +91,7 @@ struct AwsCredentialsOptions {
   std::chrono::seconds refresh_margin{300};
   // HTTP settings for STS and the container endpoint (log hook, retry sleeper).
   // ca_bundle is taken from AwsConfig when empty here.
-  HttpOptions http;
+  net::HttpOptions http;
   // Instance metadata: timeout of each of its requests and its attempts.
   std::chrono::milliseconds imds_timeout{1000};
   int imds_attempts = 1;
@@ -116,10 +116,10 @@ std::optional<AwsCredentials> credentials_from_env(const AwsConfig& config);
 // Static keys of the selected profile only.
 std::optional<AwsCredentials> credentials_from_profile(const AwsConfig& config);
 // STS AssumeRoleWithWebIdentity (environment or profile settings).
-std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config, HttpClient& http);
+std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config, net::HttpClient& http);
 // The selected profile's credential_process, run once (either file).
 std::optional<AwsCredentials> credentials_from_process(const AwsConfig& config);
-std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config, HttpClient& http,
+std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config, net::HttpClient& http,
                                                          const AwsCredentialsOptions& options);
 // nullopt also when the metadata service does not answer (not an EC2 instance).
 std::optional<AwsCredentials> credentials_from_instance_metadata(const AwsConfig& config,
@@ -129,4 +129,4 @@ std::optional<AwsCredentials> credentials_from_instance_metadata(const AwsConfig
 // by STS, ECS and IMDS. Throws Error(Invalid).
 std::chrono::system_clock::time_point parse_iso8601_utc(std::string_view text);
 
-}  // namespace sacker::net
+}  // namespace sacker::aws

@@ -1,4 +1,4 @@
-#include "net/credential_process.h"
+#include "aws/credential_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -18,7 +18,7 @@
 
 extern char** environ;
 
-namespace sacker::net {
+namespace sacker::aws {
 namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
@@ -190,4 +190,4 @@ CapturedProcess run_captured(const std::vector<std::string>& argv, std::size_t m
   return result;
 }
 
-}  // namespace sacker::net
+}  // namespace sacker::aws

@@ -31,7 +31,7 @@
 
 #include "net/http.h"
 
-namespace sacker::net {
+namespace sacker::aws {
 
 // AWS credentials. `session_token` is empty for long-term keys; `expiration` is
 // set for temporary credentials. Never log or print the secret or the token.
@@ -73,7 +73,7 @@ struct SignatureDetails {
 // missing, canonicalises the URL (see above) and sets Authorization.
 // `payload_hash` is the lower-case hex sha256 of the body or kUnsignedPayload.
 // Throws Error(Invalid) for a malformed URL or empty key id/secret.
-SignatureDetails sign_request(HttpRequest& request, std::string_view payload_hash, const SigningParams& params);
+SignatureDetails sign_request(net::HttpRequest& request, std::string_view payload_hash, const SigningParams& params);
 
 // Presigned query form (S3 GET/PUT URLs): returns `url` with X-Amz-Algorithm,
 // X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders=host,
@@ -108,4 +108,4 @@ std::string canonical_uri(std::string_view path, std::string_view service);
 // The canonical query string for `query` (no leading '?').
 std::string canonical_query(std::string_view query);
 
-}  // namespace sacker::net
+}  // namespace sacker::aws

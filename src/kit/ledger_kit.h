@@ -1,0 +1,50 @@
+// The ledger half of the backend kit: the invariant errors every ledger raises
+// (one wording, one kind each), the read-back checks for what a backend returns
+// (hostile or corrupt content becomes Error(Invalid) naming the ledger, the
+// package and the version), and the one way to build the event a change writes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "sacker/error.h"
+#include "sacker/ledger.h"
+
+namespace sacker::ledger_kit {
+
+// Conflict: "<package> version <v> already exists with other content".
+Error version_exists_differently(const std::string& package, std::uint64_t version);
+// Conflict: "<package> version <v> is tagged '<tag>': untag it first".
+Error version_is_tagged(const std::string& package, std::uint64_t version, const std::string& tag);
+// NotFound: "<package> has no version <v>".
+Error no_such_version(const std::string& package, std::uint64_t version);
+// Conflict: "<package> tag '<tag>' points to <now> (expected <expect>); nothing changed".
+Error tag_not_as_expected(const std::string& package, const std::string& tag, const TagExpectation& expect,
+                          const std::optional<std::uint64_t>& current);
+// Conflict: "<package> event <seq> already exists with other content".
+Error event_exists_differently(const std::string& package, std::uint64_t seq);
+// Invalid: "<ledger>: <what> (hostile or corrupt ledger content)". `ledger` is describe().
+Error corrupt(const std::string& ledger, const std::string& what);
+
+// Read-back checks. Each returns its argument when it is valid and otherwise
+// throws corrupt(ledger, ...) saying what was read where and why it is refused.
+std::string checked_package(const std::string& ledger, std::string name);
+// A user tag (never "latest", never all digits).
+std::string checked_tag(const std::string& ledger, const std::string& package, std::string tag);
+VersionRecord checked_record(const std::string& ledger, VersionRecord record);
+Event checked_event(const std::string& ledger, Event event);
+
+// The event of a change, as every backend writes it: `ctx` supplies time, actor,
+// comment and client; the backend supplies seq and the change's facts.
+Event make_event(EventAction action, const ChangeContext& ctx, const std::string& package, std::uint64_t version,
+                 const std::string& tag = {}, std::optional<std::uint64_t> previous = std::nullopt,
+                 const std::string& sha256 = {});
+
+// The action of a set_tag event: Tag, or Rollback when ctx.rollback.
+EventAction tag_action(const ChangeContext& ctx);
+
+// Newest first, filtered and limited as `query` says, from events in any order.
+std::vector<Event> select_history(std::vector<Event> events, const HistoryQuery& query);
+
+}  // namespace sacker::ledger_kit

@@ -1,0 +1,49 @@
+// A small pool for parallel transfers (multipart uploads, ranged downloads).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sacker {
+
+// Runs tasks on up to `threads` worker threads (started lazily). The first task
+// that throws stops the others from starting; its exception is rethrown on the
+// owner's thread by wait_until/wait_all. The destructor drops queued tasks and
+// joins the workers. submit/wait_* are for the owner thread only.
+class ParallelTasks {
+ public:
+  explicit ParallelTasks(std::size_t threads);
+  ~ParallelTasks();
+  ParallelTasks(const ParallelTasks&) = delete;
+  ParallelTasks& operator=(const ParallelTasks&) = delete;
+
+  void submit(std::function<void()> task);
+  // Blocks until pred() holds (evaluated under the internal lock, initially and
+  // after each task completes), calling `poll` (without the lock) after each wake.
+  void wait_until(const std::function<bool()>& pred, const std::function<void()>& poll = {});
+  // Waits for every submitted task.
+  void wait_all(const std::function<void()>& poll = {});
+  // Tasks submitted and not yet finished (call from inside a wait_until pred or
+  // from the owner thread).
+  std::size_t unfinished() const { return unfinished_; }
+
+ private:
+  void worker();
+  std::size_t max_threads_;
+  std::vector<std::thread> threads_;
+  mutable std::mutex mutex_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<std::function<void()>> queue_;
+  std::size_t unfinished_ = 0;
+  std::size_t idle_ = 0;
+  std::exception_ptr error_;
+  bool stop_ = false;
+};
+
+}  // namespace sacker
