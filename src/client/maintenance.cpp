@@ -72,6 +72,15 @@ std::map<std::uint64_t, std::string> protections(std::uint64_t latest, const std
   return why;
 }
 
+// The tags, then the history (in that order: a move between the two reads shows
+// up in the history, so its versions are protected either way).
+std::map<std::uint64_t, std::string> read_protections(Ledger& ledger, const std::string& package,
+                                                      std::uint64_t latest, std::size_t moves) {
+  const auto tags = checked_tag_values(ledger, package);
+  const auto history = checked_history(ledger, package, HistoryQuery{});
+  return protections(latest, tags, history, moves);
+}
+
 }  // namespace
 
 GcReport Client::gc(bool dry_run, std::int64_t grace_seconds) {
@@ -132,8 +141,7 @@ PruneReport Client::prune(const PruneRequest& request) {
       if (!request.packages.empty()) throw no_versions(package);
       continue;
     }
-    auto why = protections(records.back().version, checked_tag_values(*ledger_, package),
-                           checked_history(*ledger_, package, HistoryQuery{}), request.keep_rollback);
+    const auto why = read_protections(*ledger_, package, records.back().version, request.keep_rollback);
     std::vector<PruneDecision> decisions;
     for (std::size_t i = 0; i < records.size(); ++i) {
       const VersionRecord& r = records[i];
@@ -142,7 +150,7 @@ PruneReport Client::prune(const PruneRequest& request) {
         d.reason = it->second;
       else if (records.size() - i <= request.keep_last)
         d.reason = fmt::format("one of the newest {}", request.keep_last);
-      else if (request.keep_newer_seconds > 0 && r.created > newer_than)
+      else if (request.keep_newer_seconds > 0 && r.created >= newer_than)
         d.reason = "newer than " + duration_text(request.keep_newer_seconds);
       else
         d.remove = true, d.reason = "older than the keep rules";
@@ -151,9 +159,8 @@ PruneReport Client::prune(const PruneRequest& request) {
     const bool any = std::any_of(decisions.begin(), decisions.end(), [](const auto& d) { return d.remove; });
     if (request.apply && any) {
       // What a tag did since the plan protects its versions too.
-      const auto latest = checked_latest(*ledger_, package);
-      const auto fresh = protections(latest.value_or(records.back().version), checked_tag_values(*ledger_, package),
-                                     checked_history(*ledger_, package, HistoryQuery{}), request.keep_rollback);
+      const auto latest = checked_latest(*ledger_, package).value_or(records.back().version);
+      const auto fresh = read_protections(*ledger_, package, latest, request.keep_rollback);
       for (auto& d : decisions) {
         if (!d.remove) continue;
         if (auto it = fresh.find(d.version); it != fresh.end()) {
