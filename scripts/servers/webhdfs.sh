@@ -61,7 +61,8 @@ sv_start() {
     "$PY" -c 'import gssapi' 2>/dev/null || die "python3-gssapi not found; run scripts/install-deps.sh"
     host=localhost   # the service principal is HTTP/localhost; an IP would need HTTP/127.0.0.1
     if [ -n "${SACKER_WEBHDFS_KDC:-}" ]; then
-      kdc=$(cd "$SACKER_WEBHDFS_KDC" && pwd) && [ -s "$kdc/env" ] || die "no kdc.sh realm in $SACKER_WEBHDFS_KDC"
+      kdc=$(cd "$SACKER_WEBHDFS_KDC" 2>/dev/null && pwd) || die "no directory $SACKER_WEBHDFS_KDC"
+      [ -s "$kdc/env" ] || die "no kdc.sh realm in $SACKER_WEBHDFS_KDC"
     else
       kdc=$dir/kdc
       bash "$SV_DIR/kdc.sh" start "$kdc" >&2 || return 1
@@ -104,7 +105,7 @@ sv_start() {
     while IFS= read -r kv; do envs+=("$kv"); done < "$kdc/env"
   fi
   write_env "$dir" "${envs[@]}"
-  SV_ADDR="$host:$nn1 ($auth${SACKER_WEBHDFS_TLS:+, TLS})"
+  SV_ADDR=$host:$nn1
 }
 
 sv_stop() {
