@@ -6,13 +6,19 @@
 #   bash scripts/install-deps.sh --build-only what building sacker needs, nothing else
 #
 # Debian packages: build dependencies, the test servers (Ceph RadosGW, ZooKeeper, etcd,
-# PostgreSQL, git daemon) and the clients/tools used by tests and benchmarks.
+# PostgreSQL, git daemon, an MIT Kerberos KDC) and the clients/tools used by tests and benchmarks.
 # npm: dynalite (a DynamoDB-compatible server) into ${SACKER_TOOLS_DIR:-/opt/sacker-tools},
 # never into the repository.
 #
-# Nothing may start at install time: the postinst scripts of etcd-server, ceph-*, radosgw and
-# postgresql call invoke-rc.d, which asks /usr/sbin/policy-rc.d. If that file is missing we put
-# a temporary "exit 101" there for the duration of the install (and remove it afterwards).
+# Nothing may start at install time: the postinst scripts of etcd-server, ceph-*, radosgw,
+# postgresql, krb5-kdc and krb5-admin-server call invoke-rc.d, which asks /usr/sbin/policy-rc.d.
+# If that file is missing we put a temporary "exit 101" there for the duration of the install
+# (and remove it afterwards). krb5-admin-server's postinst exits 1 when that start fails (and
+# kadmind has no realm at install time), so for it the file is not optional.
+# krb5-config asks debconf for a default realm and KDC host names; noninteractive needs no
+# preseeding: it takes the empty defaults and installs Debian's stock /etc/krb5.conf (realm
+# ATHENA.MIT.EDU, KDCs on the internet). Nothing of ours reads it: scripts/servers/kdc.sh
+# writes its own krb5.conf and every user of the realm sets KRB5_CONFIG to it.
 set -euo pipefail
 
 TOOLS_DIR=${SACKER_TOOLS_DIR:-/opt/sacker-tools}
@@ -44,9 +50,12 @@ server_pkgs=(
   etcd-server
   postgresql-15
   git                                    # git daemon
+  krb5-kdc krb5-admin-server             # a throw-away MIT Kerberos realm (kdc.sh: krb5kdc,
+                                         # kdb5_util, kadmin.local; kadmind is never started)
 )
 tool_pkgs=(
   awscli rclone python3-botocore hyperfine curl jq
+  krb5-user python3-gssapi               # kinit/klist/kvno; SPNEGO in the WebHDFS stand-in
   iproute2 procps util-linux             # ss, ps, setsid/runuser used by scripts/servers
 )
 # Node.js and npm (for dynalite): the image ships Node 20 with its own npm. Only when node is
@@ -117,11 +126,14 @@ if [ "$(have_version || true)" != "$DYNALITE_VERSION" ]; then
 fi
 
 # --- sanity: the binaries the server scripts need
-for b in cmake g++ radosgw radosgw-admin ceph-mon ceph-osd ceph etcd java git curl node; do
+for b in cmake g++ radosgw radosgw-admin ceph-mon ceph-osd ceph etcd java git curl node \
+         krb5kdc kdb5_util kadmin.local kinit; do
   command -v "$b" >/dev/null 2>&1 || die "$b still missing after install"
 done
 [ -f /usr/share/java/zookeeper.jar ] || die "ZooKeeper jar missing after install"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "PostgreSQL initdb missing after install"
+# the WebHDFS stand-in runs on Debian's python3 (a python3 earlier in PATH lacks python3-gssapi)
+/usr/bin/python3 -c 'import gssapi' 2>/dev/null || die "python3-gssapi missing after install"
 
 elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 printf 'install-deps: done in %d.%02d s (%s; %s)\n' \
