@@ -6,7 +6,15 @@
 //   conformance_worker tag-race URI PACKAGE COUNT WORKER V...  points w<WORKER> at V... in turn (skips removed V)
 //   conformance_worker remove URI PACKAGE COUNT V...     tries COUNT rounds to remove each V; prints the removed
 //   conformance_worker latency URI PACKAGE COUNT         microseconds per add, one per line
+//   conformance_worker add-at-once URI PACKAGE COUNT WORKER READY GO
+//                                                        like add, but first opens the ledger, writes one
+//                                                        byte to the FIFO READY and waits for one byte from
+//                                                        the FIFO GO: a barrier that releases all at once
 //   conformance_worker put URI FILE SHA256 SIZE          store put; prints 1 if uploaded, 0 if already there
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -45,6 +53,27 @@ int run(int argc, char** argv) {
   if (cmd == "add" && argc == 6) {
     auto ledger = open_ledger(uri);
     int count = std::stoi(argv[4]);
+    for (int i = 0; i < count; ++i) {
+      auto v = ledger->add(make_record(argv[3], argv[5], i));
+      std::printf("%llu\n", static_cast<unsigned long long>(v));
+      std::fflush(stdout);
+    }
+    return 0;
+  }
+  if (cmd == "add-at-once" && argc == 8) {
+    auto ledger = open_ledger(uri);
+    int count = std::stoi(argv[4]);
+    int ready = ::open(argv[6], O_WRONLY | O_CLOEXEC);
+    int go = ::open(argv[7], O_RDONLY | O_CLOEXEC);
+    char c = 'r';
+    if (ready < 0 || go < 0 || ::write(ready, &c, 1) != 1) {
+      std::fprintf(stderr, "conformance_worker: cannot use the barrier FIFOs\n");
+      return 1;
+    }
+    ssize_t n;
+    while ((n = ::read(go, &c, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) return 1;
     for (int i = 0; i < count; ++i) {
       auto v = ledger->add(make_record(argv[3], argv[5], i));
       std::printf("%llu\n", static_cast<unsigned long long>(v));
