@@ -441,5 +441,156 @@ TEST(Hardening, P04_FailedStdoutWriteIsExit8) {
   }
 }
 
+// --- 5. file modes from the ledger ----------------------------------------------------
+
+TEST(Hardening, P05_SetuidAndSetgidBitsAreNeverApplied) {
+  Sandbox s;
+  s.write("t", "tool");
+  ASSERT_EQ(::chmod((s.work() / "t").c_str(), 06755), 0);
+  ASSERT_EQ(s.run({"add", "suid", "t"}).exit_code, 0);
+  auto r = run(s, {.args = {"download", "suid", "1", "-o", "out"}, .umask = 022});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(mode_of(s.work() / "out"), 0755u) << std::oct << mode_of(s.work() / "out");
+}
+
+TEST(Hardening, P05_HostileModeFromTheLedgerIsStrippedAndMasked) {
+  Sandbox s;
+  add_app(s);
+  sql(ledger_db(s), "UPDATE versions SET mode = 3583");  // 06777, as a hostile ledger says
+  auto r = run(s, {.args = {"download", "app", "1", "-o", "out"}, .umask = 022});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(mode_of(s.work() / "out"), 0755u) << std::oct << mode_of(s.work() / "out");
+}
+
+TEST(Hardening, P05_DownloadHonoursTheUmask) {
+  Sandbox s;
+  s.write("shared", "data");
+  ASSERT_EQ(::chmod((s.work() / "shared").c_str(), 0666), 0);
+  ASSERT_EQ(s.run({"add", "shared", "shared"}).exit_code, 0);
+  auto r = run(s, {.args = {"download", "shared", "1", "-o", "out"}, .umask = 077});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(mode_of(s.work() / "out"), 0600u) << std::oct << mode_of(s.work() / "out");
+}
+
+TEST(Hardening, P05_UpToDatePathNeverChmodsThroughASymlink) {
+  Sandbox s;
+  add_app(s);  // recorded mode 0644
+  const fs::path victim = s.home() / "victim";
+  write_file(victim, "release 1");  // same bytes: the "already up to date" path
+  ASSERT_EQ(::chmod(victim.c_str(), 0600), 0);
+  fs::create_symlink(victim, s.work() / "out");
+  auto r = s.run({"download", "app", "1", "-o", "out"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(mode_of(victim), 0600u) << "chmod went through the link to " << victim << ": " << std::oct
+                                    << mode_of(victim);
+}
+
+// --- 6. secrets -----------------------------------------------------------------------
+
+// Fake credentials, made up for these tests.
+constexpr const char* kFakeKey = "AKIAFAKEKEYID0000000";
+constexpr const char* kFakeSecret = "FakeSecretValue0000";
+constexpr const char* kFakeToken = "ghp_FakeToken000000000000000000000000";
+
+TEST(Hardening, P06_CredentialsInAnS3UriAreNeverEchoed) {
+  Sandbox s;
+  for (const char* flag : {"--ledger", "--store"}) {
+    auto r = s.run({flag, std::string("s3://") + kFakeKey + ":" + kFakeSecret + "@bucket", "list"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_THAT(r.out + r.err, Not(HasSubstr(kFakeSecret))) << flag;
+    EXPECT_THAT(r.out + r.err, Not(HasSubstr(kFakeKey))) << flag;
+  }
+}
+
+TEST(Hardening, P06_VerboseRedactsUserinfoOfAUriInsideTheQuery) {
+  Sandbox s;
+  // 127.0.0.1:1 refuses at once: no network beyond this host.
+  auto r =
+      s.run({"-v", "--ledger",
+             "git://" + (s.home() / "cache.git").string() + "?remote=https://u:" + kFakeSecret + "@127.0.0.1:1/r.git",
+             "list"});
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr(kFakeSecret))) << r.err;
+}
+
+TEST(Hardening, P06_ATokenAsUserNameIsRedacted) {
+  Sandbox s;
+  for (const std::string& uri :
+       {std::string("postgres://") + kFakeToken + "@127.0.0.1:1/db",
+        "git://" + (s.home() / "c.git").string() + "?remote=https://" + kFakeToken + "@127.0.0.1:1/r.git",
+        std::string("s3://") + kFakeToken + "@bucket"}) {
+    auto r = s.run({"-v", "--ledger", uri, "list"});
+    EXPECT_THAT(r.out + r.err, Not(HasSubstr(kFakeToken))) << r.err;
+  }
+}
+
+TEST(Hardening, P06_ConfigSyntaxErrorDoesNotEchoTheFile) {
+  Sandbox s;
+  const std::string uri = std::string("postgres://u:") + kFakeSecret + "@127.0.0.1:1/db";
+  for (const std::string& text : {"{\"ledger\": \"" + uri + "\" x}", "{\"ledger\": \"" + uri}) {
+    write_file(s.home() / "bad.json", text);
+    auto r = s.run({"--config", (s.home() / "bad.json").string(), "list"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("JSON"));
+    EXPECT_THAT(r.out + r.err, Not(HasSubstr(kFakeSecret))) << r.err;
+  }
+}
+
+// --- 7. terminal escapes from a hostile ledger ----------------------------------------
+
+// Chosen: names read back that fail validation are hostile ledger content: exit 2, the
+// message shows the name escaped; nothing reaches stdout raw.
+TEST(Hardening, P07_PackageNamesFromTheLedgerAreValidated) {
+  Sandbox s;
+  add_app(s);
+  sql(ledger_db(s),
+      "INSERT INTO versions SELECT 'evil' || char(27) || '[2J' || char(27) || ']0;owned' || char(7), version, "
+      "sha256, size, basename, mode, created, metadata FROM versions WHERE package = 'app'");
+  for (const auto& args : std::vector<std::vector<std::string>>{{"list"}, {"--json", "list"}, {"export"}}) {
+    auto r = s.run(args);
+    EXPECT_FALSE(has_raw_control(r.out + r.err)) << args.back() << ": " << visible(r.out + r.err);
+    EXPECT_EQ(r.exit_code, 2) << args.back() << ": " << visible(r.out + r.err);
+  }
+}
+
+TEST(Hardening, P07_TagNamesFromTheLedgerAreValidated) {
+  Sandbox s;
+  add_app(s);
+  sql(ledger_db(s), "INSERT INTO tags VALUES ('app', 'x' || char(27) || ']0;owned' || char(7), 1)");
+  for (const auto& args : std::vector<std::vector<std::string>>{{"tags", "app"}, {"info", "app", "1"}}) {
+    auto r = s.run(args);
+    EXPECT_FALSE(has_raw_control(r.out + r.err)) << args[0] << ": " << visible(r.out + r.err);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << visible(r.out + r.err);
+  }
+}
+
+TEST(Hardening, P07_ReservedAndAllDigitTagsFromTheLedgerAreRefused) {
+  Sandbox s;
+  add_app(s);
+  sql(ledger_db(s), "INSERT INTO tags VALUES ('app', 'latest', 1), ('app', '123', 1)");
+  auto tags = s.run({"tags", "app"});
+  EXPECT_EQ(tags.exit_code, 2) << tags.out << tags.err;
+  EXPECT_THAT(tags.out, Not(HasSubstr("123 ")));
+  auto info = s.run({"info", "app", "1"});
+  EXPECT_EQ(info.exit_code, 2) << info.out << info.err;
+  EXPECT_THAT(info.out, Not(HasSubstr("latest, latest")));
+}
+
+// The JSON parser's "last read" text escapes C0 bytes but passes C1 controls through.
+TEST(Hardening, P07_ImportOfGarbageEscapesTheBytesItEchoes) {
+  Sandbox s;
+  for (const std::string& garbage : {std::string("\x9b"
+                                                 "2J\n"),
+                                     std::string("\"\xc2\x9b"
+                                                 "2J\n"),
+                                     std::string("{\"a\x9b"
+                                                 "2J\n"),
+                                     std::string("\x1b[31mred\x1b]0;owned\x07\n")}) {
+    s.write("garbage.bin", garbage);
+    auto r = s.run({"import", "garbage.bin"});
+    EXPECT_EQ(r.exit_code, 2) << visible(garbage);
+    EXPECT_FALSE(has_raw_control(r.err)) << visible(garbage) << ": " << visible(r.err);
+  }
+}
+
 }  // namespace
 }  // namespace sacker::test
