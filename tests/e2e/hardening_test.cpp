@@ -1,10 +1,11 @@
 // End-to-end regression tests for issue 7 ("tried as a new user and as an attacker
 // would"): one or more TEST per numbered point of the issue, named
-// Hardening.P<NN>_..., each driving build/sacker through the embedded default
-// (SQLite + file store) in a temporary HOME, as a user would. Where the issue left a
-// choice, the behaviour chosen is stated at the test. Point 1 (git first-write race)
-// lives in the ledger conformance suite, the store-level variant of point 2 in
-// tests/conformance/gc_reuse_race.inc; point 21 (CI gates) has no test here.
+// Hardening.P<NN>_..., each driving build/sacker in a temporary HOME as a user would,
+// through the embedded default (SQLite + file store) except point 1, which needs a
+// local git ledger. Where the issue left a choice, the behaviour chosen is stated at the
+// test. Also for issue 7: the barrier test of point 1 for every ledger in the ledger
+// conformance suite, the store-level variant of point 2 (S3 included) in
+// tests/conformance/gc_reuse_race.inc. Point 21 (CI gates) has no test.
 //
 // Races are made deterministic without sleeps: a FIFO or an LD_PRELOAD shim
 // (pause_preload.cpp) holds a process at the exact step, inotify says when a temp
@@ -23,7 +24,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <set>
 
 #include "e2e/sandbox.h"
 #include "sacker/sha256.h"
@@ -322,6 +325,51 @@ void add_app(const Sandbox& s, const std::string& content = "release 1", bool ta
 std::string export_of(const Sandbox& s) { return s.run({"export"}).out; }
 
 std::string readme() { return read_file(fs::path(SACKER_SOURCE_DIR) / "README.md"); }
+
+// --- 1. the git ledger's first write ----------------------------------------------------
+
+// The deterministic form of the conformance suite's barrier test, through the CLI on a
+// local git ledger: three adds on a fresh (init-ed, branch-less) ledger are each held
+// (pause_preload, "create") when they open the branch's lock file, i.e. after each has
+// looked and found no branch. Released one at a time, each finishing before the next
+// goes on, every one must still get its own version. (A fix that serialises the adds
+// before that point holds fewer of them there; they are released in turn all the same.)
+TEST(Hardening, P01_GitFirstWritersHeldAtTheRefLockGetDistinctVersions) {
+  Sandbox s;
+  if (s.run({"--version"}).out.find(" git") == std::string::npos) GTEST_SKIP() << "no git ledger compiled in";
+  const std::string ledger = "git://" + (s.home() / "ledger.git").string();
+  ASSERT_EQ(s.run({"--ledger", ledger, "init"}).exit_code, 0);
+  s.write("f", "same bytes for all");
+  const int writers = 3;
+  Fifo ready(s.home() / "ready");
+  std::vector<std::unique_ptr<Fifo>> go;
+  std::vector<std::unique_ptr<Running>> adds;
+  for (int i = 0; i < writers; ++i) {
+    go.push_back(std::make_unique<Fifo>(s.home() / ("go-" + std::to_string(i))));
+    adds.push_back(std::make_unique<Running>(
+        s, Launch{.args = {"--ledger", ledger, "add", "app", "f", "--meta", "writer=" + std::to_string(i)},
+                  .env = {std::string("LD_PRELOAD=") + SACKER_PAUSE_PRELOAD, "SACKER_PAUSE_ON=create",
+                          "SACKER_PAUSE_MATCH=refs/heads/main.lock", "SACKER_PAUSE_READY=" + ready.path().string(),
+                          "SACKER_PAUSE_GO=" + go.back()->path().string()}}));
+  }
+  ASSERT_TRUE(ready.read_bytes(1, nullptr, 60s)) << "no add reached the ref lock";
+  int held = 1;
+  while (held < writers && ready.read_bytes(1, nullptr, 5s)) ++held;
+  std::printf("%d of %d adds held at the ref lock\n", held, writers);
+  for (int i = 0; i < writers; ++i) {
+    go[static_cast<std::size_t>(i)]->write_bytes(1);
+    adds[static_cast<std::size_t>(i)]->exited_within(5s);  // the next goes on once this one is through
+  }
+  std::set<std::string> versions;
+  for (int i = 0; i < writers; ++i) {
+    auto r = adds[static_cast<std::size_t>(i)]->wait();
+    ASSERT_EQ(r.exit_code, 0) << "writer " << i << ": " << r.err;
+    EXPECT_TRUE(versions.insert(trim(r.out)).second) << "writer " << i << " was handed version " << trim(r.out)
+                                                     << " too: the earlier writer's record is overwritten";
+  }
+  auto listed = s.run({"--ledger", ledger, "versions", "app"});
+  EXPECT_EQ(listed.out, "1\n2\n3\n") << listed.err;
+}
 
 // --- 2. gc vs. a concurrent add that re-uses the blob ---------------------------------
 

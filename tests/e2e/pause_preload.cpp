@@ -7,14 +7,16 @@
 //   SACKER_PAUSE_MATCH  a substring of the path (e.g. a blob's sha256)
 //   SACKER_PAUSE_READY  a FIFO: one byte is written to it when the call is reached
 //   SACKER_PAUSE_GO     a FIFO: the call proceeds after one byte is read from it
-// Interposed: unlink, unlinkat, remove, rename, renameat, renameat2. Only the first
-// matching call pauses; the others pass straight through.
+//   SACKER_PAUSE_ON     "remove" (default): unlink, unlinkat, remove, rename, renameat,
+//                       renameat2 of the path; "create": open/openat with O_CREAT of it
+// Only the first matching call pauses; the others pass straight through.
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,7 +25,13 @@ namespace {
 
 std::atomic<bool> paused{false};
 
-void pause_if_matching(const char* path) {
+bool pausing_on(const char* calls) {
+  const char* on = std::getenv("SACKER_PAUSE_ON");
+  return std::strcmp(on && *on ? on : "remove", calls) == 0;
+}
+
+void pause_if_matching(const char* path, const char* calls = "remove") {
+  if (!pausing_on(calls)) return;
   const char* match = std::getenv("SACKER_PAUSE_MATCH");
   if (!path || !match || !*match || !std::strstr(path, match)) return;
   if (paused.exchange(true)) return;
@@ -56,6 +64,45 @@ Fn next(const char* name) {
 }  // namespace
 
 extern "C" {
+
+int open(const char* path, int flags, ...) {
+  static auto real = next<int (*)(const char*, int, ...)>("open");
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = static_cast<mode_t>(va_arg(ap, unsigned));
+    va_end(ap);
+    pause_if_matching(path, "create");
+  }
+  return real(path, flags, mode);
+}
+
+int open64(const char* path, int flags, ...) {
+  static auto real = next<int (*)(const char*, int, ...)>("open64");
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = static_cast<mode_t>(va_arg(ap, unsigned));
+    va_end(ap);
+    pause_if_matching(path, "create");
+  }
+  return real(path, flags, mode);
+}
+
+int openat(int dirfd, const char* path, int flags, ...) {
+  static auto real = next<int (*)(int, const char*, int, ...)>("openat");
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = static_cast<mode_t>(va_arg(ap, unsigned));
+    va_end(ap);
+    pause_if_matching(path, "create");
+  }
+  return real(dirfd, path, flags, mode);
+}
 
 int unlink(const char* path) {
   static auto real = next<int (*)(const char*)>("unlink");
