@@ -36,6 +36,7 @@ build_pkgs=(
   cmake ninja-build g++ pkg-config ccache
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev libpugixml-dev libgit2-dev libzookeeper-mt-dev libpq-dev
+  libcpp-httplib-dev                     # sacker serve (src/serve); a compiled library, not header-only
   googletest libgmock-dev libbenchmark-dev
 )
 server_pkgs=(
@@ -47,6 +48,7 @@ server_pkgs=(
 )
 tool_pkgs=(
   awscli rclone python3-botocore hyperfine curl jq
+  wrk                                    # HTTP load for the sacker serve benchmark
   iproute2 procps util-linux             # ss, ps, setsid/runuser used by scripts/servers
 )
 # Node.js and npm (for dynalite): the image ships Node 20 with its own npm. Only when node is
@@ -117,7 +119,7 @@ if [ "$(have_version || true)" != "$DYNALITE_VERSION" ]; then
 fi
 
 # --- sanity: the binaries the server scripts need
-for b in cmake g++ radosgw radosgw-admin ceph-mon ceph-osd ceph etcd java git curl node; do
+for b in cmake g++ radosgw radosgw-admin ceph-mon ceph-osd ceph etcd java git curl node wrk; do
   command -v "$b" >/dev/null 2>&1 || die "$b still missing after install"
 done
 [ -f /usr/share/java/zookeeper.jar ] || die "ZooKeeper jar missing after install"
