@@ -18,7 +18,7 @@
 // uncaught exception (CSP violations are console errors), or if it requests anything
 // outside the base URL's origin (no CDN). A screenshot is saved on failure too.
 //
-// Prints one line per scenario, "PASS name (N ms)" or "FAIL name: reason", then a
+// Prints one line per scenario, "PASS name (timing)" or "FAIL name: reason", then a
 // summary. Exit 0: all passed; 1: a scenario or the server failed; 2: the harness
 // could not run (no Chromium, no playwright-core, no server, bad arguments).
 import { spawn } from 'node:child_process';
@@ -172,6 +172,7 @@ async function runScenario(browser, scenario, baseUrl, origin, outDir) {
     p.on('pageerror', (e) => problems.push(`uncaught exception: ${e.message}`));
   };
   const newContext = async (options = {}) => watch(await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options }));
+  const tSetup = Date.now();
   const context = await newContext();
   const page = await context.newPage();
   let shots = 0;
@@ -184,6 +185,7 @@ async function runScenario(browser, scenario, baseUrl, origin, outDir) {
       return file;
     },
   };
+  const setupMs = Date.now() - tSetup;
   const t0 = Date.now();
   let error = null;
   try {
@@ -196,9 +198,10 @@ async function runScenario(browser, scenario, baseUrl, origin, outDir) {
     try { await t.shot('failure'); } catch { /* the page may be gone */ }
   }
   for (const c of contexts) await c.close().catch(() => {});
-  if (error) return { ok: false, ms, reason: (error.message || String(error)).split('\n')[0] };
-  if (problems.length) return { ok: false, ms, reason: problems[0] + (problems.length > 1 ? ` (+${problems.length - 1} more)` : '') };
-  return { ok: true, ms };
+  if (error) return { ok: false, ms, setupMs, reason: (error.message || String(error)).split('\n')[0] };
+  if (problems.length)
+    return { ok: false, ms, setupMs, reason: problems[0] + (problems.length > 1 ? ` (+${problems.length - 1} more)` : '') };
+  return { ok: true, ms, setupMs };
 }
 
 async function main() {
@@ -208,7 +211,9 @@ async function main() {
   try { fs.accessSync(CHROMIUM, fs.constants.X_OK); } catch {
     setupFailure(`Chromium not found at ${CHROMIUM} (bash scripts/install-deps.sh --browser-only)`);
   }
+  const tLoad = Date.now();
   const { chromium } = loadPlaywright();
+  const loadMs = Date.now() - tLoad;
   const scenarios = (await import(suiteFile)).default.filter((s) => !opts.only || opts.only.test(s.name));
   if (!scenarios.length) setupFailure(`suite ${opts.suite} has no scenario matching`);
   fs.rmSync(opts.out, { recursive: true, force: true });
@@ -236,15 +241,21 @@ async function main() {
   for (const s of scenarios) {
     const r = await runScenario(browser, s, baseUrl, origin, opts.out);
     if (!r.ok) failed++;
-    console.log(r.ok ? `PASS ${s.name} (${r.ms} ms)` : `FAIL ${s.name}: ${r.reason} (${r.ms} ms)`);
+    const took = `${r.ms} ms, new context ${r.setupMs} ms`;
+    console.log(r.ok ? `PASS ${s.name} (${took})` : `FAIL ${s.name}: ${r.reason} (${took})`);
   }
+  const tClose = Date.now();
   await browser.close();
+  const closeMs = Date.now() - tClose;
   let serverProblem = null;
+  const tStop = Date.now();
   if (server) {
     serverProblem = await stopServer(server.child);
     if (serverProblem) console.log(`FAIL server: ${serverProblem}`);
   }
-  console.log(`${scenarios.length - failed} of ${scenarios.length} passed; ${Date.now() - t0} ms from Chromium start to the end`);
+  console.log(`${scenarios.length - failed} of ${scenarios.length} passed; ${Date.now() - t0} ms from Chromium start to the end ` +
+              `(loading playwright-core ${loadMs} ms before that; closing Chromium ${closeMs} ms, ` +
+              `stopping the server ${Date.now() - tStop} ms)`);
   process.exit(failed || serverProblem ? 1 : 0);
 }
 
