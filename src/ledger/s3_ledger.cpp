@@ -101,23 +101,10 @@ namespace {
 using namespace ledger_kit;
 using namespace s3_objects;
 
-constexpr auto kReadAheadLife = std::chrono::seconds(1);
-
 std::int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// What `latest()` read beyond the number, for the calls that follow it.
-struct ReadAhead {
-  std::string package;
-  std::chrono::steady_clock::time_point at;
-  std::optional<VersionRecord> record;
-  std::optional<std::map<std::string, TagValue>> tags;
-  bool fresh(const std::string& p) const {
-    return p == package && std::chrono::steady_clock::now() - at < kReadAheadLife;
-  }
-};
 
 class S3Ledger final : public Ledger {
  public:
@@ -279,8 +266,8 @@ class S3Ledger final : public Ledger {
       if (ctx.sign_event) e.signatures = ctx.sign_event(e);
       if (current && current->object.event) objects_.create_event(*current->object.event);
       std::string body = tag_body(TagValue{version, e.seq, e.signatures}, &e);
-      auto put = objects_.put(key, body, precondition(current));
-      if (!put.written && !(put.retried && holds(key, body, put.etag))) {
+      auto put = objects_.put(key, body, cas_headers(current));
+      if (!put.written && !(put.retried && objects_.holds(key, body, put.etag))) {
         retry.failed(FailureCause::LostRace, "the tag moved meanwhile");
         continue;
       }
@@ -439,19 +426,6 @@ class S3Ledger final : public Ledger {
       if (!put.written) return;  // moved on already: our event went with the object
       etag = put.etag;
     }
-  }
-
-  static net::HttpHeaders precondition(const std::optional<TagState>& current) {
-    if (!current) return {{"If-None-Match", "*"}};
-    return {{"If-Match", bare_etag(current->etag)}};
-  }
-
-  // After a 412 on a retried PUT: is what the key holds ours (the first attempt landed)?
-  bool holds(const std::string& key, const std::string& body, std::string& etag) {
-    auto obj = objects_.client().get(objects_.bucket(), key, body.size() + 1);
-    if (!obj || obj->body != body) return false;
-    etag = obj->info.etag;
-    return true;
   }
 
   // set_tag lost to a remove: put back what the tag was (If-Match on ours), or

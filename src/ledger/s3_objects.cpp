@@ -376,6 +376,11 @@ std::vector<std::uint64_t> Objects::event_seqs(const std::string& package) {
   return out;
 }
 
+net::HttpHeaders cas_headers(const std::optional<TagState>& current) {
+  if (!current) return {{"If-None-Match", "*"}};
+  return {{"If-Match", bare_etag(current->etag)}};
+}
+
 std::vector<std::string> user_tags(std::vector<std::string> names) {
   names.erase(std::remove(names.begin(), names.end(), kLatestTag), names.end());
   return names;
@@ -433,6 +438,13 @@ bool Objects::create_event(const Event& event) {
   if (put(event_key(event.package, event.seq), event_to_json(event), {{"If-None-Match", "*"}}).written) return true;
   auto existing = read_event(event.package, event.seq);
   return existing && *existing == event;
+}
+
+bool Objects::holds(const std::string& key, const std::string& body, std::string& etag) {
+  auto obj = client_->get(uri_.bucket, key, body.size() + 1);
+  if (!obj || obj->body != body) return false;
+  etag = obj->info.etag;
+  return true;
 }
 
 void Objects::restore_version(const std::string& key, const aws::S3Object& removed) {

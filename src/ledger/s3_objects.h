@@ -77,6 +77,10 @@ struct TagState {
   std::string etag;  // as the server sent it (quoted)
 };
 
+// The precondition of a compare-and-swap on a tag as read: If-Match on its ETag,
+// or If-None-Match: * when there was none.
+net::HttpHeaders cas_headers(const std::optional<TagState>& current);
+
 // `names` without the hint "latest".
 std::vector<std::string> user_tags(std::vector<std::string> names);
 
@@ -124,6 +128,9 @@ class Objects {
   // Creates events/<seq> (If-None-Match: *). true if written or already there
   // with the same content (a repeat); false if another event holds the seq.
   bool create_event(const Event& event);
+  // After a 412 on a PUT the HTTP layer sent twice: whether `key` holds `body` (our
+  // first attempt landed); if so `etag` becomes its ETag.
+  bool holds(const std::string& key, const std::string& body, std::string& etag);
   // Puts a removed version object back as it was (body and x-amz-meta-* headers).
   void restore_version(const std::string& key, const aws::S3Object& removed);
 

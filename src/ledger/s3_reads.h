@@ -3,6 +3,7 @@
 // events/ and from the events that version and tag objects carry.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -12,6 +13,18 @@
 #include "ledger/s3_objects.h"
 
 namespace sacker::s3_objects {
+
+// What `latest()` read beyond the number, kept for the calls that follow it.
+struct ReadAhead {
+  std::string package;
+  std::chrono::steady_clock::time_point at;  // when its reads were sent
+  std::optional<VersionRecord> record;
+  std::optional<std::map<std::string, TagValue>> tags;
+  // Whether it may answer for `p` now: within 1 s of its reads.
+  bool fresh(const std::string& p) const {
+    return p == package && std::chrono::steady_clock::now() - at < std::chrono::seconds(1);
+  }
+};
 
 struct LatestRead {
   std::optional<std::uint64_t> version;
