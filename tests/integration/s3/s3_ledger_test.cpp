@@ -14,7 +14,7 @@
 #include "s3_test_support.h"
 #include "sacker/backends.h"
 #include "support/records.h"
-#include "tap_proxy.h"
+#include "support/tap_proxy.h"
 
 namespace sacker {
 namespace {
@@ -23,9 +23,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using s3test::admin;
 using s3test::kind_of;
-using s3test::TapProxy;
 using s3test::trim;
 using test::sample_record;
+using test::TapProxy;
 
 ChangeContext by(const std::string& actor) {
   ChangeContext ctx;
@@ -78,7 +78,7 @@ class S3Ledger : public ::testing::Test {
           while (pid == 0) std::this_thread::yield();
           ::kill(pid, SIGKILL);
         },
-        true);
+        TapProxy::When::instead);
     test::ChildProcess child(cli(std::move(rest)), tap_env());
     pid = child.pid();
     auto result = child.wait();
@@ -194,7 +194,7 @@ TEST_F(S3Ledger, AnUntagKilledAfterTheDeleteLeavesNoEventAndNoFalseOne) {
   // Once the DELETE went through, the next request (the untag's event) kills it.
   tap_->on_request("DELETE " + wire("app/tags/live"), [&] {
     tap_->on_request(
-        "PUT " + wire("app/events/"), [&] { ::kill(pid, SIGKILL); }, true);
+        "PUT " + wire("app/events/"), [&] { ::kill(pid, SIGKILL); }, TapProxy::When::instead);
   });
   test::ChildProcess child(cli({"untag", "app", "live"}), tap_env());
   pid = child.pid();

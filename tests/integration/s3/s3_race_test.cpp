@@ -9,12 +9,12 @@
 #include "s3_test_support.h"
 #include "sacker/backends.h"
 #include "sacker/sha256.h"
-#include "tap_proxy.h"
+#include "support/tap_proxy.h"
 
 namespace sacker {
 namespace {
 
-using s3test::TapProxy;
+using test::TapProxy;
 
 VersionRecord record(const std::string& package, int n) {
   VersionRecord r;

@@ -1,4 +1,4 @@
-// A TCP tap between a client under test and RadosGW, for the S3 integration
+// A TCP tap between a client under test and its server (RadosGW, dynalite) for the integration
 // tests: it can run an action before a chosen request reaches the server (the
 // "other client" of a race, or killing the client), drop that request, delay
 // every request, and log when each request started.
@@ -20,11 +20,11 @@
 #include <thread>
 #include <vector>
 
-namespace sacker::s3test {
+namespace sacker::test {
 
-// Forwards 127.0.0.1:port() to RGW. Before forwarding the first client chunk that
-// contains `marker`, runs `action` once (synchronously: the request waits); with
-// `drop` the chunk is then not forwarded and the connection is closed.
+// Forwards 127.0.0.1:port() to the server. For the first client chunk that contains
+// `marker`, runs `action` once (synchronously: the request waits), at the moment
+// `When` says.
 class TapProxy {
  public:
   struct Request {
@@ -54,11 +54,17 @@ class TapProxy {
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-  void on_request(std::string marker, std::function<void()> action, bool drop = false) {
+  enum class When {
+    before,        // then forward the request
+    instead,       // then close the connection: the server never sees the request
+    after_answer,  // forward the request; run when its answer arrives, then close
+                   // the connection: the client never sees the answer
+  };
+  void on_request(std::string marker, std::function<void()> action, When when = When::before) {
     std::lock_guard<std::mutex> lock(mutex_);
     marker_ = std::move(marker);
     action_ = std::move(action);
-    drop_ = drop;
+    when_ = when;
     fired_ = false;
   }
   bool fired() {
@@ -102,6 +108,7 @@ class TapProxy {
   void pump(int client, int server) {
     char buf[65536];
     pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+    std::function<void()> answer_action;  // to run when the server answers (When::after_answer)
     while (!stop_) {
       if (::poll(fds, 2, 100) <= 0) continue;
       bool closed = false;
@@ -109,6 +116,7 @@ class TapProxy {
         if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
         if (n <= 0) {
+          if (i == 0) drain(server);
           closed = true;
           break;
         }
@@ -120,7 +128,12 @@ class TapProxy {
           }
           if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_.load()));
         }
-        if (i == 0 && maybe_fire(chunk)) {
+        if (i == 1 && answer_action) {
+          answer_action();
+          closed = true;
+          break;
+        }
+        if (i == 0 && maybe_fire(chunk, answer_action)) {
           closed = true;
           break;
         }
@@ -138,19 +151,34 @@ class TapProxy {
     ::close(client);
     ::close(server);
   }
-  // Runs the action if `chunk` has the marker; true if the chunk is to be dropped.
-  bool maybe_fire(std::string_view chunk) {
+  // The client went away (or was killed) with a request maybe in flight: let the
+  // server finish and answer it before closing (dynalite dies when a request it is
+  // still reading is reset).
+  void drain(int server) {
+    char buf[4096];
+    pollfd fd{server, POLLIN, 0};
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (std::chrono::steady_clock::now() < until && ::poll(&fd, 1, 100) >= 0)
+      if ((fd.revents & (POLLIN | POLLHUP | POLLERR)) && ::read(server, buf, sizeof buf) <= 0) return;
+  }
+  // Runs the action if `chunk` has the marker (or leaves it in `later` for
+  // When::after_answer); true if the chunk is to be dropped.
+  bool maybe_fire(std::string_view chunk, std::function<void()>& later) {
     std::function<void()> action;
-    bool drop = false;
+    When when;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (fired_ || marker_.empty() || chunk.find(marker_) == std::string_view::npos) return false;
       fired_ = true;
       action = action_;
-      drop = drop_;
+      when = when_;
+    }
+    if (when == When::after_answer) {
+      later = std::move(action);
+      return false;
     }
     action();
-    return drop;
+    return when == When::instead;
   }
 
   int server_port_, port_ = 0, listener_ = -1;
@@ -161,9 +189,9 @@ class TapProxy {
   std::mutex mutex_;
   std::string marker_;
   std::function<void()> action_;
-  bool drop_ = false;
+  When when_ = When::before;
   bool fired_ = false;
   std::vector<Request> requests_;
 };
 
-}  // namespace sacker::s3test
+}  // namespace sacker::test
