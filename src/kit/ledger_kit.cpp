@@ -138,25 +138,6 @@ Event checked_event(const std::string& ledger, Event event) {
   return event;
 }
 
-TagValue checked_tag_value(const std::string& ledger, const std::string& package, const std::string& tag,
-                           TagValue value) {
-  // The rules of a tag event's fields, applied to the value it leaves behind.
-  Event as_event;
-  as_event.seq = value.seq == 0 ? 1 : value.seq;
-  as_event.action = EventAction::Tag;
-  as_event.package = package;
-  as_event.tag = tag;
-  as_event.version = value.version;
-  as_event.signatures = value.signatures;
-  try {
-    validate_event(as_event);
-  } catch (const Error& e) {
-    throw corrupt(ledger, fmt::format("tag '{}' of {} read from the ledger is refused: {}", printable(tag),
-                                      printable(package), e.what()));
-  }
-  return value;
-}
-
 Event make_event(EventAction action, const ChangeContext& ctx, const std::string& package, std::uint64_t version,
                  const std::string& tag, std::optional<std::uint64_t> previous, const std::string& sha256) {
   Event e;
