@@ -150,7 +150,7 @@ void DynamoClient::paginate(std::string_view op, const std::string& table, json 
 void DynamoClient::fail(std::string_view op, const std::string& table, long status, const std::string& code,
                         const std::string& message) const {
   if (code == "ResourceNotFoundException")
-    throw Error(ErrorKind::NotFound, fmt::format("{}: table {} does not exist: run sacker init", what_, table));
+    throw DynamoMissingTable(fmt::format("{}: table {} does not exist: run sacker init", what_, table), table);
   std::string why = code.empty() ? fmt::format("HTTP {}", status) : printable(code);
   if (!message.empty()) why += ": " + printable(message);
   throw Error(dynamo_error_kind(code, status), fmt::format("{}: {} on table {}: {}", what_, op, table, why));

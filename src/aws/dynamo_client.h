@@ -31,6 +31,19 @@
 
 namespace sacker::aws {
 
+// Error(NotFound) for a table that does not exist (ResourceNotFoundException):
+// "<what>: table <t> does not exist: run sacker init". Its own type, so that a
+// caller can tell a missing table (absent content) from anything else.
+class DynamoMissingTable : public Error {
+ public:
+  DynamoMissingTable(const std::string& message, std::string table)
+      : Error(ErrorKind::NotFound, message), table_(std::move(table)) {}
+  const std::string& table() const { return table_; }
+
+ private:
+  std::string table_;
+};
+
 // "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException" -> the part
 // after '#'; "" when the body is no error document.
 std::string dynamo_error_code(const nlohmann::json& body);
@@ -55,7 +68,7 @@ class DynamoClient {
   const std::string& endpoint() const { return endpoint_; }
 
   // One call. The answer document; nullopt when the condition of a conditional
-  // write failed. ResourceNotFoundException says "table <t> does not exist: run sacker init".
+  // write failed. A missing table throws DynamoMissingTable.
   std::optional<nlohmann::json> call_conditional(std::string_view op, const std::string& table,
                                                  const nlohmann::json& request);
   // As call_conditional, for requests without a condition (a failed one is Conflict).

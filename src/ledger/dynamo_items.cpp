@@ -199,7 +199,9 @@ TagItem parse_tag_item(const json& item, const std::string& package, const std::
   if (seq < 0) bad_item(where, fmt::format("seq {} is negative", seq));
   out.value.seq = static_cast<std::uint64_t>(seq);
   out.value.signatures = signatures_of(item, where);
-  out.value = ledger_kit::checked_tag_value(where.ledger, package, tag, std::move(out.value));
+  // The kit's rules for a stored tag value (signatures as an event's).
+  out.value = ledger_kit::checked_tag_value(where.ledger, fmt::format("table {} item {}", where.table, where.item),
+                                            ledger_kit::tag_value_to_json(out.value));
   out.event = carried_event(item, package, where);
   if (out.event && (out.event->tag != tag || out.event->seq != out.value.seq ||
                     out.event->version != out.value.version || out.event->signatures != out.value.signatures))
@@ -221,6 +223,60 @@ Event parse_event_item(const json& item, const std::string& package, const Where
   if (e.seq != seq) bad_item(where, fmt::format("the event says seq {}", e.seq));
   if (e.package != package) bad_item(where, "the event belongs to another package");
   return e;
+}
+
+json Tables::by_package(const std::string& table, const std::string& package, const char* projection) const {
+  json q = {{"TableName", table},
+            {"KeyConditionExpression", "#p = :p"},
+            {"ExpressionAttributeNames", {{"#p", "package_name"}}},
+            {"ExpressionAttributeValues", {{":p", S(package)}}},
+            {"ConsistentRead", true}};
+  if (projection) {
+    q["ProjectionExpression"] = "#x";
+    q["ExpressionAttributeNames"]["#x"] = projection;
+  }
+  return q;
+}
+
+std::optional<VersionItem> Tables::read_version(const std::string& package, std::uint64_t version) {
+  json resp =
+      client_.call("GetItem", versions_,
+                   {{"TableName", versions_}, {"Key", version_key(package, version)}, {"ConsistentRead", true}});
+  if (!resp.contains("Item")) return std::nullopt;
+  return parse_version_item(resp["Item"], package, where(versions_, package));
+}
+
+std::optional<TagItem> Tables::read_tag(const std::string& package, const std::string& tag) {
+  json resp =
+      client_.call("GetItem", tags_, {{"TableName", tags_}, {"Key", tag_key(package, tag)}, {"ConsistentRead", true}});
+  if (!resp.contains("Item")) return std::nullopt;
+  return parse_tag_item(resp["Item"], package, tag, where(tags_, package));
+}
+
+std::map<std::string, TagItem> Tables::tag_items(const std::string& package) {
+  std::map<std::string, TagItem> out;
+  client_.paginate("Query", tags_, by_package(tags_, package), page_size_, [&](const json& item) {
+    std::string tag = string_attr(item, "tag", where(tags_, package));
+    if (!tag.empty() && tag[0] == '#') return true;  // reserved items (the counter)
+    out.emplace(tag, parse_tag_item(item, package, tag, where(tags_, package)));
+    return true;
+  });
+  return out;
+}
+
+bool Tables::put_if_absent(const std::string& table, const json& item, const char* range) {
+  return client_
+      .call_conditional("PutItem", table,
+                        {{"TableName", table},
+                         {"Item", item},
+                         {"ConditionExpression", "attribute_not_exists(#r)"},
+                         {"ExpressionAttributeNames", {{"#r", range}}}})
+      .has_value();
+}
+
+bool Tables::holds(const std::string& table, const json& key, const json& item) {
+  json resp = client_.call("GetItem", table, {{"TableName", table}, {"Key", key}, {"ConsistentRead", true}});
+  return resp.contains("Item") && resp["Item"] == item;
 }
 
 std::pair<std::uint64_t, std::uint64_t> Counters::reserve(const std::string& package, bool version) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -67,6 +68,36 @@ TagItem parse_tag_item(const json& item, const std::string& package, const std::
 // filtering, when the event has one).
 json event_item(const Event& event);
 Event parse_event_item(const json& item, const std::string& package, const Where& where);
+
+// The ledger's three tables and the reads and writes on their items. Every name
+// is owned by the ledger, which outlives this.
+class Tables {
+ public:
+  Tables(aws::DynamoClient& client, const std::string& versions, const std::string& tags, const std::string& events,
+         const std::string& ledger, const int& page_size)
+      : client_(client), versions_(versions), tags_(tags), events_(events), ledger_(ledger), page_size_(page_size) {}
+
+  Where where(const std::string& table, const std::string& item) const { return Where{ledger_, table, item}; }
+  // A Query request for the package's items (ConsistentRead), optionally of one attribute.
+  json by_package(const std::string& table, const std::string& package, const char* projection = nullptr) const;
+
+  std::optional<VersionItem> read_version(const std::string& package, std::uint64_t version);
+  std::optional<TagItem> read_tag(const std::string& package, const std::string& tag);
+  // The package's tags (the reserved "#" items left out).
+  std::map<std::string, TagItem> tag_items(const std::string& package);
+  // PutItem if no item has its key (`range`: the range key's name); false if one has.
+  bool put_if_absent(const std::string& table, const json& item, const char* range);
+  // After a failed conditional put: is the stored item exactly `item` (a repeat of
+  // a request that had succeeded)?
+  bool holds(const std::string& table, const json& key, const json& item);
+  // Copies an event an item carries to the events table (before the item goes).
+  void keep_event(const Event& e) { put_if_absent(events_, event_item(e), "seq"); }
+
+ private:
+  aws::DynamoClient& client_;
+  const std::string &versions_, &tags_, &events_, &ledger_;
+  const int& page_size_;
+};
 
 // The counters of a package's "#next" item in the tags table.
 class Counters {

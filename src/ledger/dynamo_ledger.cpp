@@ -17,7 +17,8 @@
 //       handed out, and last_seq (N), the highest event seq handed out.
 //   table <prefix>-events   hash package_name (S), range seq (N): event (S), tag (S).
 //       New with history: `init` creates it (an existing ledger needs `sacker init` once
-//       before its first tag, untag or remove; adds and reads work without it).
+//       before its first untag or remove; adds, tags and reads work without it).
+// The first add or import to a ledger without tables creates them (as `init`).
 //
 // Versions (why they are unique):
 //   add    1. UpdateItem "#next" ADD allocated 1, last_seq 1, returning both: (n, s). The
@@ -109,53 +110,70 @@ class DynamoLedger final : public Ledger {
   }
 
   std::vector<std::string> packages() override {
-    std::set<std::string> names;
-    json req = {{"TableName", table_},
-                {"ProjectionExpression", "#p"},
-                {"ExpressionAttributeNames", {{"#p", "package_name"}}},
-                {"ConsistentRead", true}};
-    client_.paginate("Scan", table_, req, page_size_, [&](const json& item) {
-      names.insert(checked_package(what_, string_attr(item, "package_name", where(table_, "(scan)"))));
-      return true;
+    return or_absent<std::vector<std::string>>([&]() -> std::vector<std::string> {
+      std::set<std::string> names;
+      json req = {{"TableName", table_},
+                  {"ProjectionExpression", "#p"},
+                  {"ExpressionAttributeNames", {{"#p", "package_name"}}},
+                  {"ConsistentRead", true}};
+      client_.paginate("Scan", table_, req, page_size_, [&](const json& item) {
+        names.insert(checked_package(what_, string_attr(item, "package_name", tables_.where(table_, "(scan)"))));
+        return true;
+      });
+      return {names.begin(), names.end()};
     });
-    return {names.begin(), names.end()};
   }
 
   std::vector<std::uint64_t> versions(const std::string& package) override {
-    std::vector<std::uint64_t> out;
-    client_.paginate("Query", table_, by_package(table_, package, "version"), page_size_, [&](const json& item) {
-      out.push_back(positive_attr(item, "version", where(table_, package)));
-      return true;
+    return or_absent<std::vector<std::uint64_t>>([&]() -> std::vector<std::uint64_t> {
+      std::vector<std::uint64_t> out;
+      client_.paginate("Query", table_, tables_.by_package(table_, package, "version"), page_size_,
+                       [&](const json& item) {
+                         out.push_back(positive_attr(item, "version", tables_.where(table_, package)));
+                         return true;
+                       });
+      return out;
     });
-    return out;
   }
 
   std::optional<std::uint64_t> latest(const std::string& package) override {
-    json req = by_package(table_, package, "version");
-    req["ScanIndexForward"] = false;
-    req["Limit"] = 1;
-    json resp = client_.call("Query", table_, req);
-    const json& items = resp.value("Items", json::array());
-    if (!items.is_array() || items.empty()) return std::nullopt;
-    return positive_attr(items[0], "version", where(table_, package));
+    return or_absent<std::optional<std::uint64_t>>([&]() -> std::optional<std::uint64_t> {
+      json req = tables_.by_package(table_, package, "version");
+      req["ScanIndexForward"] = false;
+      req["Limit"] = 1;
+      json resp = client_.call("Query", table_, req);
+      const json& items = resp.value("Items", json::array());
+      if (!items.is_array() || items.empty()) return std::nullopt;
+      return positive_attr(items[0], "version", tables_.where(table_, package));
+    });
   }
 
   std::optional<VersionRecord> get(const std::string& package, std::uint64_t version) override {
-    auto item = read_version(package, version);
-    if (!item) return std::nullopt;
-    return std::move(item->record);
+    return or_absent<std::optional<VersionRecord>>([&]() -> std::optional<VersionRecord> {
+      auto item = tables_.read_version(package, version);
+      if (!item) return std::nullopt;
+      return std::move(item->record);
+    });
   }
 
   std::vector<VersionRecord> records(const std::string& package) override {
-    std::vector<VersionRecord> out;
-    client_.paginate("Query", table_, by_package(table_, package), page_size_, [&](const json& item) {
-      out.push_back(parse_version_item(item, package, where(table_, package)).record);
-      return true;
+    return or_absent<std::vector<VersionRecord>>([&]() -> std::vector<VersionRecord> {
+      std::vector<VersionRecord> out;
+      client_.paginate("Query", table_, tables_.by_package(table_, package), page_size_, [&](const json& item) {
+        out.push_back(parse_version_item(item, package, tables_.where(table_, package)).record);
+        return true;
+      });
+      return out;
     });
-    return out;
   }
 
   std::uint64_t add(const VersionRecord& record, const ChangeContext& ctx) override {
+    std::uint64_t version = 0;
+    with_tables([&] { version = add_once(record, ctx); });
+    return version;
+  }
+
+  std::uint64_t add_once(const VersionRecord& record, const ChangeContext& ctx) {
     (void)version_item(record, nullptr);  // refuses what DynamoDB cannot store before a number is reserved
     Retry retry(RetryPolicy::contention(), fmt::format("{}: add to {}", what_, record.package));
     VersionRecord r = record;
@@ -168,14 +186,14 @@ class DynamoLedger final : public Ledger {
       const json item = version_item(r, &e);
       bool written = false;
       try {
-        written = put_if_absent(table_, item, "version");
+        written = tables_.put_if_absent(table_, item, "version");
       } catch (const Error& err) {
         // Refused outright (nothing written): give the number back if it is still the last one.
         if (err.kind() == ErrorKind::Denied || err.kind() == ErrorKind::Invalid || err.kind() == ErrorKind::NotFound)
           counters_.give_back(r.package, r.version);
         throw;
       }
-      if (written || holds(table_, version_key(r.package, r.version), item)) return r.version;
+      if (written || tables_.holds(table_, version_key(r.package, r.version), item)) return r.version;
       // Written by someone who does not reserve: lift the counter over what is stored.
       if (auto highest = latest(r.package)) counters_.raise(r.package, "allocated", *highest);
       retry.failed(FailureCause::LostRace,
@@ -186,12 +204,12 @@ class DynamoLedger final : public Ledger {
   std::optional<Event> remove_version(const std::string& package, std::uint64_t version,
                                       const ChangeContext& ctx) override {
     refuse_if_tagged(package, version, "");
-    auto existing = read_version(package, version);
+    auto existing = tables_.read_version(package, version);
     if (!existing) return std::nullopt;  // and leave the counter alone
     require_events_table();
     counters_.raise(package, "allocated", version);
     const std::uint64_t seq = counters_.reserve(package, false).second;
-    if (existing->event) keep_event(*existing->event);
+    if (existing->event) tables_.keep_event(*existing->event);
     json resp =
         client_.call("DeleteItem", table_,
                      {{"TableName", table_}, {"Key", version_key(package, version)}, {"ReturnValues", "ALL_OLD"}});
@@ -201,25 +219,29 @@ class DynamoLedger final : public Ledger {
       refuse_if_tagged(package, version, " meanwhile");
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::Conflict) throw;
-      put_if_absent(table_, resp["Attributes"], "version");  // a set_tag raced us: put the record back
+      tables_.put_if_absent(table_, resp["Attributes"], "version");  // a set_tag raced us: put the record back
       throw;
     }
     Event e = make_event(EventAction::Remove, ctx, package, version, {}, std::nullopt, existing->record.sha256);
     e.seq = seq;
-    put_if_absent(events_table_, event_item(e), "seq");
+    tables_.put_if_absent(events_table_, event_item(e), "seq");
     return e;
   }
 
   std::map<std::string, TagValue> tag_values(const std::string& package) override {
-    std::map<std::string, TagValue> out;
-    for (auto& [tag, item] : tag_items(package)) out[tag] = item.value;
-    return out;
+    return or_absent<std::map<std::string, TagValue>>([&]() -> std::map<std::string, TagValue> {
+      std::map<std::string, TagValue> out;
+      for (auto& [tag, item] : tables_.tag_items(package)) out[tag] = item.value;
+      return out;
+    });
   }
 
   std::optional<TagValue> tag_value(const std::string& package, const std::string& tag) override {
-    auto item = read_tag(package, tag);
-    if (!item) return std::nullopt;
-    return item->value;
+    return or_absent<std::optional<TagValue>>([&]() -> std::optional<TagValue> {
+      auto item = tables_.read_tag(package, tag);
+      if (!item) return std::nullopt;
+      return item->value;
+    });
   }
 
   std::optional<Event> set_tag(const std::string& package, const std::string& tag, std::uint64_t version,
@@ -227,23 +249,23 @@ class DynamoLedger final : public Ledger {
     check_user_tag(tag);
     Retry retry(RetryPolicy::contention(), fmt::format("{}: tag {} {} {}", what_, package, version, tag));
     for (;;) {
-      auto target = read_version(package, version);
+      auto target = tables_.read_version(package, version);
       if (!target) throw no_such_version(package, version);
-      auto current = read_tag(package, tag);
+      auto current = tables_.read_tag(package, tag);
       const auto now = current ? std::optional(current->value.version) : std::nullopt;
       if (!expect.met_by(now)) throw tag_not_as_expected(package, tag, expect, now);
       if (now == version) return std::nullopt;
       Event e = make_event(tag_action(ctx), ctx, package, version, tag, now, target->record.sha256);
       e.seq = counters_.reserve(package, false).second;
       if (ctx.sign_event) e.signatures = ctx.sign_event(e);
-      if (current && current->event) keep_event(*current->event);
+      if (current && current->event) tables_.keep_event(*current->event);
       json request = {{"TableName", tags_table_}, {"Item", tag_item(package, tag, {version, e.seq, e.signatures}, &e)}};
       as_read(request, current);
       if (!client_.call_conditional("PutItem", tags_table_, request)) {
         retry.failed(FailureCause::LostRace, "the tag moved meanwhile");
         continue;
       }
-      if (!read_version(package, version)) {
+      if (!tables_.read_version(package, version)) {
         // A remove_version won the race: put back what we replaced, if ours is still there.
         json undo = {{"TableName", tags_table_},
                      {"ConditionExpression", "#s = :s"},
@@ -268,16 +290,16 @@ class DynamoLedger final : public Ledger {
     check_user_tag(tag);
     Retry retry(RetryPolicy::contention(), fmt::format("{}: untag {} {}", what_, package, tag));
     for (;;) {
-      auto current = read_tag(package, tag);
+      auto current = tables_.read_tag(package, tag);
       const auto now = current ? std::optional(current->value.version) : std::nullopt;
       if (!expect.met_by(now)) throw tag_not_as_expected(package, tag, expect, now);
       if (!now) return std::nullopt;
       require_events_table();
       std::string sha = current->event && current->event->version == *now ? current->event->sha256 : "";
       if (sha.empty())
-        if (auto r = read_version(package, *now)) sha = r->record.sha256;
+        if (auto r = tables_.read_version(package, *now)) sha = r->record.sha256;
       const std::uint64_t seq = counters_.reserve(package, false).second;
-      if (current->event) keep_event(*current->event);
+      if (current->event) tables_.keep_event(*current->event);
       json request = {{"TableName", tags_table_}, {"Key", tag_key(package, tag)}};
       as_read(request, current);
       if (!client_.call_conditional("DeleteItem", tags_table_, request)) {
@@ -286,20 +308,26 @@ class DynamoLedger final : public Ledger {
       }
       Event e = make_event(EventAction::Untag, ctx, package, 0, tag, now, sha);
       e.seq = seq;
-      put_if_absent(events_table_, event_item(e), "seq");
+      tables_.put_if_absent(events_table_, event_item(e), "seq");
       return e;
     }
   }
 
-  std::vector<Event> history(const std::string& package, const HistoryQuery& query) override;
+  std::vector<Event> history(const std::string& package, const HistoryQuery& query) override {
+    return or_absent<std::vector<Event>>([&] { return read_history(package, query); });
+  }
 
   void put_record(const VersionRecord& record) override {
+    with_tables([&] { put_record_once(record); });
+  }
+
+  void put_record_once(const VersionRecord& record) {
     if (record.version == 0) throw Error(ErrorKind::Invalid, "put_record: version must be positive");
     const json item = version_item(record, nullptr);
     counters_.raise(record.package, "allocated", record.version);
     Retry retry(RetryPolicy::contention(), fmt::format("{}: import {} {}", what_, record.package, record.version));
     for (;;) {
-      if (put_if_absent(table_, item, "version")) return;
+      if (tables_.put_if_absent(table_, item, "version")) return;
       if (auto existing = get(record.package, record.version)) {
         if (*existing == record) return;
         throw version_exists_differently(record.package, record.version);
@@ -310,8 +338,8 @@ class DynamoLedger final : public Ledger {
 
   void put_tag(const std::string& package, const std::string& tag, const TagValue& value) override {
     check_user_tag(tag);
-    if (!read_version(package, value.version)) throw no_such_version(package, value.version);
-    if (auto current = read_tag(package, tag); current && current->event) keep_event(*current->event);
+    if (!tables_.read_version(package, value.version)) throw no_such_version(package, value.version);
+    if (auto current = tables_.read_tag(package, tag); current && current->event) tables_.keep_event(*current->event);
     client_.call("PutItem", tags_table_,
                  {{"TableName", tags_table_}, {"Item", tag_item(package, tag, value, nullptr)}});
     if (value.seq > 0) counters_.raise(package, "last_seq", value.seq);
@@ -323,60 +351,21 @@ class DynamoLedger final : public Ledger {
       e.seq = counters_.reserve(e.package, false).second;
     else
       counters_.raise(e.package, "last_seq", e.seq);
-    if (put_if_absent(events_table_, event_item(e), "seq")) return;
+    if (tables_.put_if_absent(events_table_, event_item(e), "seq")) return;
     json resp =
         client_.call("GetItem", events_table_,
                      {{"TableName", events_table_}, {"Key", event_key(e.package, e.seq)}, {"ConsistentRead", true}});
-    if (!resp.contains("Item") || parse_event_item(resp["Item"], e.package, where(events_table_, e.package)) != e)
+    if (!resp.contains("Item") ||
+        parse_event_item(resp["Item"], e.package, tables_.where(events_table_, e.package)) != e)
       throw event_exists_differently(e.package, e.seq);
   }
 
   std::string describe() const override { return describe_; }
 
  private:
-  Where where(const std::string& table, const std::string& item) const { return Where{what_, table, item}; }
-
-  json by_package(const std::string& table, const std::string& package, const char* projection = nullptr) const {
-    json q = {{"TableName", table},
-              {"KeyConditionExpression", "#p = :p"},
-              {"ExpressionAttributeNames", {{"#p", "package_name"}}},
-              {"ExpressionAttributeValues", {{":p", S(package)}}},
-              {"ConsistentRead", true}};
-    if (projection) {
-      q["ProjectionExpression"] = "#x";
-      q["ExpressionAttributeNames"]["#x"] = projection;
-    }
-    return q;
-  }
-
   static void check_user_tag(const std::string& tag) {
     if (!tag.empty() && tag[0] == '#')
       throw Error(ErrorKind::Invalid, fmt::format("tag '{}' is reserved by the dynamo ledger", printable(tag)));
-  }
-
-  std::optional<VersionItem> read_version(const std::string& package, std::uint64_t version) {
-    json resp = client_.call("GetItem", table_,
-                             {{"TableName", table_}, {"Key", version_key(package, version)}, {"ConsistentRead", true}});
-    if (!resp.contains("Item")) return std::nullopt;
-    return parse_version_item(resp["Item"], package, where(table_, package));
-  }
-
-  std::optional<TagItem> read_tag(const std::string& package, const std::string& tag) {
-    json resp = client_.call("GetItem", tags_table_,
-                             {{"TableName", tags_table_}, {"Key", tag_key(package, tag)}, {"ConsistentRead", true}});
-    if (!resp.contains("Item")) return std::nullopt;
-    return parse_tag_item(resp["Item"], package, tag, where(tags_table_, package));
-  }
-
-  std::map<std::string, TagItem> tag_items(const std::string& package) {
-    std::map<std::string, TagItem> out;
-    client_.paginate("Query", tags_table_, by_package(tags_table_, package), page_size_, [&](const json& item) {
-      std::string tag = string_attr(item, "tag", where(tags_table_, package));
-      if (!tag.empty() && tag[0] == '#') return true;  // reserved items (the counter)
-      out.emplace(tag, parse_tag_item(item, package, tag, where(tags_table_, package)));
-      return true;
-    });
-    return out;
   }
 
   // The condition "the tag item is as `current` says" (absent, or this version and seq).
@@ -396,22 +385,33 @@ class DynamoLedger final : public Ledger {
     }
   }
 
-  // PutItem if no item has its key (`range`: the range key's name). false if one has.
-  bool put_if_absent(const std::string& table, const json& item, const char* range) {
-    return client_
-        .call_conditional("PutItem", table,
-                          {{"TableName", table},
-                           {"Item", item},
-                           {"ConditionExpression", "attribute_not_exists(#r)"},
-                           {"ExpressionAttributeNames", {{"#r", range}}}})
-        .has_value();
+  // The first write to a ledger nobody initialised creates its tables (concurrent
+  // first writers all may: CreateTable of an existing table is fine) and tries
+  // again. Without the right to create tables the NotFound stands ("run sacker init").
+  void with_tables(const std::function<void()>& write) {
+    try {
+      write();
+    } catch (const aws::DynamoMissingTable& e) {
+      try {
+        init();
+      } catch (const Error&) {
+        throw e;
+      }
+      write();
+    }
   }
 
-  // After a failed conditional put: is the stored item exactly ours (a repeat of a
-  // request that had succeeded)?
-  bool holds(const std::string& table, const json& key, const json& item) {
-    json resp = client_.call("GetItem", table, {{"TableName", table}, {"Key", key}, {"ConsistentRead", true}});
-    return resp.contains("Item") && resp["Item"] == item;
+  // Merges the events table with the events the current items carry.
+  std::vector<Event> read_history(const std::string& package, const HistoryQuery& query);
+
+  // A ledger nobody initialised holds nothing: its reads are empty, not errors.
+  template <typename T>
+  static T or_absent(const std::function<T()>& read) {
+    try {
+      return read();
+    } catch (const aws::DynamoMissingTable&) {
+      return T{};
+    }
   }
 
   // A removal writes its event after the delete: the events table must be there
@@ -420,9 +420,6 @@ class DynamoLedger final : public Ledger {
     if (!events_table_ok_) client_.call("DescribeTable", events_table_, {{"TableName", events_table_}});
     events_table_ok_ = true;
   }
-
-  // Copies an event an item carries to the events table before the item goes.
-  void keep_event(const Event& e) { put_if_absent(events_table_, event_item(e), "seq"); }
 
   void refuse_if_tagged(const std::string& package, std::uint64_t version, const char* when) {
     for (const auto& [tag, v] : tag_values(package))
@@ -434,14 +431,15 @@ class DynamoLedger final : public Ledger {
   std::string table_, tags_table_, events_table_, describe_, what_;
   int page_size_ = 0;
   aws::DynamoClient client_;
+  Tables tables_{client_, table_, tags_table_, events_table_, what_, page_size_};
   Counters counters_{client_, tags_table_, what_};
   bool events_table_ok_ = false;
 };
 
-std::vector<Event> DynamoLedger::history(const std::string& package, const HistoryQuery& query) {
+std::vector<Event> DynamoLedger::read_history(const std::string& package, const HistoryQuery& query) {
   std::map<std::uint64_t, Event> found;  // by seq; the events table's copy wins
   // The events table, newest first: the `limit` newest matches are enough.
-  json q = by_package(events_table_, package);
+  json q = tables_.by_package(events_table_, package);
   q["ScanIndexForward"] = false;
   if (query.before != 0) {
     q["KeyConditionExpression"] = "#p = :p AND #s < :b";
@@ -455,27 +453,28 @@ std::vector<Event> DynamoLedger::history(const std::string& package, const Histo
   }
   try {
     client_.paginate("Query", events_table_, q, page_size_, [&](const json& item) {
-      Event e = parse_event_item(item, package, where(events_table_, package));
+      Event e = parse_event_item(item, package, tables_.where(events_table_, package));
       found.emplace(e.seq, std::move(e));
       return query.limit == 0 || found.size() < query.limit;
     });
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::NotFound) throw;  // a ledger from before history: no events table yet
+  } catch (const aws::DynamoMissingTable&) {
+    // a ledger from before history: no events table yet
   }
   // The events the current items carry (not copied yet).
   if (!query.tag) {
-    json versions = by_package(table_, package);
+    json versions = tables_.by_package(table_, package);
     versions["ProjectionExpression"] = "#v, #e";
     versions["ExpressionAttributeNames"]["#v"] = "version";
     versions["ExpressionAttributeNames"]["#e"] = "event";
     client_.paginate("Query", table_, versions, page_size_, [&](const json& item) {
       if (item.contains("event"))
-        if (auto e = parse_carried_add(item, package, where(table_, package))) found.emplace(e->seq, std::move(*e));
+        if (auto e = parse_carried_add(item, package, tables_.where(table_, package)))
+          found.emplace(e->seq, std::move(*e));
       return true;
     });
-    for (auto& [tag, item] : tag_items(package))
+    for (auto& [tag, item] : tables_.tag_items(package))
       if (item.event) found.emplace(item.event->seq, std::move(*item.event));
-  } else if (auto item = read_tag(package, *query.tag); item && item->event) {
+  } else if (auto item = tables_.read_tag(package, *query.tag); item && item->event) {
     found.emplace(item->event->seq, std::move(*item->event));
   }
   std::vector<Event> all;

@@ -225,7 +225,8 @@ TagObject parse_tag_object(const std::string& ledger, const std::string& key, co
     out.value.seq = seq->get<std::uint64_t>();
   }
   out.value.signatures = signatures_of(ledger, key, j);
-  guarded(ledger, key, [&] { return ledger_kit::checked_tag_value(ledger, package, tag, out.value); });
+  // The kit's rules for a stored tag value (signatures as an event's).
+  out.value = ledger_kit::checked_tag_value(ledger, printable(key), ledger_kit::tag_value_to_json(out.value));
   out.event = embedded_event(ledger, key, j);
   if (out.event && (out.event->package != package || out.event->tag != tag || out.event->seq != out.value.seq ||
                     out.event->version != out.value.version || out.event->signatures != out.value.signatures ||

@@ -95,16 +95,21 @@ TEST_F(DynamoLedger, InitCreatesBothTablesWithTheOriginalKeySchema) {
   }
 }
 
-TEST_F(DynamoLedger, WithoutInitEveryCallSaysRunInit) {
+// A ledger nobody initialised is an empty one; its first write creates the tables.
+TEST_F(DynamoLedger, WithoutInitReadsAreEmptyAndTheFirstAddCreatesTheTables) {
   auto ledger = open_ledger(uri_);
-  for (auto& fn : std::vector<std::function<void()>>{[&] { ledger->versions("app"); },
-                                                     [&] { ledger->add(sample_record("app", 1)); },
-                                                     [&] { ledger->packages(); }, [&] { ledger->tags("app"); }}) {
-    Error e = error_of(fn);
-    EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
-    EXPECT_NE(std::string(e.what()).find("does not exist: run sacker init"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(table_), std::string::npos) << e.what();
-  }
+  EXPECT_TRUE(ledger->versions("app").empty());
+  EXPECT_TRUE(ledger->packages().empty());
+  EXPECT_TRUE(ledger->tags("app").empty());
+  EXPECT_FALSE(ledger->latest("app").has_value());
+  EXPECT_FALSE(ledger->get("app", 1).has_value());
+  EXPECT_TRUE(ledger->history("app", {}).empty());
+  long status = 0;
+  ddb("DescribeTable", {{"TableName", table_}}, &status);
+  EXPECT_EQ(status, 400) << "reading creates nothing";
+  EXPECT_EQ(ledger->add(sample_record("app", 1)), 1u);
+  EXPECT_EQ(ddb("DescribeTable", {{"TableName", table_ + "-events"}})["Table"]["TableStatus"], "ACTIVE");
+  EXPECT_EQ(ledger->versions("app"), (std::vector<std::uint64_t>{1}));
 }
 
 TEST_F(DynamoLedger, InitRefusesATableWithAnotherKeySchema) {
@@ -408,7 +413,7 @@ TEST_F(DynamoLedger, ErrorAnswersMapToKinds) {
   };
   for (const auto& c : {Case{400, "AccessDeniedException", ErrorKind::Denied},
                         Case{400, "UnrecognizedClientException", ErrorKind::Denied},
-                        Case{400, "ResourceNotFoundException", ErrorKind::NotFound},
+                        Case{400, "TransactionCanceledException", ErrorKind::Conflict},
                         Case{500, "InternalServerError", ErrorKind::Unavailable},
                         Case{503, "ServiceUnavailable", ErrorKind::Unavailable},
                         Case{400, "ValidationException", ErrorKind::Invalid}}) {
@@ -462,6 +467,17 @@ TEST_F(DynamoLedger, ARefusedPutGivesItsNumberBack) {
   ASSERT_EQ(requests.size(), 3u);
   EXPECT_NE(requests[2].find("DynamoDB_20120810.UpdateItem"), std::string::npos);
   EXPECT_NE(requests[2].find(R"(":prev":{"N":"2"})"), std::string::npos) << requests[2];
+}
+
+// Without the right to create tables, the first add says what to do.
+TEST_F(DynamoLedger, AFirstAddThatMayNotCreateTablesSaysRunInit) {
+  FakeDynamo fake({{400, aws_error("ResourceNotFoundException", "no table")},
+                   {400, aws_error("AccessDeniedException", "no CreateTable")},
+                   {400, aws_error("ResourceNotFoundException", "no table")}});
+  ScopedEnv endpoint("AWS_ENDPOINT_URL_DYNAMODB", fake.url());
+  Error e = error_of([&] { open_ledger(uri_)->add(sample_record("app", 1)); });
+  EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
+  EXPECT_NE(std::string(e.what()).find("does not exist: run sacker init"), std::string::npos) << e.what();
 }
 
 }  // namespace
