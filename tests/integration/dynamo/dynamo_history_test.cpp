@@ -31,14 +31,8 @@ using dynamotest::ScopedEnv;
 using nlohmann::json;
 using test::error_of;
 using test::sample_record;
+constexpr auto by = test::change_by;
 using test::TapProxy;
-
-ChangeContext by(const std::string& actor) {
-  ChangeContext ctx;
-  ctx.time = 1764600000;
-  ctx.actor = actor;
-  return ctx;
-}
 
 class DynamoHistory : public ::testing::Test {
  protected:

@@ -25,14 +25,8 @@ using s3test::admin;
 using s3test::kind_of;
 using s3test::trim;
 using test::sample_record;
+constexpr auto by = test::change_by;
 using test::TapProxy;
-
-ChangeContext by(const std::string& actor) {
-  ChangeContext ctx;
-  ctx.time = 1764600000;
-  ctx.actor = actor;
-  return ctx;
-}
 
 class S3Ledger : public ::testing::Test {
  protected:

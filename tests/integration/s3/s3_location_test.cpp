@@ -4,19 +4,15 @@
 
 #include "sacker/error.h"
 #include "store/s3_location.h"
+#include "support/records.h"
 
 namespace sacker {
 namespace {
 
 ErrorKind kind_of(const std::function<void()>& fn, std::string* message = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  }
-  ADD_FAILURE() << "expected a sacker::Error";
-  return ErrorKind::Internal;
+  Error e = test::error_of(fn);
+  if (message) *message = e.what();
+  return e.kind();
 }
 
 TEST(S3Location, BucketPrefixAndOptions) {
