@@ -240,7 +240,7 @@ class S3Ledger final : public Ledger {
   }
 
   std::optional<TagValue> tag_value(const std::string& package, const std::string& tag) override {
-    auto state = objects_.read_tag(package, checked_tag(describe(), package, tag));
+    auto state = objects_.read_tag(package, tag);
     if (!state) return std::nullopt;
     return state->object.value;
   }
