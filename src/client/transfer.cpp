@@ -162,7 +162,7 @@ AddResult Client::add(const AddRequest& request, Progress* progress) {
     if (::stat(source.c_str(), &st) != 0) throw_errno("cannot add " + request.source, errno);
     if (!S_ISREG(st.st_mode))
       throw Error(ErrorKind::Invalid, fmt::format("cannot add {}: not a regular file", printable(request.source)));
-    record.mode = st.st_mode & 07777;
+    record.mode = st.st_mode & 0777;  // setuid, setgid and sticky are never recorded (nor applied)
     record.basename = request.basename.value_or(source.filename().string());
     FileDigest digest = sha256_file(source);
     record.sha256 = digest.sha256;
