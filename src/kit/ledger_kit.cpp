@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "sacker/names.h"
 
@@ -165,6 +166,53 @@ std::vector<Event> select_history(std::vector<Event> events, const HistoryQuery&
     if (query.limit != 0 && out.size() >= query.limit) break;
   }
   return out;
+}
+
+std::string tag_value_to_json(const TagValue& value) {
+  nlohmann::ordered_json j;
+  j["version"] = value.version;
+  j["seq"] = value.seq;
+  if (!value.signatures.empty()) {
+    j["signatures"] = nlohmann::ordered_json::array();
+    for (const auto& s : value.signatures) j["signatures"].push_back(nlohmann::ordered_json::parse(s));
+  }
+  return j.dump();
+}
+
+TagValue checked_tag_value(const std::string& ledger, const std::string& where, const std::string& json) {
+  auto refused = [&](const std::string& why) {
+    return corrupt(ledger, fmt::format("{} holds a tag value that is refused: {}", where, why));
+  };
+  const auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw refused("not a JSON object");
+  TagValue value;
+  auto version = j.find("version");
+  if (version == j.end() || !version->is_number_unsigned() || version->get<std::uint64_t>() == 0)
+    throw refused("'version' is not a positive integer");
+  value.version = version->get<std::uint64_t>();
+  if (auto seq = j.find("seq"); seq != j.end()) {
+    if (!seq->is_number_unsigned()) throw refused("'seq' is not a non-negative integer");
+    value.seq = seq->get<std::uint64_t>();
+  }
+  if (auto signatures = j.find("signatures"); signatures != j.end()) {
+    if (!signatures->is_array()) throw refused("'signatures' is not an array");
+    for (const auto& s : *signatures) {
+      if (!s.is_object()) throw refused("a signature is not a JSON object");
+      value.signatures.push_back(s.dump());
+    }
+  }
+  // The rules for signatures (how many, how large, canonical) are validate_event's.
+  Event probe;
+  probe.seq = 1;
+  probe.package = "p";
+  probe.action = EventAction::Import;
+  probe.signatures = value.signatures;
+  try {
+    validate_event(probe);
+  } catch (const Error& e) {
+    throw refused(e.what());
+  }
+  return value;
 }
 
 }  // namespace ledger_kit

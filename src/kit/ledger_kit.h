@@ -47,4 +47,11 @@ EventAction tag_action(const ChangeContext& ctx);
 // Newest first, filtered and limited as `query` says, from events in any order.
 std::vector<Event> select_history(std::vector<Event> events, const HistoryQuery& query);
 
+// A tag's value as the ledgers that store documents keep it:
+// {"version":V,"seq":S} plus "signatures" (canonical JSON objects) when there are any.
+std::string tag_value_to_json(const TagValue& value);
+// Reads one back (hostile input): version > 0, seq >= 0, signatures as
+// validate_event checks them. Otherwise throws corrupt(ledger, "<where> ...").
+TagValue checked_tag_value(const std::string& ledger, const std::string& where, const std::string& json);
+
 }  // namespace sacker::ledger_kit
