@@ -14,6 +14,7 @@
 
 #include "cli/command.h"
 #include "cli/output.h"
+#include "core/files.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 
@@ -215,9 +216,7 @@ int main(int argc, char** argv) {
   using namespace sacker;
   cli::guard_standard_descriptors();
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is a write error (exit 8), not a silent death
-  // ---- ISSUE 7 POINT 18: signal cleanup -------------------------------------------
-  // The facade's one-line call that removes temp files on SIGINT/SIGTERM goes here.
-  // ----------------------------------------------------------------------------------
+  install_cleanup_on_signals();  // SIGINT/SIGTERM/SIGHUP remove this process's temp files first
   cli::Output out;
   try {
     cli::Parser().run(argc, argv, out);

@@ -64,6 +64,25 @@ void cleanup_and_die(int sig) {
   ::raise(sig);  // delivered when the handler returns, with the previous disposition
 }
 
+// Holds SIGINT/SIGTERM/SIGHUP back while a temp file is created and registered: a
+// signal that arrives in between is delivered when the file is in the registry, so
+// the handler never misses a file that exists (a watcher may see it at once).
+class CleanupSignalsHeld {
+ public:
+  CleanupSignalsHeld() {
+    sigset_t held;
+    sigemptyset(&held);
+    for (int sig : kCleanupSignals) sigaddset(&held, sig);
+    ::pthread_sigmask(SIG_BLOCK, &held, &previous_);
+  }
+  ~CleanupSignalsHeld() { ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  CleanupSignalsHeld(const CleanupSignalsHeld&) = delete;
+  CleanupSignalsHeld& operator=(const CleanupSignalsHeld&) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
 bool name_has_temp_shape(std::string_view name, std::string_view prefix) {
   if (name.size() != prefix.size() + kRandomChars || name.compare(0, prefix.size(), prefix) != 0) return false;
   for (char c : name.substr(prefix.size()))
@@ -170,6 +189,7 @@ TempFile::TempFile(const std::filesystem::path& dir, const std::string& stem) {
   std::string tmpl = (dir / (prefix + "XXXXXX")).string();
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
+  CleanupSignalsHeld held;  // until the file is in the registry
   fd_ = ::mkostemp(buf.data(), O_CLOEXEC);
   if (fd_ < 0) {
     const int err = errno;
