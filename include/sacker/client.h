@@ -55,7 +55,17 @@ struct AddResult {
 struct DownloadResult {
   VersionRecord record;
   std::filesystem::path destination;
-  bool transferred = false;  // false: the destination already held that sha256
+  bool transferred = false;            // false: the destination already held that sha256
+  std::uint64_t bytes_transferred = 0;  // fetched from the store by this call
+  std::uint64_t resumed_from = 0;       // verified bytes kept from an interrupted download
+};
+
+// A blob larger than one chunk is downloaded resumably (client/resume.h): an
+// interrupted download leaves a partial beside the destination that the next one
+// of the same blob continues after re-hashing it.
+struct DownloadOptions {
+  bool resume = true;            // false (--no-resume): a temp file, removed on failure
+  std::uint64_t chunk_size = 0;  // 0: 8 MiB
 };
 
 // A record with the tags (including "latest") that point at it.
@@ -169,7 +179,8 @@ class Client {
   // Interrupted (SIGINT/SIGTERM with install_cleanup_on_signals, or an error), the
   // destination stays as it was and the temp file is removed.
   DownloadResult download(const std::string& package, const Spec& spec,
-                          const std::optional<std::filesystem::path>& output, Progress* progress = nullptr);
+                          const std::optional<std::filesystem::path>& output, Progress* progress = nullptr,
+                          const DownloadOptions& options = {});
   // Streams to an fd (stdout). With verify_first the blob is spooled to a temp
   // file in $TMPDIR and verified before the first byte is written; otherwise bytes
   // are written as they arrive (never more than the recorded size) and a mismatch

@@ -36,7 +36,7 @@ struct Args {
   std::string grace = "1h", expires = "1h";
   std::size_t limit = 0, keep_last = 0, keep_rollback = 5;
   std::uint64_t before = 0;
-  bool dry_run = false, verify_first = false, all = false, apply = false;
+  bool dry_run = false, verify_first = false, all = false, apply = false, no_resume = false;
 };
 
 // What a running command works with: the options, standard output, the facade

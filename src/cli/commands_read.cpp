@@ -81,6 +81,9 @@ void declare_download(CLI::App& c, Args& a) {
       "destination file or directory; - for standard output (default: ./BASENAME)");
   c.add_flag("--verify-first", a.verify_first,
              "with -o -: spool and verify the whole blob before the first byte reaches standard output");
+  c.add_flag("--no-resume", a.no_resume,
+             "start from scratch and keep no partial file (by default an interrupted download of a blob over 8 MiB "
+             "is continued by the next one)");
 }
 
 void download_to_stdout(Session& s, const Args& a, const Spec& spec) {
@@ -104,7 +107,9 @@ void download(Session& s, const Args& a) {
   auto progress = make_progress("download " + a.package, s.quiet());
   std::optional<std::filesystem::path> output;
   if (a.output) output = *a.output;
-  auto result = s.client().download(a.package, spec, output, progress.get());
+  DownloadOptions options;
+  options.resume = !a.no_resume;
+  auto result = s.client().download(a.package, spec, output, progress.get(), options);
   const auto& r = result.record;
   if (s.json())
     return s.out().json({{"package", r.package},
@@ -112,7 +117,9 @@ void download(Session& s, const Args& a) {
                          {"sha256", r.sha256},
                          {"size", r.size},
                          {"path", result.destination.string()},
-                         {"transferred", result.transferred}});
+                         {"transferred", result.transferred},
+                         {"bytes_transferred", result.bytes_transferred},
+                         {"resumed_from", result.resumed_from}});
   if (!s.quiet())
     s.out().text(fmt::format("{} {} -> {} ({}{})", r.package, r.version, result.destination.string(),
                              human_size(r.size), result.transferred ? "" : ", already up to date"));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "client/read_back.h"
+#include "client/resume.h"
 #include "core/files.h"
 #include "sacker/client.h"
 #include "sacker/error.h"
@@ -189,7 +190,7 @@ AddResult Client::add(const AddRequest& request, Progress* progress) {
 }
 
 DownloadResult Client::download(const std::string& package, const Spec& spec, const std::optional<fs::path>& output,
-                                Progress* progress) {
+                                Progress* progress, const DownloadOptions& options) {
   VersionRecord r = resolve(package, spec);  // checked: the basename is a plain file name
   DownloadResult result;
   result.destination = destination_of(r, output);
@@ -200,6 +201,15 @@ DownloadResult Client::download(const std::string& package, const Spec& spec, co
     return result;  // move no bytes
   }
 
+  const std::uint64_t chunk = options.chunk_size ? options.chunk_size : kDefaultResumeChunk;
+  if (options.resume && r.size > chunk) {
+    const ResumeOutcome outcome = download_resumable(*store_, r, dest, mode, chunk, progress);
+    result.record = r;
+    result.transferred = true;
+    result.bytes_transferred = outcome.transferred;
+    result.resumed_from = outcome.resumed_from;
+    return result;
+  }
   const fs::path dir = dest.parent_path().empty() ? fs::path(".") : dest.parent_path();
   std::optional<TempFile> tmp;
   try {
@@ -216,6 +226,7 @@ DownloadResult Client::download(const std::string& package, const Spec& spec, co
   tmp->commit(dest, mode);
   result.record = r;
   result.transferred = true;
+  result.bytes_transferred = sink.size();
   return result;
 }
 

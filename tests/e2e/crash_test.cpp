@@ -7,6 +7,7 @@
 //   test_stop_point), where each step promises a particular state.
 // Whatever point a kill hits, the invariants of DESIGN.md must hold afterwards.
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -221,6 +222,39 @@ TEST(Crash, DownloadKilledAtEveryFileChangeLeavesTheDestinationAsItWasOrComplete
   ASSERT_EQ(s.run({"download", "app", "latest", "-o", dest.string()}).exit_code, 0);
   EXPECT_EQ(leftovers(), std::vector<fs::path>{live});
   ::close(live_fd);
+}
+
+// Issue 10: a download of a blob over one chunk (8 MiB) killed after its first chunk
+// was journaled continues from there: the kept chunk is re-hashed, only the rest is
+// fetched, and the file is verified whole before it appears.
+TEST(Crash, DownloadKilledAfterAChunkResumesFromTheVerifiedBytes) {
+  Sandbox s;
+  auto file = s.work() / "big.bin";
+  const std::uint64_t size = 20u << 20, chunk = 8u << 20;
+  const std::string sha = write_random_file(file, size, 11);
+  ASSERT_EQ(s.run({"add", "app", file.string()}).exit_code, 0);
+  fs::create_directories(s.work() / "out");
+  const auto dest = s.work() / "out/big.bin";
+  const auto partial = s.work() / "out/.big.bin.sacker-partial";
+  ASSERT_TRUE(run_stopped_at_step(s, {"download", "app", "latest", "-o", dest.string()}, "download.chunk").stopped);
+  EXPECT_FALSE(fs::exists(dest));
+  ASSERT_TRUE(fs::exists(partial)) << "the killed download left no partial to resume";
+
+  auto r = s.run({"-v", "--json", "download", "app", "latest", "-o", dest.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find(fmt::format("resuming at {} of {} bytes (verified)", chunk, size)), std::string::npos) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("resumed_from").get<std::uint64_t>(), chunk);
+  EXPECT_EQ(j.at("bytes_transferred").get<std::uint64_t>(), size - chunk);
+  EXPECT_EQ(sha256_file(dest).sha256, sha);
+  EXPECT_FALSE(fs::exists(partial));
+
+  // --no-resume: killed at the same point, it leaves nothing to resume.
+  fs::remove(dest);
+  auto killed = run_stopped_at_step(s, {"download", "--no-resume", "app", "latest", "-o", dest.string()},
+                                    "download.temp");
+  ASSERT_TRUE(killed.stopped);
+  EXPECT_FALSE(fs::exists(partial));
 }
 
 // Issue 9: a tag move is one SQLite transaction with its event. Killed at any point,

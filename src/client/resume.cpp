@@ -1,0 +1,316 @@
+// Resumable downloads: see resume.h for the files and the contract.
+//
+// Why a resumed download never serves bad bytes: the journal is a hint, not a
+// proof. Every chunk it lists is read back and hashed before it is kept; bytes
+// past the last kept chunk are cut off; the rest comes from ranged reads that
+// the store answers only for the ETag the journal was written against; and the
+// whole file's sha256 (fed with the kept chunks as they are re-hashed, then with
+// every new byte) must equal the record's before the rename. The partial is
+// flock-ed for the whole call, so two downloads never write one partial.
+#include "client/resume.h"
+
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/files.h"
+#include "sacker/error.h"
+#include "sacker/log.h"
+#include "sacker/names.h"
+#include "sacker/sha256.h"
+
+namespace sacker::client_detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kPartialSuffix = ".sacker-partial";
+constexpr std::string_view kJournalSuffix = ".sacker-partial.json";
+constexpr int kJournalFormat = 1;
+constexpr std::size_t kMaxFileName = 255;
+
+struct Journal {
+  std::string sha256, etag;
+  std::uint64_t size = 0, chunk_size = 0;
+  std::vector<std::string> chunks;  // sha256 of each complete chunk, from the start
+};
+
+struct Paths {
+  fs::path partial, journal;
+};
+
+Paths paths_for(const fs::path& dest, const VersionRecord& r) {
+  const fs::path dir = dest.parent_path().empty() ? fs::path(".") : dest.parent_path();
+  std::string stem = "." + dest.filename().string();
+  // A long name would not fit with the suffix: name the partial after the blob.
+  if (stem.size() + kJournalSuffix.size() > kMaxFileName) stem = "." + r.sha256.substr(0, 32);
+  return {dir / (stem + std::string(kPartialSuffix)), dir / (stem + std::string(kJournalSuffix))};
+}
+
+// nullopt for anything that is not a journal we wrote (it is then ignored).
+std::optional<Journal> read_journal(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string text;
+  char buf[8192];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0 && text.size() < (16u << 20);)
+    text.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  try {
+    const auto j = nlohmann::json::parse(text);
+    if (j.at("format").get<int>() != kJournalFormat) return std::nullopt;
+    Journal out;
+    out.sha256 = j.at("sha256").get<std::string>();
+    out.etag = j.at("etag").get<std::string>();
+    out.size = j.at("size").get<std::uint64_t>();
+    out.chunk_size = j.at("chunk_size").get<std::uint64_t>();
+    for (const auto& c : j.at("chunks")) {
+      auto sha = c.get<std::string>();
+      if (!is_valid_sha256_hex(sha)) return std::nullopt;
+      out.chunks.push_back(std::move(sha));
+    }
+    return out;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Replaced atomically (temp file, fsync, rename, fsync of the directory).
+void write_journal(const Paths& p, const Journal& journal) {
+  nlohmann::ordered_json j;
+  j["format"] = kJournalFormat;
+  j["sha256"] = journal.sha256;
+  j["size"] = journal.size;
+  j["etag"] = journal.etag;
+  j["chunk_size"] = journal.chunk_size;
+  j["chunks"] = journal.chunks;
+  const std::string text = j.dump();
+  TempFile tmp(p.journal.parent_path(), p.journal.filename().string());
+  tmp.write(text.data(), text.size());
+  tmp.commit(p.journal, 0600);
+}
+
+void discard(const Paths& p, int fd) {
+  if (::ftruncate(fd, 0) != 0) throw_errno("cannot truncate " + p.partial.string(), errno);
+  ::unlink(p.journal.c_str());
+}
+
+void pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset, const fs::path& what) {
+  while (size > 0) {
+    const ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write " + what.string(), errno);
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+}
+
+// Writes the blob's bytes at their offsets, hashes the whole file and each chunk,
+// and journals every chunk once it is complete and synced.
+class JournalingSink final : public BlobSink {
+ public:
+  JournalingSink(int fd, const Paths& paths, Journal& journal, Sha256& whole, std::uint64_t offset, Progress* progress)
+      : fd_(fd), paths_(paths), journal_(journal), whole_(whole), offset_(offset), progress_(progress) {}
+
+  void write(const char* data, std::size_t size) override {
+    if (size > journal_.size - offset_)
+      throw Error(ErrorKind::Integrity, fmt::format("download: the blob {} from the store is longer than the {} bytes "
+                                                    "the ledger records",
+                                                    journal_.sha256, journal_.size));
+    while (size > 0) {
+      const std::size_t take =
+          static_cast<std::size_t>(std::min<std::uint64_t>(size, journal_.chunk_size - in_chunk_));
+      pwrite_all(fd_, data, take, offset_, paths_.partial);
+      whole_.update(data, take);
+      if (!chunk_) chunk_ = std::make_unique<Sha256>();
+      chunk_->update(data, take);
+      offset_ += take;
+      in_chunk_ += take;
+      transferred_ += take;
+      if (progress_) progress_->advance(take);
+      data += take;
+      size -= take;
+      if (in_chunk_ == journal_.chunk_size || offset_ == journal_.size) close_chunk();
+    }
+  }
+
+  std::uint64_t offset() const { return offset_; }
+  std::uint64_t transferred() const { return transferred_; }
+
+ private:
+  void close_chunk() {
+    if (::fdatasync(fd_) != 0) throw_errno("cannot sync " + paths_.partial.string(), errno);
+    journal_.chunks.push_back(chunk_->finish_hex());
+    chunk_.reset();
+    in_chunk_ = 0;
+    write_journal(paths_, journal_);
+    test_stop_point("download.chunk");
+  }
+
+  int fd_;
+  const Paths& paths_;
+  Journal& journal_;
+  Sha256& whole_;
+  std::uint64_t offset_, in_chunk_ = 0, transferred_ = 0;
+  std::unique_ptr<Sha256> chunk_;
+  Progress* progress_;
+};
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Re-hashes the journal's chunks from the partial; returns how many bytes are kept
+// (whole chunks from the start that still hash to what the journal says), with
+// `whole` fed those bytes and journal.chunks cut to them.
+std::uint64_t verify_kept(int fd, Journal& journal, Sha256& whole) {
+  std::vector<char> buf(static_cast<std::size_t>(journal.chunk_size));
+  std::size_t good = 0;
+  std::uint64_t kept = 0;
+  for (; good < journal.chunks.size(); ++good) {
+    const std::uint64_t want = std::min<std::uint64_t>(journal.chunk_size, journal.size - kept);
+    std::uint64_t got = 0;
+    while (got < want) {
+      const ssize_t n = ::pread(fd, buf.data() + got, want - got, static_cast<off_t>(kept + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<std::uint64_t>(n);
+    }
+    if (got != want || Sha256::hex_of(buf.data(), want) != journal.chunks[good]) break;
+    whole.update(buf.data(), want);
+    kept += want;
+  }
+  journal.chunks.resize(good);
+  return kept;
+}
+
+void check_whole(Sha256& whole, std::uint64_t size, const VersionRecord& r, const std::string& from) {
+  const std::string sha = whole.finish_hex();
+  if (sha != r.sha256 || size != r.size)
+    throw Error(ErrorKind::Integrity,
+                fmt::format("download {} {}: the blob from {} hashes to {} ({} bytes), the ledger says {} ({} bytes); "
+                            "the partial download was discarded",
+                            r.package, r.version, from, sha, size, r.sha256, r.size));
+}
+
+}  // namespace
+
+std::size_t remove_stale_partials(const fs::path& dir, std::int64_t older_than_seconds) {
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return 0;
+  const std::time_t now = std::time(nullptr);
+  std::size_t removed = 0;
+  for (const auto& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= kPartialSuffix.size() || name.front() != '.' ||
+        name.compare(name.size() - kPartialSuffix.size(), kPartialSuffix.size(), kPartialSuffix) != 0)
+      continue;
+    Fd fd{::open(entry.path().c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
+    struct stat st {};
+    if (fd.fd < 0 || ::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode) || now - st.st_mtime <= older_than_seconds ||
+        ::flock(fd.fd, LOCK_EX | LOCK_NB) != 0)
+      continue;
+    if (::unlink(entry.path().c_str()) == 0) {
+      ++removed;
+      ::unlink((entry.path().string() + ".json").c_str());
+    }
+  }
+  return removed;
+}
+
+ResumeOutcome download_resumable(Store& store, const VersionRecord& r, const fs::path& dest, unsigned mode,
+                                 std::uint64_t chunk_size, Progress* progress) {
+  const Paths p = paths_for(dest, r);
+  const fs::path dir = p.partial.parent_path();
+  remove_stale_partials(dir, kStalePartialSeconds);
+  Fd fd{::open(p.partial.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)};
+  if (fd.fd < 0) {
+    const int err = errno;
+    throw Error(kind_from_errno(err) == ErrorKind::Denied ? ErrorKind::Denied : ErrorKind::LocalIO,
+                fmt::format("cannot download to {}: cannot open {}: {}", dest.string(), p.partial.string(),
+                            std::strerror(err)));
+  }
+  if (::flock(fd.fd, LOCK_EX | LOCK_NB) != 0)
+    throw Error(ErrorKind::Conflict, fmt::format("cannot download to {}: another sacker is downloading there now (it "
+                                                 "holds {} locked)",
+                                                 dest.string(), p.partial.string()));
+  struct stat st {};
+  if (::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode))
+    throw Error(ErrorKind::Invalid, fmt::format("cannot download to {}: {} is not a regular file", dest.string(),
+                                                p.partial.string()));
+  const auto info = store.stat(r.sha256);
+  if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", r.sha256, store.describe()));
+
+  ResumeOutcome outcome;
+  for (int attempt = 0;; ++attempt) {
+    Journal journal;
+    auto whole = std::make_unique<Sha256>();
+    std::uint64_t kept = 0;
+    auto old = attempt == 0 ? read_journal(p.journal) : std::nullopt;
+    if (old && old->sha256 == r.sha256 && old->size == r.size && old->chunk_size == chunk_size &&
+        old->etag == info->etag) {
+      journal = std::move(*old);
+      kept = verify_kept(fd.fd, journal, *whole);
+    }
+    journal.sha256 = r.sha256;
+    journal.size = r.size;
+    journal.etag = info->etag;
+    journal.chunk_size = chunk_size;
+    if (::ftruncate(fd.fd, static_cast<off_t>(kept)) != 0) throw_errno("cannot truncate " + p.partial.string(), errno);
+    write_journal(p, journal);
+    outcome.resumed_from = kept;
+    if (progress) progress->start(r.size);
+    if (progress && kept) progress->advance(kept);
+    JournalingSink sink(fd.fd, p, journal, *whole, kept, progress);
+    try {
+      if (kept == 0) {
+        // From scratch: the store's own (parallel) download, journaled as it goes.
+        store.get(r.sha256, sink, nullptr);
+      } else {
+        log_verbose(fmt::format("download {} {}: resuming at {} of {} bytes (verified)", r.package, r.version, kept,
+                                r.size));
+        for (std::uint64_t at = kept; at < r.size; at += chunk_size)
+          store.get_range(r.sha256, at, std::min(chunk_size, r.size - at), info->etag, sink);
+      }
+      check_whole(*whole, sink.offset(), r, store.describe());
+      outcome.transferred += sink.transferred();
+    } catch (const Error& e) {
+      outcome.transferred += sink.transferred();
+      const bool retry = attempt == 0 && kept > 0 && (e.kind() == ErrorKind::Conflict || e.kind() == ErrorKind::Integrity);
+      if (e.kind() == ErrorKind::Integrity || e.kind() == ErrorKind::Conflict) discard(p, fd.fd);
+      if (!retry) throw;
+      log_verbose(fmt::format("download {} {}: the kept part no longer fits the blob ({}); starting again", r.package,
+                              r.version, e.what()));
+      continue;
+    }
+    break;
+  }
+  if (progress) progress->finish();
+  if (::fchmod(fd.fd, mode) != 0) throw_errno("cannot set the mode of " + p.partial.string(), errno);
+  if (::fsync(fd.fd) != 0) throw_errno("cannot sync " + p.partial.string(), errno);
+  if (::rename(p.partial.c_str(), dest.c_str()) != 0) throw_errno("cannot write " + dest.string(), errno);
+  ::unlink(p.journal.c_str());
+  fsync_directory(dir);
+  return outcome;
+}
+
+}  // namespace sacker::client_detail
