@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <climits>
+#include <nlohmann/json.hpp>
 
 #include "sacker/names.h"
 
@@ -135,6 +137,47 @@ Event checked_event(const std::string& ledger, Event event) {
                                       printable(event.package), e.what()));
   }
   return event;
+}
+
+TagValue checked_tag_value(const std::string& ledger, const std::string& package, const std::string& tag,
+                           TagValue value) {
+  constexpr auto kMax = static_cast<std::uint64_t>(INT64_MAX);
+  if (value.version == 0 || value.version > kMax || value.seq > kMax)
+    throw corrupt(ledger, fmt::format("tag '{}' of {} read from the ledger has version {} and seq {}", printable(tag),
+                                      printable(package), value.version, value.seq));
+  // The one validator of names and signature limits: the tag event this value stands for.
+  Event e;
+  e.seq = value.seq == 0 ? 1 : value.seq;
+  e.action = EventAction::Tag;
+  e.package = package;
+  e.version = value.version;
+  e.tag = tag;
+  e.signatures = value.signatures;
+  try {
+    validate_event(e);
+  } catch (const Error& err) {
+    throw corrupt(ledger, fmt::format("tag '{}' of {} read from the ledger is refused: {}", printable(tag),
+                                      printable(package), err.what()));
+  }
+  return value;
+}
+
+std::string signatures_to_json(const std::vector<std::string>& signatures) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& s : signatures) a.push_back(nlohmann::json::parse(s));
+  return a.dump();
+}
+
+std::vector<std::string> checked_signatures(const std::string& ledger, const std::string& where,
+                                            const std::string& json_text) {
+  const auto a = nlohmann::json::parse(json_text, nullptr, false);
+  if (!a.is_array()) throw corrupt(ledger, fmt::format("malformed signatures in {}", where));
+  std::vector<std::string> out;
+  for (const auto& s : a) {
+    if (!s.is_object()) throw corrupt(ledger, fmt::format("malformed signatures in {}", where));
+    out.push_back(s.dump());
+  }
+  return out;
 }
 
 Event make_event(EventAction action, const ChangeContext& ctx, const std::string& package, std::uint64_t version,

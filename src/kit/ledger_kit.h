@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sacker/error.h"
 #include "sacker/ledger.h"
@@ -34,6 +35,20 @@ std::string checked_package(const std::string& ledger, std::string name);
 std::string checked_tag(const std::string& ledger, const std::string& package, std::string tag);
 VersionRecord checked_record(const std::string& ledger, VersionRecord record);
 Event checked_event(const std::string& ledger, Event event);
+// A tag's value: version 1..INT64_MAX, seq 0..INT64_MAX (0: set before history
+// existed), signatures as a tag event may carry them (the limits of record.h).
+TagValue checked_tag_value(const std::string& ledger, const std::string& package, const std::string& tag,
+                           TagValue value);
+
+// Signatures (canonical JSON object texts) as one JSON array text, for ledgers
+// that keep them in a column or a field; and back. Each element comes back in
+// canonical form (as nlohmann::json::dump() writes it: compact, keys sorted), so a
+// store that reorders keys (PostgreSQL's JSONB) still round-trips. Anything but an
+// array of objects throws corrupt(ledger, "malformed signatures in <where>").
+// The limits are checked_record's / checked_event's / checked_tag_value's.
+std::string signatures_to_json(const std::vector<std::string>& signatures);
+std::vector<std::string> checked_signatures(const std::string& ledger, const std::string& where,
+                                            const std::string& json_text);
 
 // The event of a change, as every backend writes it: `ctx` supplies time, actor,
 // comment and client; the backend supplies seq and the change's facts.
