@@ -139,25 +139,24 @@ Event checked_event(const std::string& ledger, Event event) {
   return event;
 }
 
-TagValue checked_tag_value(const std::string& ledger, const std::string& package, const std::string& tag,
-                           TagValue value) {
+TagValue checked_tag_value(const std::string& ledger, const std::string& where, TagValue value) {
+  auto refused = [&](const std::string& why) {
+    return corrupt(ledger, fmt::format("{} holds a tag value that is refused: {}", where, why));
+  };
   constexpr auto kMax = static_cast<std::uint64_t>(INT64_MAX);
-  if (value.version == 0 || value.version > kMax || value.seq > kMax)
-    throw corrupt(ledger, fmt::format("tag '{}' of {} read from the ledger has version {} and seq {}", printable(tag),
-                                      printable(package), value.version, value.seq));
-  // The one validator of names and signature limits: the tag event this value stands for.
-  Event e;
-  e.seq = value.seq == 0 ? 1 : value.seq;
-  e.action = EventAction::Tag;
-  e.package = package;
-  e.version = value.version;
-  e.tag = tag;
-  e.signatures = value.signatures;
+  if (value.version == 0 || value.version > kMax)
+    throw refused(fmt::format("version {} is not in 1..{}", value.version, kMax));
+  if (value.seq > kMax) throw refused(fmt::format("seq {} is not in 0..{}", value.seq, kMax));
+  // The rules for signatures (how many, how large, canonical) are validate_event's.
+  Event probe;
+  probe.seq = 1;
+  probe.package = "p";
+  probe.action = EventAction::Import;
+  probe.signatures = value.signatures;
   try {
-    validate_event(e);
-  } catch (const Error& err) {
-    throw corrupt(ledger, fmt::format("tag '{}' of {} read from the ledger is refused: {}", printable(tag),
-                                      printable(package), err.what()));
+    validate_event(probe);
+  } catch (const Error& e) {
+    throw refused(e.what());
   }
   return value;
 }
@@ -208,6 +207,36 @@ std::vector<Event> select_history(std::vector<Event> events, const HistoryQuery&
     if (query.limit != 0 && out.size() >= query.limit) break;
   }
   return out;
+}
+
+std::string tag_value_to_json(const TagValue& value) {
+  nlohmann::ordered_json j;
+  j["version"] = value.version;
+  j["seq"] = value.seq;
+  if (!value.signatures.empty()) {
+    j["signatures"] = nlohmann::ordered_json::array();
+    for (const auto& s : value.signatures) j["signatures"].push_back(nlohmann::ordered_json::parse(s));
+  }
+  return j.dump();
+}
+
+TagValue checked_tag_value(const std::string& ledger, const std::string& where, const std::string& json) {
+  auto refused = [&](const std::string& why) {
+    return corrupt(ledger, fmt::format("{} holds a tag value that is refused: {}", where, why));
+  };
+  const auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw refused("not a JSON object");
+  TagValue value;
+  auto version = j.find("version");
+  if (version == j.end() || !version->is_number_unsigned()) throw refused("'version' is not a positive integer");
+  value.version = version->get<std::uint64_t>();
+  if (auto seq = j.find("seq"); seq != j.end()) {
+    if (!seq->is_number_unsigned()) throw refused("'seq' is not a non-negative integer");
+    value.seq = seq->get<std::uint64_t>();
+  }
+  if (auto signatures = j.find("signatures"); signatures != j.end())
+    value.signatures = checked_signatures(ledger, where, signatures->dump());
+  return checked_tag_value(ledger, where, std::move(value));
 }
 
 }  // namespace ledger_kit

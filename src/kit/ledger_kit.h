@@ -35,10 +35,11 @@ std::string checked_package(const std::string& ledger, std::string name);
 std::string checked_tag(const std::string& ledger, const std::string& package, std::string tag);
 VersionRecord checked_record(const std::string& ledger, VersionRecord record);
 Event checked_event(const std::string& ledger, Event event);
-// A tag's value: version 1..INT64_MAX, seq 0..INT64_MAX (0: set before history
-// existed), signatures as a tag event may carry them (the limits of record.h).
-TagValue checked_tag_value(const std::string& ledger, const std::string& package, const std::string& tag,
-                           TagValue value);
+// A tag's value read back from `where` (a key, an item, a row): version
+// 1..INT64_MAX, seq 0..INT64_MAX (0: set before history existed), signatures as a
+// tag event may carry them (validate_event's limits). The tag's name is
+// checked_tag's. Otherwise throws corrupt(ledger, "<where> holds a tag value ...").
+TagValue checked_tag_value(const std::string& ledger, const std::string& where, TagValue value);
 
 // Signatures (canonical JSON object texts) as one JSON array text, for ledgers
 // that keep them in a column or a field; and back. Each element comes back in
@@ -61,5 +62,13 @@ EventAction tag_action(const ChangeContext& ctx);
 
 // Newest first, filtered and limited as `query` says, from events in any order.
 std::vector<Event> select_history(std::vector<Event> events, const HistoryQuery& query);
+
+// A tag's value as the ledgers that store documents keep it:
+// {"version":V,"seq":S} plus "signatures" (canonical JSON objects) when there are any.
+std::string tag_value_to_json(const TagValue& value);
+// Reads one back (hostile input): a JSON object with an unsigned "version", and
+// "seq" (default 0) and "signatures" (checked_signatures; default none) if present,
+// then the checks of checked_tag_value above. Otherwise throws corrupt(ledger, "<where> ...").
+TagValue checked_tag_value(const std::string& ledger, const std::string& where, const std::string& json);
 
 }  // namespace sacker::ledger_kit

@@ -44,10 +44,7 @@ std::string Layout::tag_key(const std::string& package, const std::string& tag) 
   return tags_dir(package) + tag;
 }
 
-std::string Layout::tag_text(const TagValue& v) {
-  return json({{"version", v.version}, {"seq", v.seq}, {"signatures", json::parse(signatures_to_json(v.signatures))}})
-      .dump();
-}
+std::string Layout::tag_text(const TagValue& v) { return tag_value_to_json(v); }
 
 std::string Layout::event_text(const Event& e, const std::string& op) {
   auto j = nlohmann::ordered_json::parse(event_to_json(e));
@@ -111,19 +108,10 @@ Event Layout::event(const Kv& kv, const std::string& package) const {
 std::pair<std::string, TagValue> Layout::tag(const Kv& kv, const std::string& package) const {
   const std::string dir = tags_dir(package);
   std::string name = checked_tag(at(kv.key), package, kv.key.substr(std::min(kv.key.size(), dir.size())));
-  TagValue v;
-  if (auto n = codec::parse_decimal(kv.value)) {  // format 1: the version alone
-    v.version = *n;
-  } else {
-    auto j = json::parse(kv.value, nullptr, false);
-    auto number = [&](const char* f) { return j.is_object() && j.contains(f) && j[f].is_number_unsigned(); };
-    if (!number("version") || !number("seq") || !j.contains("signatures"))
-      throw corrupt(at(kv.key), fmt::format("'{}' is not a tag value", printable(kv.value)));
-    v.version = j["version"].get<std::uint64_t>();
-    v.seq = j["seq"].get<std::uint64_t>();
-    v.signatures = checked_signatures(at(kv.key), "the tag value", j["signatures"].dump());
-  }
-  return {name, checked_tag_value(at(kv.key), package, name, std::move(v))};
+  const std::string where = fmt::format("key '{}'", printable(kv.key));
+  if (auto n = codec::parse_decimal(kv.value))  // format 1: the version alone
+    return {name, checked_tag_value(described_, where, TagValue{*n, 0, {}})};
+  return {name, checked_tag_value(described_, where, kv.value)};
 }
 
 }  // namespace sacker::etcd

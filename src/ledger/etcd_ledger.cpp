@@ -400,7 +400,8 @@ bool EtcdLedger::import_pass(const ImportBatch& batch, const std::string& op, st
     const std::string vkey = layout_.version_key(t.package, t.value.version), tkey = layout_.tag_key(t.package, t.tag);
     if (!seen.at(vkey) && !records.count(vkey)) throw no_such_version(t.package, t.value.version);
     etcd::GuardedPut w{.key = tkey,
-                       .value = Layout::tag_text(checked_tag_value(described_, t.package, t.tag, t.value)),
+                       .value = Layout::tag_text(checked_tag_value(
+                           described_, fmt::format("tag '{}' of {}", printable(t.tag), printable(t.package)), t.value)),
                        .guard = Compare::exists(vkey),
                        .unless = vkey};
     if (auto [it, fresh] = tags.emplace(tkey, writes.size()); !fresh)

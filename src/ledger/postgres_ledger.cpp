@@ -8,7 +8,8 @@
 //
 //   packages (name TEXT PK, next_version BIGINT, next_seq BIGINT)
 //            the per-package counters: the next version `add` hands out and the
-//            next event seq; every change locks this row first
+//            next event seq (read never below the highest stored version / event);
+//            every change locks this row first
 //   versions (package, version BIGINT, sha256, size, basename, mode, created,
 //             metadata JSONB, signatures TEXT (a JSON array), PK (package, version))
 //   tags     (package, tag, version, seq BIGINT, signatures TEXT, PK (package, tag),
@@ -498,7 +499,7 @@ class PostgresLedger final : public Ledger {
     TagValue v{static_cast<std::uint64_t>(integer(r, row, 1, key, 1)),
                static_cast<std::uint64_t>(integer(r, row, 2, key, 0)),
                checked_signatures(described_, key, r.text(row, 3))};
-    return {tag, checked_tag_value(described_, package, tag, std::move(v))};
+    return {tag, checked_tag_value(described_, key, std::move(v))};
   }
 
   // Columns seq, tag, event: the event's JSON must name the package, seq and tag of its row.

@@ -8,9 +8,20 @@
 //                                                          prints "SEQ VERSION" of each accepted move
 //   conformance_worker remove URI PACKAGE COUNT V...     tries COUNT rounds to remove each V; prints the removed
 //   conformance_worker latency URI PACKAGE COUNT         microseconds per add, one per line
+//   conformance_worker add-at-once URIS PACKAGE WORKER READY GO0 GO1
+//                                                        for each ledger URI in the file URIS (one a line,
+//                                                        a round each): open it and read from it (sessions,
+//                                                        repository open), write one byte to the FIFO READY,
+//                                                        wait for one byte from the FIFO GO<round % 2> (the
+//                                                        barrier), add one version; prints it, one line a round
 //   conformance_worker put URI FILE SHA256 SIZE          store put; prints 1 if uploaded, 0 if already there
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -49,6 +60,32 @@ int run(int argc, char** argv) {
     int count = std::stoi(argv[4]);
     for (int i = 0; i < count; ++i) {
       auto v = ledger->add(make_record(argv[3], argv[5], i));
+      std::printf("%llu\n", static_cast<unsigned long long>(v));
+      std::fflush(stdout);
+    }
+    return 0;
+  }
+  if (cmd == "add-at-once" && argc == 8) {
+    std::ifstream uris(uri);
+    const std::string package = argv[3], worker = argv[4];
+    int ready = ::open(argv[5], O_WRONLY | O_CLOEXEC);
+    // Two, used by turns: a worker done with round k cannot take a byte meant for round k.
+    int go[2] = {::open(argv[6], O_RDONLY | O_CLOEXEC), ::open(argv[7], O_RDONLY | O_CLOEXEC)};
+    if (!uris || ready < 0 || go[0] < 0 || go[1] < 0) {
+      std::fprintf(stderr, "conformance_worker: cannot open %s or the barrier FIFOs\n", uri.c_str());
+      return 1;
+    }
+    int round = 0;
+    for (std::string line; std::getline(uris, line); ++round) {
+      auto ledger = open_ledger(line);
+      ledger->latest(package);  // warm up: after the barrier only the adds race
+      char c = 'r';
+      if (::write(ready, &c, 1) != 1) return 1;
+      ssize_t n;
+      while ((n = ::read(go[round % 2], &c, 1)) < 0 && errno == EINTR) {
+      }
+      if (n != 1) return 1;
+      auto v = ledger->add(make_record(package, worker, round));
       std::printf("%llu\n", static_cast<unsigned long long>(v));
       std::fflush(stdout);
     }
