@@ -26,6 +26,7 @@
 #include "sacker/error.h"
 #include "sacker/record.h"
 #include "sacker/sha256.h"
+#include "support/legacy_cli.h"
 #include "support/process.h"
 #include "support/test_env.h"
 
@@ -564,55 +565,16 @@ TEST_F(EtcdLedgerTest, AFormatOneLedgerKeepsWorkingAndItsHistoryStartsAtTheFirst
   raw_->put(key("packages/app/removed/" + v20(2)), R"({"op":"0123-42"})");
 
   EXPECT_EQ(ledger_->packages(), std::vector<std::string>{"app"});
-  EXPECT_EQ(ledger_->versions("app"), std::vector<std::uint64_t>{1});
-  EXPECT_EQ(ledger_->tag_value("app", "live"), (TagValue{1, 0, {}}));
-  EXPECT_TRUE(ledger_->history("app", {}).empty());
-  EXPECT_EQ(ledger_->add(sample("app", 3)), 3u) << "2 was removed by the old code: never handed out again";
-  auto moved = ledger_->set_tag("app", "live", 3, TagExpectation::at(1), ChangeContext{});
-  ASSERT_TRUE(moved.has_value());
-  EXPECT_EQ(moved->seq, 2u);
-  EXPECT_EQ(moved->previous, 1u);
-  auto h = ledger_->history("app", {});
-  ASSERT_EQ(h.size(), 2u);
-  EXPECT_EQ(h[1].action, EventAction::Add);
-  EXPECT_EQ(h[1].seq, 1u);
-  EXPECT_EQ(ledger_->tag_value("app", "live"), (TagValue{3, 2, {}}));
-  EXPECT_TRUE(ledger_->remove_version("app", 1));
+  test::expect_legacy_ledger_upgrades(*ledger_, sample("app", 3));
   ledger_->init();
   EXPECT_EQ(raw_->under(key("format")).at(key("format")), "sacker-etcd-ledger 2");
 }
 
-// The same with a ledger the previous release's CLI wrote: set SACKER_LEGACY_SACKER
-// to that binary (e.g. a build of the main branch before contracts v2).
+// The same with a ledger the previous release's CLI wrote (support/legacy_cli.h).
 TEST_F(EtcdLedgerTest, ALedgerThePreviousCliWroteKeepsWorking) {
-  const char* legacy = std::getenv("SACKER_LEGACY_SACKER");
-  if (!legacy || !*legacy) GTEST_SKIP() << "SACKER_LEGACY_SACKER is not set";
-  auto dir = test::make_temp_dir("sacker-etcd-legacy");
-  test::write_file(dir / "a.bin", "first");
-  test::write_file(dir / "b.bin", "second");
-  auto old = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {legacy, "--ledger", uri_, "--store", "file://" + (dir / "blobs").string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = test::run_process(argv);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out;
-  };
-  old({"init"});
-  EXPECT_EQ(old({"add", "app", (dir / "a.bin").string()}), "1\n");
-  EXPECT_EQ(old({"add", "app", (dir / "b.bin").string()}), "2\n");
-  old({"tag", "app", "1", "live"});
-  old({"remove", "app", "2"});
-
-  EXPECT_EQ(ledger_->versions("app"), std::vector<std::uint64_t>{1});
-  EXPECT_EQ(ledger_->tag_value("app", "live"), (TagValue{1, 0, {}}));
-  EXPECT_TRUE(ledger_->history("app", {}).empty());
-  EXPECT_EQ(ledger_->add(sample("app", 3)), 3u);
-  ASSERT_TRUE(ledger_->set_tag("app", "live", 3, TagExpectation::at(1), ChangeContext{}));
-  auto h = ledger_->history("app", {});
-  ASSERT_EQ(h.size(), 2u);
-  EXPECT_EQ(h[0].seq, 2u);
-  EXPECT_EQ(h[0].previous, 1u);
-  std::filesystem::remove_all(dir);
+  if (!test::legacy_sacker()) GTEST_SKIP() << "SACKER_LEGACY_SACKER is not set";
+  test::write_with_legacy_cli(uri_);
+  test::expect_legacy_ledger_upgrades(*ledger_, sample("app", 3));
 }
 
 // remove_version and set_tag on the same version, started together, from two
