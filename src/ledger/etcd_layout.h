@@ -51,7 +51,8 @@ class Layout {
   std::string package_of_counter(const Kv& kv) const;
   VersionRecord record(const Kv& kv, const std::string& package) const;
   Event event(const Kv& kv, const std::string& package) const;
-  // A tag key and value: {"version","seq","signatures"}, or format 1's bare decimal version (seq 0).
+  // A tag key and value: tag_value_to_json's {"version","seq"[,"signatures"]}, or format 1's bare decimal
+  // version (seq 0).
   std::pair<std::string, TagValue> tag(const Kv& kv, const std::string& package) const;
 
  private:

@@ -14,8 +14,9 @@
 //   P/packages/<pkg>/v/<20 digits>      the record (record_to_json, signatures included);
 //                                       zero-padded: key order = version order
 //   P/packages/<pkg>/t/<tag>            {"version":V,"seq":S,"signatures":[...]}: S is the
-//                                       event that set it. Format 1 wrote the bare decimal
-//                                       V: read as seq 0, no signatures.
+//                                       event that set it; "signatures" only when there are
+//                                       any. Format 1 wrote the bare decimal V: read as seq
+//                                       0, no signatures.
 //   P/packages/<pkg>/seq                decimal: the next event seq of the package
 //   P/packages/<pkg>/events/<20 digits> the event (event_to_json) plus "op", a random id
 //                                       of the writing attempt
