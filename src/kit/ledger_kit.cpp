@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <climits>
 #include <nlohmann/json.hpp>
 
 #include "sacker/names.h"
@@ -138,6 +139,46 @@ Event checked_event(const std::string& ledger, Event event) {
   return event;
 }
 
+TagValue checked_tag_value(const std::string& ledger, const std::string& where, TagValue value) {
+  auto refused = [&](const std::string& why) {
+    return corrupt(ledger, fmt::format("{} holds a tag value that is refused: {}", where, why));
+  };
+  constexpr auto kMax = static_cast<std::uint64_t>(INT64_MAX);
+  if (value.version == 0 || value.version > kMax)
+    throw refused(fmt::format("version {} is not in 1..{}", value.version, kMax));
+  if (value.seq > kMax) throw refused(fmt::format("seq {} is not in 0..{}", value.seq, kMax));
+  // The rules for signatures (how many, how large, canonical) are validate_event's.
+  Event probe;
+  probe.seq = 1;
+  probe.package = "p";
+  probe.action = EventAction::Import;
+  probe.signatures = value.signatures;
+  try {
+    validate_event(probe);
+  } catch (const Error& e) {
+    throw refused(e.what());
+  }
+  return value;
+}
+
+std::string signatures_to_json(const std::vector<std::string>& signatures) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& s : signatures) a.push_back(nlohmann::json::parse(s));
+  return a.dump();
+}
+
+std::vector<std::string> checked_signatures(const std::string& ledger, const std::string& where,
+                                            const std::string& json_text) {
+  const auto a = nlohmann::json::parse(json_text, nullptr, false);
+  if (!a.is_array()) throw corrupt(ledger, fmt::format("malformed signatures in {}", where));
+  std::vector<std::string> out;
+  for (const auto& s : a) {
+    if (!s.is_object()) throw corrupt(ledger, fmt::format("malformed signatures in {}", where));
+    out.push_back(s.dump());
+  }
+  return out;
+}
+
 Event make_event(EventAction action, const ChangeContext& ctx, const std::string& package, std::uint64_t version,
                  const std::string& tag, std::optional<std::uint64_t> previous, const std::string& sha256) {
   Event e;
@@ -187,32 +228,15 @@ TagValue checked_tag_value(const std::string& ledger, const std::string& where, 
   if (j.is_discarded() || !j.is_object()) throw refused("not a JSON object");
   TagValue value;
   auto version = j.find("version");
-  if (version == j.end() || !version->is_number_unsigned() || version->get<std::uint64_t>() == 0)
-    throw refused("'version' is not a positive integer");
+  if (version == j.end() || !version->is_number_unsigned()) throw refused("'version' is not a positive integer");
   value.version = version->get<std::uint64_t>();
   if (auto seq = j.find("seq"); seq != j.end()) {
     if (!seq->is_number_unsigned()) throw refused("'seq' is not a non-negative integer");
     value.seq = seq->get<std::uint64_t>();
   }
-  if (auto signatures = j.find("signatures"); signatures != j.end()) {
-    if (!signatures->is_array()) throw refused("'signatures' is not an array");
-    for (const auto& s : *signatures) {
-      if (!s.is_object()) throw refused("a signature is not a JSON object");
-      value.signatures.push_back(s.dump());
-    }
-  }
-  // The rules for signatures (how many, how large, canonical) are validate_event's.
-  Event probe;
-  probe.seq = 1;
-  probe.package = "p";
-  probe.action = EventAction::Import;
-  probe.signatures = value.signatures;
-  try {
-    validate_event(probe);
-  } catch (const Error& e) {
-    throw refused(e.what());
-  }
-  return value;
+  if (auto signatures = j.find("signatures"); signatures != j.end())
+    value.signatures = checked_signatures(ledger, where, signatures->dump());
+  return checked_tag_value(ledger, where, std::move(value));
 }
 
 }  // namespace ledger_kit

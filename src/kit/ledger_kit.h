@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sacker/error.h"
 #include "sacker/ledger.h"
@@ -34,6 +35,21 @@ std::string checked_package(const std::string& ledger, std::string name);
 std::string checked_tag(const std::string& ledger, const std::string& package, std::string tag);
 VersionRecord checked_record(const std::string& ledger, VersionRecord record);
 Event checked_event(const std::string& ledger, Event event);
+// A tag's value read back from `where` (a key, an item, a row): version
+// 1..INT64_MAX, seq 0..INT64_MAX (0: set before history existed), signatures as a
+// tag event may carry them (validate_event's limits). The tag's name is
+// checked_tag's. Otherwise throws corrupt(ledger, "<where> holds a tag value ...").
+TagValue checked_tag_value(const std::string& ledger, const std::string& where, TagValue value);
+
+// Signatures (canonical JSON object texts) as one JSON array text, for ledgers
+// that keep them in a column or a field; and back. Each element comes back in
+// canonical form (as nlohmann::json::dump() writes it: compact, keys sorted), so a
+// store that reorders keys (PostgreSQL's JSONB) still round-trips. Anything but an
+// array of objects throws corrupt(ledger, "malformed signatures in <where>").
+// The limits are checked_record's / checked_event's / checked_tag_value's.
+std::string signatures_to_json(const std::vector<std::string>& signatures);
+std::vector<std::string> checked_signatures(const std::string& ledger, const std::string& where,
+                                            const std::string& json_text);
 
 // The event of a change, as every backend writes it: `ctx` supplies time, actor,
 // comment and client; the backend supplies seq and the change's facts.
@@ -50,8 +66,9 @@ std::vector<Event> select_history(std::vector<Event> events, const HistoryQuery&
 // A tag's value as the ledgers that store documents keep it:
 // {"version":V,"seq":S} plus "signatures" (canonical JSON objects) when there are any.
 std::string tag_value_to_json(const TagValue& value);
-// Reads one back (hostile input): version > 0, seq >= 0, signatures as
-// validate_event checks them. Otherwise throws corrupt(ledger, "<where> ...").
+// Reads one back (hostile input): a JSON object with an unsigned "version", and
+// "seq" (default 0) and "signatures" (checked_signatures; default none) if present,
+// then the checks of checked_tag_value above. Otherwise throws corrupt(ledger, "<where> ...").
 TagValue checked_tag_value(const std::string& ledger, const std::string& where, const std::string& json);
 
 }  // namespace sacker::ledger_kit

@@ -1,5 +1,6 @@
-// The stored form of a tag's value (kit/ledger_kit.h): round trip, and hostile
-// stored values refused as Invalid naming the ledger and the place.
+// The kit's read-back helpers for tag values (as values and in their stored JSON
+// form) and stored signature lists: round trips, and hostile values refused as
+// Invalid naming the ledger and the place.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -10,6 +11,68 @@
 
 namespace sacker {
 namespace {
+
+using namespace ledger_kit;
+
+ErrorKind kind_of(const std::function<void()>& fn, std::string* message = nullptr) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.kind();
+  }
+  return ErrorKind::Internal;
+}
+
+TEST(KitTagValue, AcceptsWhatALedgerWritesAndOldTagsWithSeqZero) {
+  TagValue v{7, 12, {R"({"keyid":"k","sig":"x"})"}};
+  EXPECT_EQ(checked_tag_value("L", "tag live of app", v), v);
+  EXPECT_EQ(checked_tag_value("L", "tag live of app", TagValue{1, 0, {}}), (TagValue{1, 0, {}}));
+}
+
+TEST(KitTagValue, RefusesHostileValuesNamingTheLedgerAndThePlace) {
+  std::string msg;
+  EXPECT_EQ(kind_of(
+                [&] {
+                  checked_tag_value("etcd://h/x", "key live", TagValue{0, 1, {}});
+                },
+                &msg),
+            ErrorKind::Invalid);
+  EXPECT_NE(msg.find("etcd://h/x"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("key live"), std::string::npos) << msg;
+  EXPECT_EQ(kind_of([&] {
+              checked_tag_value("L", "tag live of app", TagValue{1ULL << 63, 1, {}});
+            }),
+            ErrorKind::Invalid);
+  EXPECT_EQ(kind_of([&] {
+              checked_tag_value("L", "tag live of app", TagValue{1, 1ULL << 63, {}});
+            }),
+            ErrorKind::Invalid);
+  EXPECT_EQ(kind_of([&] { checked_tag_value("L", "tag live of app", TagValue{1, 1, {"[1]"}}); }), ErrorKind::Invalid);
+  EXPECT_EQ(kind_of([&] {
+              checked_tag_value("L", "tag live of app", TagValue{1, 1, std::vector<std::string>(17, "{}")});
+            }),
+            ErrorKind::Invalid)
+      << "at most 16 signatures";
+}
+
+TEST(KitSignatures, RoundTripInCanonicalFormAlsoAfterAStoreReorderedTheKeys) {
+  std::vector<std::string> sigs = {R"({"a":1,"b":"x"})", R"({"keyid":"k"})"};
+  EXPECT_EQ(signatures_to_json(sigs), R"([{"a":1,"b":"x"},{"keyid":"k"}])");
+  EXPECT_EQ(checked_signatures("L", "w", signatures_to_json(sigs)), sigs);
+  EXPECT_EQ(checked_signatures("L", "w", R"([ {"b": "x", "a": 1} ])"), std::vector<std::string>{sigs[0]})
+      << "as PostgreSQL's JSONB may give them back";
+  EXPECT_TRUE(checked_signatures("L", "w", "[]").empty());
+  EXPECT_EQ(signatures_to_json({}), "[]");
+}
+
+TEST(KitSignatures, RefusesAnythingButAnArrayOfObjects) {
+  for (const char* bad : {"", "{}", "[1]", "[[]]", "not json", R"(["x"])", "[{}"}) {
+    std::string msg;
+    EXPECT_EQ(kind_of([&] { checked_signatures("pg ledger", "app version 3", bad); }, &msg), ErrorKind::Invalid) << bad;
+    EXPECT_NE(msg.find("app version 3"), std::string::npos) << msg;
+  }
+}
 
 TEST(TagValueJson, RoundTrips) {
   const TagValue plain{7, 0, {}};
@@ -28,6 +91,7 @@ TEST(TagValueJson, HostileValuesAreInvalidAndNamed) {
   for (const std::string bad : std::vector<std::string>{
            "", "7", "[]", "{", R"({"seq":1})", R"({"version":0})", R"({"version":-3})", R"({"version":1.5})",
            R"({"version":"7"})", R"({"version":1e30})", R"({"version":99999999999999999999999})",
+           R"({"version":9223372036854775808})", R"({"version":1,"seq":18446744073709551615})",
            R"({"version":1,"seq":-1})", R"({"version":1,"seq":"2"})", R"({"version":1,"signatures":{}})",
            R"({"version":1,"signatures":["x"]})", R"({"version":1,"signatures":[[1]]})",
            R"({"version":1,"signatures":[{"s":")" + big + R"("}]})"}) {

@@ -24,7 +24,9 @@
 #include "net/http.h"
 #include "sacker/backends.h"
 #include "sacker/error.h"
+#include "sacker/record.h"
 #include "sacker/sha256.h"
+#include "support/legacy_cli.h"
 #include "support/process.h"
 #include "support/test_env.h"
 
@@ -129,11 +131,12 @@ int closed_port() {
 // An HTTP proxy in front of etcd that forwards each request on a fresh upstream
 // connection and, for the requests `drop` picks, waits for etcd's whole answer
 // (so the request has taken effect) and then closes the client's connection
-// without sending it: a response lost on the way back.
+// without sending it: a response lost on the way back. With `before` it closes
+// the client's connection before forwarding instead: a request lost on the way there.
 class LosingProxy {
  public:
-  LosingProxy(int upstream_port, std::function<bool(const std::string&)> drop, int drops)
-      : upstream_port_(upstream_port), drop_(std::move(drop)), drops_left_(drops) {
+  LosingProxy(int upstream_port, std::function<bool(const std::string&)> drop, int drops, bool before = false)
+      : upstream_port_(upstream_port), drop_(std::move(drop)), drops_left_(drops), before_(before) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -195,6 +198,11 @@ class LosingProxy {
     for (;;) {
       std::string request;
       if (!read_request(client, request)) return;
+      if (before_ && drops_left_ > 0 && drop_(request)) {
+        --drops_left_;
+        ++dropped_;
+        return;
+      }
       // One upstream connection per request; etcd closes it after answering.
       request.insert(request.find("\r\n") + 2, "Connection: close\r\n");
       int up = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -211,7 +219,7 @@ class LosingProxy {
       char buf[8192];
       for (ssize_t n; (n = ::recv(up, buf, sizeof buf, 0)) > 0;) response.append(buf, static_cast<std::size_t>(n));
       ::close(up);
-      if (drops_left_ > 0 && drop_(request)) {
+      if (!before_ && drops_left_ > 0 && drop_(request)) {
         --drops_left_;
         ++dropped_;
         return;  // the client's connection closes with no answer
@@ -225,6 +233,7 @@ class LosingProxy {
   int upstream_port_;
   std::function<bool(const std::string&)> drop_;
   std::atomic<int> drops_left_;
+  bool before_;
   std::atomic<int> dropped_{0}, forwarded_{0};
   std::atomic<bool> stop_{false};
   int listen_fd_ = -1;
@@ -263,7 +272,11 @@ TEST_F(EtcdLedgerTest, KeyLayoutIsAsDocumented) {
   ASSERT_EQ(ledger_->add(sample("app", 1)), 1u);
   ASSERT_EQ(ledger_->add(sample("app", 2)), 2u);
   ASSERT_EQ(ledger_->add(sample("lib", 1)), 1u);
-  ledger_->set_tag("app", "live", 1);
+  ChangeContext ctx;
+  ctx.time = 1764600000;
+  ctx.actor = "alice";
+  ctx.sign_event = [](const Event&) { return std::vector<std::string>{R"({"keyid":"k"})"}; };
+  ASSERT_TRUE(ledger_->set_tag("app", "live", 1, TagExpectation::absent(), ctx));
   ASSERT_TRUE(ledger_->remove_version("app", 2));
 
   auto keys = raw_->under(prefix_ + "/");
@@ -272,22 +285,39 @@ TEST_F(EtcdLedgerTest, KeyLayoutIsAsDocumented) {
   std::vector<std::string> expected = {key("counters/app"),
                                        key("counters/lib"),
                                        key("format"),
-                                       key("packages/app/removed/" + v20(2)),
+                                       key("packages/app/events/" + v20(1)),
+                                       key("packages/app/events/" + v20(2)),
+                                       key("packages/app/events/" + v20(3)),
+                                       key("packages/app/events/" + v20(4)),
+                                       key("packages/app/seq"),
                                        key("packages/app/t/live"),
                                        key("packages/app/v/" + v20(1)),
+                                       key("packages/lib/events/" + v20(1)),
+                                       key("packages/lib/seq"),
                                        key("packages/lib/v/" + v20(1))};
   EXPECT_EQ(names, expected);
-  EXPECT_EQ(keys[key("format")], "sacker-etcd-ledger 1");
+  EXPECT_EQ(keys[key("format")], "sacker-etcd-ledger 2");
   EXPECT_EQ(keys[key("counters/app")], "3") << "the counter stays above the removed highest version";
   EXPECT_EQ(keys[key("counters/lib")], "2");
-  EXPECT_EQ(keys[key("packages/app/t/live")], "1");
+  EXPECT_EQ(keys[key("packages/app/seq")], "5");
+  EXPECT_EQ(json::parse(keys[key("packages/app/t/live")]),
+            json::parse(R"({"version":1,"seq":3,"signatures":[{"keyid":"k"}]})"));
   json record = json::parse(keys[key("packages/app/v/" + v20(1))]);
   EXPECT_EQ(record.at("package"), "app");
   EXPECT_EQ(record.at("version"), 1);
   EXPECT_EQ(record.at("sha256"), sample("app", 1).sha256);
   EXPECT_EQ(record.at("created"), "2023-11-14T22:13:21Z");
-  EXPECT_TRUE(record.at("add_id").is_string());
-  EXPECT_TRUE(json::parse(keys[key("packages/app/removed/" + v20(2))]).at("op").is_string());
+  EXPECT_FALSE(record.contains("add_id"));
+  json tagged = json::parse(keys[key("packages/app/events/" + v20(3))]);
+  EXPECT_EQ(tagged.at("seq"), 3);
+  EXPECT_EQ(tagged.at("action"), "tag");
+  EXPECT_EQ(tagged.at("actor"), "alice");
+  EXPECT_EQ(tagged.at("time"), "2025-12-01T14:40:00Z");
+  EXPECT_EQ(tagged.at("signatures"), json::parse(R"([{"keyid":"k"}])"));
+  EXPECT_TRUE(tagged.at("op").is_string()) << "the writing attempt's id";
+  json removed = json::parse(keys[key("packages/app/events/" + v20(4))]);
+  EXPECT_EQ(removed.at("action"), "remove");
+  EXPECT_EQ(removed.at("version"), 2);
 }
 
 TEST_F(EtcdLedgerTest, WorksWithoutInit) {
@@ -320,6 +350,12 @@ TEST_F(EtcdLedgerTest, HostileContentIsInvalidAndNamesTheKey) {
     j[field] = std::move(value);
     return j.dump();
   };
+  const std::string event = R"({"seq":1,"time":"2025-12-01T14:40:00Z","action":"add","package":"p","version":1})";
+  auto event_with = [&](const char* field, json value) {
+    json j = json::parse(event);
+    j[field] = std::move(value);
+    return j.dump();
+  };
   std::vector<Case> cases = {
       {"packages/p/v/" + v20(1), "not json", [](Ledger& l) { l.get("p", 1); }},
       {"packages/p/v/" + v20(1), "not json", [](Ledger& l) { l.records("p"); }},
@@ -328,16 +364,34 @@ TEST_F(EtcdLedgerTest, HostileContentIsInvalidAndNamesTheKey) {
       {"packages/p/v/" + v20(1), with("sha256", "zz"), [](Ledger& l) { l.get("p", 1); }},
       {"packages/p/v/" + v20(1), with("basename", "../../etc/passwd"), [](Ledger& l) { l.get("p", 1); }},
       {"packages/p/v/" + v20(1), with("mode", 99999), [](Ledger& l) { l.records("p"); }},
+      {"packages/p/v/" + v20(1), with("signatures", json::array({"not an object"})), [](Ledger& l) { l.get("p", 1); }},
       {"packages/p/v/12", good, [](Ledger& l) { l.versions("p"); }},
       {"packages/p/v/0000000000000000000x", good, [](Ledger& l) { l.latest("p"); }},
+      {"packages/p/v/99999999999999999999", good, [](Ledger& l) { l.latest("p"); }},
       {"counters/p", "many", [](Ledger& l) { l.add(sample("p", 1)); }},
       {"counters/p", "-3", [](Ledger& l) { l.add(sample("p", 1)); }},
+      {"counters/p", "99999999999999999999", [](Ledger& l) { l.add(sample("p", 1)); }},
       {"counters/.hidden", "1", [](Ledger& l) { l.packages(); }},
       {"packages/p/t/live", "two", [](Ledger& l) { l.tag("p", "live"); }},
       {"packages/p/t/live", "0", [](Ledger& l) { l.tags("p"); }},
+      {"packages/p/t/live", R"({"version":1,"seq":-1,"signatures":[]})", [](Ledger& l) { l.tags("p"); }},
+      {"packages/p/t/live", R"({"version":1,"seq":1,"signatures":[5]})", [](Ledger& l) { l.tag_value("p", "live"); }},
+      {"packages/p/t/live", R"({"seq":1,"signatures":[]})", [](Ledger& l) { l.tag_values("p"); }},
+      {"packages/p/t/live", R"({"version":9223372036854775808,"seq":1})", [](Ledger& l) { l.tags("p"); }},
       {"packages/p/t/123", "1", [](Ledger& l) { l.tags("p"); }},
       {"packages/p/t/latest", "1", [](Ledger& l) { l.tags("p"); }},
+      {"packages/p/seq", "x", [](Ledger& l) { l.add(sample("p", 1)); }},
+      {"packages/p/seq", "-1",
+       [](Ledger& l) {
+         l.put_event(Event{0, 1, "a", EventAction::Import, "p"});
+       }},
+      {"packages/p/events/" + v20(1), "not json", [](Ledger& l) { l.history("p", {}); }},
+      {"packages/p/events/" + v20(2), event, [](Ledger& l) { l.history("p", {}); }},
+      {"packages/p/events/1", event, [](Ledger& l) { l.history("p", {}); }},
+      {"packages/p/events/" + v20(1), event_with("package", "q"), [](Ledger& l) { l.history("p", {}); }},
+      {"packages/p/events/" + v20(1), event_with("actor", "evil\x1b[2J"), [](Ledger& l) { l.history("p", {}); }},
   };
+
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const std::string prefix = prefix_ + "-" + std::to_string(i);
     raw_->put(prefix + "/" + cases[i].key, cases[i].value);
@@ -377,8 +431,10 @@ TEST_F(EtcdLedgerTest, TheNextEndpointTakesOverWhenOneIsDown) {
 }
 
 TEST_F(EtcdLedgerTest, BadUrisAreInvalid) {
-  for (std::string bad : {"etcd:///prefix", "etcd://host:port/x", "etcd://host:99999999/x",
-                          "etcd://127.0.0.1:2379/x?bogus=1", "etcd://127.0.0.1:2379,/x"}) {
+  for (std::string bad :
+       {"etcd:///prefix", "etcd://host:port/x", "etcd://host:99999999/x", "etcd://127.0.0.1:2379/x?bogus=1",
+        "etcd://127.0.0.1:2379,/x", "etcd://127.0.0.1:2379/x?ca=", "etcd://127.0.0.1:2379/x?tls=0&ca=/ca.pem",
+        "etcd://127.0.0.1:2379/x?tls=maybe", "etcd://u:p%zz@127.0.0.1:2379/x"}) {
     EXPECT_EQ(error_of([&] { open_ledger(bad); }), ErrorKind::Invalid) << bad;
   }
 }
@@ -396,12 +452,13 @@ std::function<bool(const std::string&)> first_try_of_each_write() {
 TEST_F(EtcdLedgerTest, ALostAddResponseDoesNotAddTwice) {
   LosingProxy proxy(port_, first_try_of_each_write(), 2);
   auto ledger = open_ledger("etcd://127.0.0.1:" + std::to_string(proxy.port()) + "/" + prefix_);
-  EXPECT_EQ(ledger->add(sample("p", 1)), 1u);  // first add of the package: counter read first
-  EXPECT_EQ(ledger->add(sample("p", 2)), 2u);  // with the counter cached by the first add
+  EXPECT_EQ(ledger->add(sample("p", 1)), 1u);
+  EXPECT_EQ(ledger->add(sample("p", 2)), 2u);
   EXPECT_EQ(proxy.dropped(), 2);
   EXPECT_EQ(ledger_->versions("p"), (std::vector<std::uint64_t>{1, 2}));
   EXPECT_EQ(ledger_->get("p", 2)->metadata.at("n"), "2");
   EXPECT_EQ(ledger->add(sample("p", 3)), 3u);
+  EXPECT_EQ(ledger_->history("p", {}).size(), 3u) << "one event per add";
 }
 
 TEST_F(EtcdLedgerTest, ALostRemoveResponseStillReportsTheRemoval) {
@@ -425,6 +482,99 @@ TEST_F(EtcdLedgerTest, ALostImportResponseIsNotAConflict) {
   EXPECT_EQ(proxy.dropped(), 1);
   EXPECT_EQ(ledger_->get("p", 17), r);
   EXPECT_EQ(ledger_->add(sample("p", 2)), 18u);
+  // An event the ledger numbers (seq 0) is written once although its answer is lost.
+  LosingProxy again(port_, first_try_of_each_write(), 1);
+  auto through = open_ledger("etcd://127.0.0.1:" + std::to_string(again.port()) + "/" + prefix_);
+  Event note{0, 1764600000, "importer", EventAction::Import, "p", 17};
+  through->put_event(note);
+  EXPECT_EQ(again.dropped(), 1);
+  auto h = ledger_->history("p", {});
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0].action, EventAction::Import);
+  EXPECT_EQ(h[0].seq, 2u);
+}
+
+// Format 1 could report "no such tag" for an untag whose answer was lost; now
+// the failure branch shows the attempt's own event, so both say what happened.
+TEST_F(EtcdLedgerTest, LostTagAndUntagResponsesReportTheChangeAndWriteOneEventEach) {
+  ledger_->add(sample("p", 1));
+  LosingProxy proxy(port_, first_try_of_each_write(), 2);
+  auto ledger = open_ledger("etcd://127.0.0.1:" + std::to_string(proxy.port()) + "/" + prefix_);
+  auto tagged = ledger->set_tag("p", "live", 1, TagExpectation::absent(), ChangeContext{});
+  auto untagged = ledger->remove_tag("p", "live", TagExpectation::at(1), ChangeContext{});
+  EXPECT_EQ(proxy.dropped(), 2);
+  ASSERT_TRUE(tagged.has_value());
+  ASSERT_TRUE(untagged.has_value());
+  auto h = ledger_->history("p", {});
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0], *untagged);
+  EXPECT_EQ(h[1], *tagged);
+  EXPECT_FALSE(ledger_->tag("p", "live").has_value());
+}
+
+// Every write txn of `package` (they all put its seq key).
+std::function<bool(const std::string&)> writes_of(const std::string& seq_key) {
+  return [b = b64(seq_key)](const std::string& r) {
+    return r.find("/v3/kv/txn") != std::string::npos && r.find("request_put") != std::string::npos &&
+           r.find(b) != std::string::npos;
+  };
+}
+
+// A connection killed in the middle of each change, before etcd saw the txn or
+// after it applied it (and every repetition): the change and its event are there
+// together or not at all.
+TEST_F(EtcdLedgerTest, AConnectionKilledMidChangeLeavesTheChangeAndItsEventOrNeither) {
+  ledger_->add(sample("p", 1));
+  const std::string seq = key("packages/p/seq");
+  auto state = [&] { return raw_->under(key("packages/p/")); };
+  for (bool applied : {false, true}) {
+    SCOPED_TRACE(applied ? "the answers are lost" : "the requests are lost");
+    const auto before = state();
+    LosingProxy proxy(port_, writes_of(seq), 1000, !applied);
+    auto ledger = open_ledger("etcd://127.0.0.1:" + std::to_string(proxy.port()) + "/" + prefix_);
+    const std::uint64_t next = before.count(seq) ? std::stoull(before.at(seq)) : 1;
+    std::string msg;
+    EXPECT_EQ(error_of([&] { ledger->set_tag("p", applied ? "b" : "a", 1); }, &msg), ErrorKind::Unavailable) << msg;
+    EXPECT_GE(proxy.dropped(), 1);
+    auto after = state();
+    if (!applied) {
+      EXPECT_EQ(after, before) << "neither the tag nor an event";
+      continue;
+    }
+    EXPECT_EQ(after.size(), before.size() + 2) << "the tag and exactly one event";
+    EXPECT_EQ(after.at(seq), std::to_string(next + 1));
+    EXPECT_EQ(json::parse(after.at(key("packages/p/t/b"))).at("seq"), next);
+    EXPECT_EQ(json::parse(after.at(key("packages/p/events/" + v20(static_cast<int>(next))))).at("tag"), "b");
+  }
+}
+
+// A ledger as format 1 left it (its documented layout: bare decimal tags, add_id in
+// records, removed/ tombstones, no events): it keeps working, old tags report seq
+// 0, its history starts with the first new change, and init upgrades the marker.
+TEST_F(EtcdLedgerTest, AFormatOneLedgerKeepsWorkingAndItsHistoryStartsAtTheFirstNewChange) {
+  json old = json::parse(record_to_json([] {
+    VersionRecord r = sample("app", 1);
+    r.version = 1;
+    return r;
+  }()));
+  old["add_id"] = "0123456789abcdef0123456789abcdef-42";
+  raw_->put(key("format"), "sacker-etcd-ledger 1");
+  raw_->put(key("counters/app"), "3");
+  raw_->put(key("packages/app/v/" + v20(1)), old.dump());
+  raw_->put(key("packages/app/t/live"), "1");
+  raw_->put(key("packages/app/removed/" + v20(2)), R"({"op":"0123-42"})");
+
+  EXPECT_EQ(ledger_->packages(), std::vector<std::string>{"app"});
+  test::expect_legacy_ledger_upgrades(*ledger_, sample("app", 3));
+  ledger_->init();
+  EXPECT_EQ(raw_->under(key("format")).at(key("format")), "sacker-etcd-ledger 2");
+}
+
+// The same with a ledger the previous release's CLI wrote (support/legacy_cli.h).
+TEST_F(EtcdLedgerTest, ALedgerThePreviousCliWroteKeepsWorking) {
+  if (!test::legacy_sacker()) GTEST_SKIP() << "SACKER_LEGACY_SACKER is not set";
+  test::write_with_legacy_cli(uri_);
+  test::expect_legacy_ledger_upgrades(*ledger_, sample("app", 3));
 }
 
 // remove_version and set_tag on the same version, started together, from two
@@ -487,6 +637,17 @@ TEST_F(EtcdLedgerTest, MoreThanAPageOfVersionsAndTags) {
   ASSERT_EQ(tags.size(), static_cast<std::size_t>(n));
   EXPECT_EQ(tags.at("t1005"), 1005u);
   EXPECT_EQ(ledger_->latest("big"), static_cast<std::uint64_t>(n));
+  // History pages downwards: 2n events, newest first; a tag filter and `before` across pages.
+  auto history = ledger_->history("big", {});
+  ASSERT_EQ(history.size(), static_cast<std::size_t>(2 * n));
+  for (std::size_t i = 0; i < history.size(); ++i) EXPECT_EQ(history[i].seq, 2 * n - i) << i;
+  auto first_tag = ledger_->history("big", HistoryQuery{std::string("t1"), 0, 0});
+  ASSERT_EQ(first_tag.size(), 1u);
+  EXPECT_EQ(first_tag[0].seq, static_cast<std::uint64_t>(n + 1));
+  auto older = ledger_->history("big", HistoryQuery{std::nullopt, 1200, 1500});
+  ASSERT_EQ(older.size(), 1200u);
+  EXPECT_EQ(older.front().seq, 1499u);
+  EXPECT_EQ(older.back().seq, 300u);
 }
 
 // A counter behind the versions (restored from an old backup, edited by hand)
