@@ -91,8 +91,27 @@ std::optional<std::int64_t> parse_rfc1123_date(std::string_view text) {
   return static_cast<std::int64_t>(timegm(&tm));
 }
 
+namespace {
+
+// The service sorts x-ms-* names by this alphabet, not by byte value ('_' before
+// letters and digits); the Python SDK emulates it the same way. Other bytes sort after.
+struct ServiceHeaderOrder {
+  static int weight(char c) {
+    static constexpr std::string_view kAlphabet =
+        "-!#$%&*.^_|~+\"'(),/`~0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]abcdefghijklmnopqrstuvwxyz{}";
+    const auto at = kAlphabet.find(c);
+    return at == std::string_view::npos ? 256 + static_cast<unsigned char>(c) : static_cast<int>(at);
+  }
+  bool operator()(const std::string& a, const std::string& b) const {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                        [](char x, char y) { return weight(x) < weight(y); });
+  }
+};
+
+}  // namespace
+
 std::string canonicalized_headers(const net::HttpHeaders& headers) {
-  std::map<std::string, std::string> ms;
+  std::map<std::string, std::string, ServiceHeaderOrder> ms;
   for (const auto& [name, value] : headers) {
     std::string lname = codec::to_lower(codec::trim(name));
     if (lname.rfind("x-ms-", 0) != 0) continue;

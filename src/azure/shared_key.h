@@ -11,7 +11,8 @@
 //   always send x-ms-date.
 // - CanonicalizedHeaders: every x-ms-* header, name lower-cased, value with leading
 //   and trailing whitespace trimmed and inner runs of whitespace folded to one space,
-//   repeated names joined with ',', sorted by name, each "name:value\n".
+//   repeated names joined with ',', sorted by name in the service's order ('-' and
+//   '_' before digits and letters), each "name:value\n".
 // - CanonicalizedResource: "/" + account + the URL path as sent (so a path-style
 //   Azurite URL /devstoreaccount1/c/b signs "/devstoreaccount1/devstoreaccount1/c/b"),
 //   then per query parameter, sorted by lower-cased name: "\nname:value", the value
