@@ -7,8 +7,8 @@
 #
 # Debian packages: build dependencies, the test servers (Ceph RadosGW, ZooKeeper, etcd,
 # PostgreSQL, git daemon, an MIT Kerberos KDC) and the clients/tools used by tests and benchmarks.
-# npm: dynalite (a DynamoDB-compatible server) into ${SACKER_TOOLS_DIR:-/opt/sacker-tools},
-# never into the repository.
+# npm: dynalite (a DynamoDB-compatible server) and Azurite (the Azure Storage emulator) into
+# ${SACKER_TOOLS_DIR:-/opt/sacker-tools}, never into the repository.
 #
 # Nothing may start at install time: the postinst scripts of etcd-server, ceph-*, radosgw,
 # postgresql, krb5-kdc and krb5-admin-server call invoke-rc.d, which asks /usr/sbin/policy-rc.d.
@@ -23,6 +23,7 @@ set -euo pipefail
 
 TOOLS_DIR=${SACKER_TOOLS_DIR:-/opt/sacker-tools}
 DYNALITE_VERSION=4.0.0
+AZURITE_VERSION=3.35.0
 POLICY_RC=/usr/sbin/policy-rc.d
 
 start_ns=$(date +%s%N)
@@ -55,11 +56,13 @@ server_pkgs=(
 )
 tool_pkgs=(
   awscli rclone python3-botocore hyperfine curl jq
+  azure-cli python3-azure                # az (bench/azure_bench.sh); Microsoft's Python SDK checks
+                                         # our Azure signer (tests/integration/azure)
   krb5-user python3-gssapi               # kinit/klist/kvno; SPNEGO in the WebHDFS stand-in
   iproute2 procps util-linux             # ss, ps, setsid/runuser used by scripts/servers
 )
-# Node.js and npm (for dynalite): the image ships Node 20 with its own npm. Only when node is
-# missing do we take Debian's nodejs + npm (never both: they conflict).
+# Node.js and npm (for dynalite and Azurite): the image ships Node 20 with its own npm. Only
+# when node is missing do we take Debian's nodejs + npm (never both: they conflict).
 node_pkgs=()
 command -v node >/dev/null 2>&1 || node_pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || node_pkgs+=(npm)
@@ -110,20 +113,28 @@ if [ "$build_only" = 1 ]; then
   exit 0
 fi
 
-# --- dynalite (npm), pinned. 4.0.0 runs on Node 20 and needs no native build for in-memory use.
-dynalite_pkg=$TOOLS_DIR/node_modules/dynalite/package.json
-have_version() { [ -f "$dynalite_pkg" ] && node -p "require('$dynalite_pkg').version" 2>/dev/null; }
-npm_note="dynalite $DYNALITE_VERSION: already there"
-if [ "$(have_version || true)" != "$DYNALITE_VERSION" ]; then
-  log "npm install dynalite@$DYNALITE_VERSION into $TOOLS_DIR"
+# --- npm tools, pinned, into $TOOLS_DIR: dynalite 4.0.0 (runs on Node 20, no native build for
+# in-memory use) and Azurite 3.35.0 (3.36+ needs Node >= 21; npm only warns on an engines
+# mismatch, so the pin is what keeps us on a version that runs here).
+npm_notes=()
+npm_pin() {  # NAME VERSION
+  local name=$1 version=$2 pkg=$TOOLS_DIR/node_modules/$1/package.json have
+  have=$([ -f "$pkg" ] && node -p "require('$pkg').version" 2>/dev/null || true)
+  if [ "$have" = "$version" ]; then npm_notes+=("$name $version: already there"); return; fi
+  log "npm install $name@$version into $TOOLS_DIR"
   mkdir -p "$TOOLS_DIR"
   [ -f "$TOOLS_DIR/package.json" ] ||
     printf '{\n  "name": "sacker-tools",\n  "private": true\n}\n' > "$TOOLS_DIR/package.json"
   (cd "$TOOLS_DIR" && npm install --no-audit --no-fund --loglevel=error --save-exact \
-    "dynalite@$DYNALITE_VERSION" </dev/null 2>&1 | { grep -v 'Unknown user config' || true; })
-  [ "$(have_version || true)" = "$DYNALITE_VERSION" ] || die "dynalite did not install into $TOOLS_DIR"
-  npm_note="dynalite $DYNALITE_VERSION: installed"
-fi
+    "$name@$version" </dev/null 2>&1 | { grep -v 'Unknown user config' || true; })
+  have=$(node -p "require('$pkg').version" 2>/dev/null || true)
+  [ "$have" = "$version" ] || die "$name did not install into $TOOLS_DIR"
+  npm_notes+=("$name $version: installed")
+}
+npm_pin dynalite "$DYNALITE_VERSION"
+npm_pin azurite "$AZURITE_VERSION"
+npm_note=$(printf '%s; ' "${npm_notes[@]}")
+npm_note=${npm_note%; }
 
 # --- sanity: the binaries the server scripts need
 for b in cmake g++ radosgw radosgw-admin ceph-mon ceph-osd ceph etcd java git curl node \
@@ -134,6 +145,8 @@ done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "PostgreSQL initdb missing after install"
 # the WebHDFS stand-in runs on Debian's python3 (a python3 earlier in PATH lacks python3-gssapi)
 /usr/bin/python3 -c 'import gssapi' 2>/dev/null || die "python3-gssapi missing after install"
+/usr/bin/python3 -c 'import azure.storage.blob' 2>/dev/null || die "python3-azure missing after install"
+[ -f "$TOOLS_DIR/node_modules/azurite/dist/src/blob/main.js" ] || die "Azurite missing after install"
 
 elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 printf 'install-deps: done in %d.%02d s (%s; %s)\n' \

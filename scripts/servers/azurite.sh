@@ -62,7 +62,7 @@ az_req() {
   date=$(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S GMT')
   for ((i = 0; i < ${#args[@]}; i++)); do
     [ "${args[$i]}" = -H ] || continue
-    h=${args[$((i + 1))]}; n=$(printf '%s' "${h%%:*}" | tr 'A-Z' 'a-z'); v=${h#*: }
+    h=${args[$((i + 1))]}; n=$(printf '%s' "${h%%:*}" | tr '[:upper:]' '[:lower:]'); v=${h#*: }
     case $n in
       x-ms-*) xms+=("$n:$v") ;;
       content-type) ctype=$v ;;
