@@ -156,6 +156,7 @@ class AzureStore final : public Store {
   void get(const std::string& sha256, BlobSink& sink, Progress* progress) override {
     const std::string blob = name(sha256);
     std::string first;
+    first.reserve(static_cast<std::size_t>(tuning_.download_part));  // virtual until written
     auto a = client_->get_range(
         container_, blob, 0, tuning_.download_part - 1, "", [&](const char* d, std::size_t n) { first.append(d, n); },
         [&] { first.clear(); });
