@@ -14,8 +14,8 @@
 # Downloads go to tmpfs (/dev/shm) unless -d says otherwise (see s3_bench.sh for why).
 # Needs a built sacker with the azure backend (default build/sacker, or -b / $SACKER_BUILD_DIR),
 # Azurite (scripts/install-deps.sh), curl, openssl and /usr/bin/time; az is optional. RAM: Azurite
-# keeps blobs in memory ($SACKER_AZURITE_MEMORY_MB, 4096 here); every blob is deleted right after
-# its download.
+# keeps blobs in memory ($SACKER_AZURITE_MEMORY_MB, 4096 here), a fresh one per repetition; every
+# blob is deleted right after its download.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,12 +53,18 @@ cleanup() {
 trap cleanup EXIT
 
 export SACKER_AZURITE_MEMORY_MB=${SACKER_AZURITE_MEMORY_MB:-4096}
-bash "$ROOT/scripts/servers/azurite.sh" start "$WORK/azurite" >/dev/null 2>"$WORK/azurite-start.log" ||
-  { cat "$WORK/azurite-start.log" >&2; exit 1; }
-# The env file holds a connection string with ';': read it line by line, never `source` it.
-while IFS= read -r line; do export "${line%%=*}=${line#*=}"; done < "$WORK/azurite/env"
-EP=$AZURE_BLOB_ENDPOINT
-C=$AZURE_CONTAINER
+# A fresh Azurite for every repetition: it frees deleted blobs lazily, so a long run would
+# otherwise fill its in-memory store (409 MemoryExtentStoreAtSizeLimit).
+start_server() {
+  bash "$ROOT/scripts/servers/azurite.sh" stop "$WORK/azurite" >/dev/null 2>&1 || true
+  bash "$ROOT/scripts/servers/azurite.sh" start "$WORK/azurite" >/dev/null 2>"$WORK/azurite-start.log" ||
+    { cat "$WORK/azurite-start.log" >&2; exit 1; }
+  # The env file holds a connection string with ';': read it line by line, never `source` it.
+  while IFS= read -r line; do export "${line%%=*}=${line#*=}"; done < "$WORK/azurite/env"
+  EP=$AZURE_BLOB_ENDPOINT
+  C=$AZURE_CONTAINER
+}
+start_server
 export HOME=$WORK/home SACKER_CONFIG=$WORK/home/none.json AZURE_CONFIG_DIR=$WORK/az \
   AZURE_CORE_COLLECT_TELEMETRY=false AZURE_CORE_ONLY_SHOW_ERRORS=true
 mkdir -p "$HOME"
@@ -106,10 +112,10 @@ round() {  # TOOL MIB FILE SHA
       ;;
     curl-sas)
       sync
-      timed "upload-${mib}MiB" curl-sas $bytes curl -sf -o /dev/null -T "$f" -H 'x-ms-blob-type: BlockBlob' \
+      timed "upload-${mib}MiB" curl-sas $bytes curl -sSf -o /dev/null -T "$f" -H 'x-ms-blob-type: BlockBlob' \
         -H 'x-ms-version: 2021-08-06' "$EP/$C/curl/blob?$(sas curl/blob cw)"
       sync
-      timed "download-${mib}MiB" curl-sas $bytes curl -sf -o "$out" "$EP/$C/curl/blob?$(sas curl/blob r)"
+      timed "download-${mib}MiB" curl-sas $bytes curl -sSf -o "$out" "$EP/$C/curl/blob?$(sas curl/blob r)"
       same_or_die "$out" "$f" curl
       remove curl/blob
       ;;
@@ -127,7 +133,7 @@ round() {  # TOOL MIB FILE SHA
   rm -f "$out"
 }
 
-echo "azure_bench: Azurite at $EP; $REPS repetitions per transfer; tools: ${TOOLS[*]};" \
+echo "azure_bench: Azurite (fresh per repetition); $REPS repetitions per transfer; tools: ${TOOLS[*]};" \
   "downloads to $DL_DIR" >&2
 for mib in $SIZES; do
   f=$WORK/blob-$mib
@@ -135,6 +141,7 @@ for mib in $SIZES; do
   sha=$(openssl dgst -sha256 "$f" | awk '{print $NF}')
   for ((rep = 1; rep <= REPS; rep++)); do
     echo "azure_bench: ${mib} MiB, repetition $rep/$REPS" >&2
+    start_server
     for ((t = 0; t < ${#TOOLS[@]}; t++)); do
       round "${TOOLS[$(((t + rep - 1) % ${#TOOLS[@]}))]}" "$mib" "$f" "$sha"
     done
