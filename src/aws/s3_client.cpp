@@ -81,6 +81,18 @@ std::optional<std::uint64_t> total_from_content_range(const net::HttpResponse& r
   return total;
 }
 
+// "bytes FIRST-LAST/TOTAL" -> FIRST.
+std::optional<std::uint64_t> start_from_content_range(const net::HttpResponse& r) {
+  const auto* cr = r.header("Content-Range");
+  if (!cr || cr->rfind("bytes ", 0) != 0) return std::nullopt;
+  const auto dash = cr->find('-', 6);
+  if (dash == std::string::npos) return std::nullopt;
+  bool ok = false;
+  auto first = parse_u64(cr->substr(6, dash - 6), ok);
+  if (!ok) return std::nullopt;
+  return first;
+}
+
 std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -165,75 +177,6 @@ S3ListPage parse_list_page(const std::string& body, const std::string& what, con
   return page;
 }
 
-S3Uri parse_s3_uri(const Uri& uri, const std::vector<std::string>& allowed) {
-  S3Uri out;
-  out.display = redact_uri(uri.text);
-  auto bad = [&](const std::string& why) {
-    return Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': {}", printable(out.display), why));
-  };
-  if (uri.authority.empty()) throw bad("expected s3://bucket[/prefix]");
-  out.bucket = uri.authority;
-  // S3's rules (3-63 of a-z 0-9 . -), loosened to the legacy us-east-1 names
-  // (upper case and '_'); nothing that could change the URL's structure.
-  if (out.bucket.size() < 3 || out.bucket.size() > 255)
-    throw bad(fmt::format("'{}' is not a valid bucket name (3 to 63 characters)", printable(out.bucket)));
-  for (char c : out.bucket)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
-      throw bad(fmt::format("'{}' is not a valid bucket name", printable(out.bucket)));
-  std::string prefix = uri.path;
-  while (!prefix.empty() && prefix.front() == '/') prefix.erase(prefix.begin());
-  for (unsigned char c : prefix)
-    if (c < 0x20 || c == 0x7f) throw bad("the prefix contains a control character");
-  if (prefix.find("//") != std::string::npos) throw bad("the prefix contains an empty path segment");
-  if (!prefix.empty() && prefix.back() != '/') prefix += '/';
-  out.prefix = prefix;
-  for (const auto& [k, v] : uri.query) {
-    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-      std::string known;
-      for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
-      throw bad(fmt::format("unknown option '{}'{}", printable(k), known.empty() ? "" : " (known: " + known + ")"));
-    }
-    out.options[k] = v;
-  }
-  return out;
-}
-
-std::uint64_t s3_size_option(const S3Uri& uri, const std::string& name, std::uint64_t fallback, std::uint64_t min,
-                             std::uint64_t max) {
-  auto it = uri.options.find(name);
-  if (it == uri.options.end()) return fallback;
-  std::string text = it->second;
-  std::uint64_t unit = 1;
-  auto strip = [&](std::string_view suffix, std::uint64_t u) {
-    if (text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      text.resize(text.size() - suffix.size());
-      unit = u;
-      return true;
-    }
-    return false;
-  };
-  strip("KiB", 1ULL << 10) || strip("MiB", 1ULL << 20) || strip("GiB", 1ULL << 30) || strip("K", 1ULL << 10) ||
-      strip("M", 1ULL << 20) || strip("G", 1ULL << 30);
-  bool ok = false;
-  std::uint64_t v = parse_u64(text, ok);
-  if (!ok || v > max / unit || v * unit < min || v * unit > max)
-    throw Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': option {}={} must be a number from {} to {}",
-                                                printable(uri.display), name, printable(it->second), min, max));
-  return v * unit;
-}
-
-net::HttpHeaders s3_acl_headers(const S3Uri& uri) {
-  auto it = uri.options.find("acl");
-  if (it == uri.options.end()) return {};
-  static const char* const canned[] = {
-      "private",       "public-read",       "public-read-write",        "authenticated-read",
-      "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"};
-  for (const char* c : canned)
-    if (it->second == c) return {{"x-amz-acl", it->second}};
-  throw Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': acl={} is not a canned ACL (e.g. "
-                                              "bucket-owner-full-control)",
-                                              printable(uri.display), printable(it->second)));
-}
 
 std::shared_ptr<S3Client> shared_s3_client() {
   static std::mutex mutex;
@@ -374,26 +317,31 @@ std::optional<S3Object> S3Client::get(const std::string& bucket, const std::stri
 std::optional<S3ObjectInfo> S3Client::get_range(const std::string& bucket, const std::string& key, std::uint64_t first,
                                                 std::uint64_t last,
                                                 const std::function<void(const char*, std::size_t)>& write,
-                                                const std::function<void()>& restart) {
+                                                const std::function<void()>& restart, const std::string& if_match) {
   net::HttpRequest req;
   req.method = "GET";
   req.url = url(bucket, key, "");
   req.idempotent = true;
   req.headers.emplace_back(
       "Range", last == UINT64_MAX ? fmt::format("bytes={}-", first) : fmt::format("bytes={}-{}", first, last));
+  if (!if_match.empty()) req.headers.emplace_back("If-Match", if_match);
   req.sink = net::ResponseSink{write, restart};
   net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status == 206 || r.status == 200) {
     S3ObjectInfo info = info_from(r);
     if (r.status == 206) {
       auto total = total_from_content_range(r);
-      if (!total)
+      if (!total || start_from_content_range(r) != first)
         throw Error(ErrorKind::Unavailable,
-                    fmt::format("{}: ranged GET answered 206 without a usable Content-Range", display(bucket, key)));
+                    fmt::format("{}: ranged GET from byte {} answered 206 without a matching Content-Range",
+                                display(bucket, key), first));
       info.size = *total;
     }
     return info;
   }
+  if (r.status == 412 && !if_match.empty())
+    throw Error(ErrorKind::Conflict,
+                fmt::format("{}: changed since it was first read (its ETag no longer matches)", display(bucket, key)));
   if (r.status == 416) {  // the range starts at or past the end (e.g. an empty object)
     S3ObjectInfo info = info_from(r);
     info.size = total_from_content_range(r).value_or(0);
@@ -618,6 +566,21 @@ void S3Client::create_bucket(const std::string& bucket) {
     throw Error(ErrorKind::Conflict,
                 fmt::format("s3://{}: the bucket name is taken by another account (BucketAlreadyExists)", bucket));
   fail(r, bucket, "");
+}
+
+bool S3Client::remove_conditional(const std::string& bucket, const std::string& key, const net::HttpHeaders& headers) {
+  net::HttpRequest req;
+  req.method = "DELETE";
+  req.url = url(bucket, key, "");
+  req.headers = headers;
+  // Not repeated after it may have reached the server: a repeat of a delete that
+  // landed would answer 412 and hide that it did.
+  req.idempotent = false;
+  net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  if (r.status == 204 || r.status == 200) return true;
+  if (r.status == 412) return false;
+  if (r.status == 404 && s3_error_code(r.body) != "NoSuchBucket") return true;
+  fail(r, bucket, key);
 }
 
 }  // namespace sacker::aws

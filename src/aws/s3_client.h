@@ -142,10 +142,13 @@ class S3Client {
   // body: the receiver must drop what it got. Returns the object's info (size =
   // the whole object's size), nullopt if the object does not exist. A range that
   // starts past the end (e.g. any range of an empty object) returns the info with
-  // nothing written and `size` 0 when the server does not say more.
+  // nothing written and `size` 0 when the server does not say more. A 206 whose
+  // Content-Range does not start at `first` is Error(Unavailable). With `if_match`
+  // (an ETag as stat/head returned it) the GET carries If-Match, and an object that
+  // changed since is Error(Conflict) (412), with nothing written.
   std::optional<S3ObjectInfo> get_range(const std::string& bucket, const std::string& key, std::uint64_t first,
                                         std::uint64_t last, const std::function<void(const char*, std::size_t)>& write,
-                                        const std::function<void()>& restart);
+                                        const std::function<void()>& restart, const std::string& if_match = {});
 
   // PUT from memory / from a file range. See S3PutResult for 412.
   S3PutResult put(const std::string& bucket, const std::string& key, std::string body, S3PutOptions options = {});
@@ -183,6 +186,11 @@ class S3Client {
   // CreateBucket; fine if we own it already. Error(Conflict) if someone else does.
   void create_bucket(const std::string& bucket);
 
+  // DeleteObject with preconditions in `headers` (If-Match: <etag>). false on 412:
+  // the precondition failed and nothing was deleted. A server that ignores the
+  // header (RadosGW 16 does, tested) deletes unconditionally.
+  bool remove_conditional(const std::string& bucket, const std::string& key, const net::HttpHeaders& headers);
+
  private:
   net::HttpResponse send(net::HttpRequest request, const std::string& payload_sha256);
   std::string url(const std::string& bucket, const std::string& key, const std::string& query) const;
@@ -196,24 +204,6 @@ class S3Client {
   std::unique_ptr<net::HttpClientPool> pool_;
 };
 
-// s3://bucket[/prefix][?option=value...] as the S3 store and ledger take it.
-struct S3Uri {
-  std::string bucket;
-  std::string prefix;  // "" or ends with '/'
-  std::map<std::string, std::string> options;
-  std::string display;  // the URI for messages (redacted)
-};
-// Throws Error(Invalid) for a missing/invalid bucket name or a bad prefix.
-// `allowed` names the options the backend understands; others are refused.
-S3Uri parse_s3_uri(const Uri& uri, const std::vector<std::string>& allowed);
-// The x-amz-acl header the "acl" option asks for on every object a backend
-// writes (e.g. "bucket-owner-full-control", so that the bucket owner may read
-// what another account's CI job wrote), or none. Error(Invalid) for a value that
-// is not a canned ACL.
-net::HttpHeaders s3_acl_headers(const S3Uri& uri);
-// An option as a byte count: "1048576", "64M"/"64MiB", "1G"... Error(Invalid).
-std::uint64_t s3_size_option(const S3Uri& uri, const std::string& name, std::uint64_t fallback, std::uint64_t min,
-                             std::uint64_t max);
 // The process-wide client built from the environment (so a ledger and a store
 // share connections and resolve credentials once).
 std::shared_ptr<S3Client> shared_s3_client();

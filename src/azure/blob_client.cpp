@@ -351,6 +351,26 @@ bool BlobClient::remove(const std::string& container, const std::string& blob, c
   fail(r, container, blob);
 }
 
+BlobClient::ConditionalDelete BlobClient::remove_if_unmodified_since(const std::string& container,
+                                                                     const std::string& blob, std::int64_t not_after,
+                                                                     const std::string& if_match) {
+  net::HttpRequest req;
+  req.method = "DELETE";
+  req.url = url(container, blob, "");
+  req.headers = {{"x-ms-delete-snapshots", "include"},
+                 {"If-Unmodified-Since", rfc1123_date(std::chrono::system_clock::from_time_t(
+                                             static_cast<std::time_t>(not_after)))}};
+  if (!if_match.empty()) req.headers.emplace_back("If-Match", if_match);
+  req.idempotent = true;
+  net::HttpResponse r = send(req, 0);
+  if (r.status == 202) return ConditionalDelete::Removed;
+  if (r.status == 412) return ConditionalDelete::Kept;  // modified after not_after
+  // A retried delete whose first attempt succeeded finds nothing: it still removed it.
+  if (r.status == 404 && error_code(r) != "ContainerNotFound")
+    return r.attempts > 1 ? ConditionalDelete::Removed : ConditionalDelete::Absent;
+  fail(r, container, blob);
+}
+
 ListPage BlobClient::list_page(const std::string& container, const std::string& prefix, const std::string& delimiter,
                                const std::string& marker) {
   std::string query = "comp=list";

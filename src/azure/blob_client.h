@@ -110,6 +110,15 @@ class BlobClient {
   // whose ETag differs is kept: Error(Conflict).
   bool remove(const std::string& container, const std::string& blob, const std::string& if_match = "");
 
+  // Delete Blob with If-Unmodified-Since `not_after` (Unix seconds) and, when given,
+  // If-Match `if_match`: the service removes the blob only if its Last-Modified is at
+  // most that (and its ETag is that one), atomically with any write (412
+  // ConditionNotMet: it is kept). Last-Modified has whole seconds: only the ETag tells
+  // a write in the same second.
+  enum class ConditionalDelete { Removed, Absent, Kept };
+  ConditionalDelete remove_if_unmodified_since(const std::string& container, const std::string& blob,
+                                               std::int64_t not_after, const std::string& if_match = "");
+
   // One List Blobs page.
   ListPage list_page(const std::string& container, const std::string& prefix, const std::string& delimiter,
                      const std::string& marker);

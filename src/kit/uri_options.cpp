@@ -36,11 +36,7 @@ std::uint64_t UriOptions::take_uint(std::string_view name, std::uint64_t fallbac
   return *n;
 }
 
-std::uint64_t UriOptions::take_size(std::string_view name, std::uint64_t fallback, std::uint64_t min,
-                                    std::uint64_t max) {
-  auto v = take(name);
-  if (!v) return fallback;
-  std::string_view text = *v;
+std::optional<std::uint64_t> parse_size(std::string_view text, std::uint64_t max) {
   std::uint64_t unit = 1;
   for (auto [suffix, u] : {std::pair<std::string_view, std::uint64_t>{"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
                            {"GiB", 1ULL << 30}, {"K", 1ULL << 10}, {"M", 1ULL << 20}, {"G", 1ULL << 30}}) {
@@ -51,10 +47,19 @@ std::uint64_t UriOptions::take_size(std::string_view name, std::uint64_t fallbac
     }
   }
   auto n = codec::parse_decimal(text, max / unit);
-  if (!n || *n * unit < min)
+  if (!n) return std::nullopt;
+  return *n * unit;
+}
+
+std::uint64_t UriOptions::take_size(std::string_view name, std::uint64_t fallback, std::uint64_t min,
+                                    std::uint64_t max) {
+  auto v = take(name);
+  if (!v) return fallback;
+  auto n = parse_size(*v, max);
+  if (!n || *n < min)
     throw_invalid_uri(uri_, fmt::format("option '{}' must be a size from {} to {} bytes (K, M, G: binary units)", name,
                                         min, max));
-  return *n * unit;
+  return *n;
 }
 
 bool UriOptions::take_bool(std::string_view name, bool fallback) {
@@ -87,9 +92,13 @@ void UriOptions::finish() const {
 }
 
 std::filesystem::path local_path(const Uri& uri, std::string_view example) {
+  // The authority is named only when it holds no userinfo (a password must not be echoed).
   if (!uri.authority.empty())
-    throw_invalid_uri(uri, fmt::format("'{}' before the path is not allowed here (expected {}, with three slashes)",
-                                       printable(uri.authority), example));
+    throw_invalid_uri(uri, uri.authority.find('@') != std::string::npos
+                               ? fmt::format("a user or password is not allowed here (expected {})", example)
+                               : fmt::format("'{}' before the path is not allowed here (expected {}, with three "
+                                             "slashes)",
+                                             printable(uri.authority), example));
   if (uri.path.empty() || uri.path.front() != '/') throw_invalid_uri(uri, fmt::format("expected {}", example));
   return uri.path;
 }

@@ -17,6 +17,10 @@
 namespace sacker {
 
 // Throws Error(Invalid) "invalid URI '<the URI, redacted>': <why>".
+
+// A byte count: "1048576", "64K", "16M"/"16MiB", "1G"/"1GiB" (binary units), at
+// most `max`; nullopt otherwise. What take_size and the S3 size options read.
+std::optional<std::uint64_t> parse_size(std::string_view text, std::uint64_t max);
 [[noreturn]] void throw_invalid_uri(const Uri& uri, std::string_view why);
 
 // Reads the query options of a backend URI. Every option a backend knows is

@@ -41,6 +41,7 @@
 #include <cerrno>
 #include <chrono>
 #include <mutex>
+#include <unordered_map>
 
 #include "azure/blob_client.h"
 #include "core/codec.h"
@@ -52,6 +53,7 @@
 #include "sacker/log.h"
 #include "sacker/names.h"
 #include "sacker/sha256.h"
+#include "store/gc_support.h"
 
 namespace sacker {
 namespace {
@@ -101,7 +103,7 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-class AzureStore final : public Store {
+class AzureStore final : public Store, public GcSupport {
  public:
   AzureStore(std::unique_ptr<BlobClient> client, std::string container, std::string prefix, std::string display,
              Tuning tuning)
@@ -214,8 +216,28 @@ class AzureStore final : public Store {
 
   bool remove(const std::string& sha256) override { return client_->remove(container_, name(sha256)); }
 
+  // gc: Delete Blob with If-Match on the ETag this store listed (and If-Unmodified-Since
+  // `not_after`). A re-use by put_file sets the blob's metadata, which changes the ETag
+  // first (kept: 412), or finds the blob gone and uploads it again; the service orders
+  // the two. Last-Modified alone has whole seconds, so a re-use in the second of the
+  // listed write would pass If-Unmodified-Since: the listed ETag is what makes it atomic.
+  // A blob this instance did not list is deleted on If-Unmodified-Since alone.
+  bool remove_if_not_modified_after(const std::string& sha256, std::int64_t not_after) override {
+    std::string etag;
+    if (auto it = listed_.find(sha256); it != listed_.end()) {
+      if (it->second.modified > not_after) return false;
+      etag = it->second.etag;
+    }
+    return client_->remove_if_unmodified_since(container_, name(sha256), not_after, etag) ==
+           BlobClient::ConditionalDelete::Removed;
+  }
+
+  // Uncommitted blocks of dead writers are not blobs: the service drops them after a week.
+  std::size_t remove_abandoned_uploads(std::int64_t /*min_idle_seconds*/) override { return 0; }
+
   std::vector<BlobInfo> list() override {
     std::vector<BlobInfo> out;
+    listed_.clear();
     std::string marker;
     do {
       // The delimiter keeps blobs of other tools under deeper "directories" out of the listing.
@@ -224,6 +246,7 @@ class AzureStore final : public Store {
         if (b.name.size() != prefix_.size() + 64 || b.name.compare(0, prefix_.size(), prefix_) != 0) continue;
         std::string sha = b.name.substr(prefix_.size());
         if (!is_valid_sha256_hex(sha)) continue;
+        listed_[sha] = Listed{b.properties.last_modified, b.properties.etag};
         out.push_back(BlobInfo{std::move(sha), b.properties.size, b.properties.last_modified, b.properties.etag});
       }
       if (!page.next_marker.empty() && page.next_marker == marker)
@@ -400,6 +423,12 @@ class AzureStore final : public Store {
   std::string prefix_;  // "" or ends with '/'
   std::string display_;
   Tuning tuning_;
+  // What the last list() saw of each blob: gc's conditional delete matches its ETag.
+  struct Listed {
+    std::int64_t modified = 0;
+    std::string etag;
+  };
+  std::unordered_map<std::string, Listed> listed_;
 };
 
 // Azure's naming rules: account 3-24 lower-case letters and digits; container 3-63

@@ -37,6 +37,7 @@
 
 #include "aws/s3_client.h"
 #include "kit/parallel.h"
+#include "store/s3_location.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 #include "sacker/sha256.h"
@@ -104,7 +105,7 @@ class Fd {
 
 class S3Store final : public Store {
  public:
-  S3Store(std::shared_ptr<S3Client> client, aws::S3Uri uri, Tuning tuning)
+  S3Store(std::shared_ptr<S3Client> client, S3Uri uri, Tuning tuning)
       : client_(std::move(client)), uri_(std::move(uri)), tuning_(tuning) {}
 
   void init() override { client_->create_bucket(uri_.bucket); }
@@ -160,18 +161,30 @@ class S3Store final : public Store {
     return BlobInfo{sha256, info->size, info->last_modified, info->etag};
   }
 
-  // A first cut for the Store contract: a plain ranged GET. If-Match and the
-  // Content-Range checks of resumable downloads come with them (issue 10).
+  // One ranged GET (If-Match when an ETag is given: a changed object is Conflict);
+  // only a 206 whose Content-Range starts at `offset` with exactly `length` bytes is
+  // delivered, and only once all of them arrived.
   void get_range(const std::string& sha256, std::uint64_t offset, std::uint64_t length, const std::string& if_match,
                  BlobSink& sink) override {
-    if (!if_match.empty())
-      throw Error(ErrorKind::Internal, "s3 store: get_range with an ETag to match is not implemented yet");
-    if (length == 0) return;
+    if (length == 0) {
+      auto info = stat(sha256);
+      if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
+      if (!if_match.empty() && info->etag != if_match)
+        throw Error(ErrorKind::Conflict, fmt::format("blob {} in {} changed (its ETag no longer matches)", sha256,
+                                                     uri_.display));
+      if (offset > info->size)
+        throw Error(ErrorKind::Invalid, fmt::format("blob {} in {}: offset {} is past its end ({} bytes)", sha256,
+                                                    uri_.display, offset, info->size));
+      return;
+    }
     std::string got;
     auto info = client_->get_range(
         uri_.bucket, key(sha256), offset, offset + length - 1, [&](const char* d, std::size_t n) { got.append(d, n); },
-        [&] { got.clear(); });
+        [&] { got.clear(); }, if_match);
     if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
+    if (offset + length > info->size)
+      throw Error(ErrorKind::Invalid, fmt::format("blob {} in {}: {} bytes at {} go past its end ({} bytes)", sha256,
+                                                  uri_.display, length, offset, info->size));
     if (got.size() != length)
       throw Error(ErrorKind::Unavailable, fmt::format("blob {} in {}: asked for {} bytes at {}, got {}", sha256,
                                                       uri_.display, length, offset, got.size()));
@@ -340,74 +353,53 @@ class S3Store final : public Store {
                                                     client_->display(uri_.bucket, k), info->size, size));
   }
 
-  // Parallel ranged GETs of [from, total), written to the sink in order. At most
-  // `concurrency` part buffers exist; they are recycled (fresh 8 MiB buffers would
-  // cost a page fault per 4 KiB every time).
+  // Parallel ranged GETs of [from, total), written to the sink in order, in at most
+  // `concurrency` recycled part buffers (kit's fetch_in_order).
   void fetch_rest(const std::string& k, std::uint64_t from, std::uint64_t total, BlobSink& sink, Progress* progress,
                   std::string spare) {
     const std::uint64_t part = tuning_.download_part;
     const std::size_t count = static_cast<std::size_t>((total - from + part - 1) / part);
-    struct Slot {
-      std::string data;
-      bool done = false;
-    };
-    std::vector<Slot> slots(count);
-    std::vector<std::string> free_buffers;
-    free_buffers.push_back(std::move(spare));
-    ParallelTasks tasks(tuning_.concurrency);
-    std::size_t next_submit = 0;
-    for (std::size_t next_write = 0; next_write < count; ++next_write) {
-      // Keep at most `concurrency` parts fetched or in flight beyond the one written next.
-      while (next_submit < count && next_submit < next_write + tuning_.concurrency) {
-        const std::size_t i = next_submit++;
-        const std::uint64_t first = from + i * part, last = std::min(total, first + part) - 1;
-        if (!free_buffers.empty()) {
-          slots[i].data = std::move(free_buffers.back());
-          free_buffers.pop_back();
-          slots[i].data.clear();
-        }
-        tasks.submit([&, i, first, last] {
-          Slot& s = slots[i];
-          s.data.reserve(static_cast<std::size_t>(last - first + 1));
+    fetch_in_order(
+        count, tuning_.concurrency,
+        [&](std::size_t i, std::string& data) {
+          const std::uint64_t first = from + i * part, last = std::min(total, first + part) - 1;
+          data.reserve(static_cast<std::size_t>(last - first + 1));
           auto info = client_->get_range(
-              uri_.bucket, k, first, last, [&s](const char* d, std::size_t n) { s.data.append(d, n); },
-              [&s] { s.data.clear(); });
+              uri_.bucket, k, first, last, [&data](const char* d, std::size_t n) { data.append(d, n); },
+              [&data] { data.clear(); });
           if (!info)
             throw Error(ErrorKind::NotFound,
                         fmt::format("{}: the blob disappeared during the download", client_->display(uri_.bucket, k)));
-          if (s.data.size() != last - first + 1 || info->size != total)
+          if (data.size() != last - first + 1 || info->size != total)
             throw Error(ErrorKind::Integrity,
                         fmt::format("{}: the blob changed during the download (part of {} bytes at {})",
-                                    client_->display(uri_.bucket, k), s.data.size(), first));
-          s.done = true;
-        });
-      }
-      tasks.wait_until([&] { return slots[next_write].done; });
-      Slot& s = slots[next_write];
-      sink.write(s.data.data(), s.data.size());
-      if (progress) progress->advance(s.data.size());
-      free_buffers.push_back(std::move(s.data));
-    }
+                                    client_->display(uri_.bucket, k), data.size(), first));
+        },
+        [&](std::size_t, std::string& data) {
+          sink.write(data.data(), data.size());
+          if (progress) progress->advance(data.size());
+        },
+        std::move(spare));
   }
 
   std::shared_ptr<S3Client> client_;
-  aws::S3Uri uri_;
+  S3Uri uri_;
   Tuning tuning_;
 };
 
 }  // namespace
 
 std::unique_ptr<Store> open_s3_store(const Uri& uri) {
-  aws::S3Uri s3 = aws::parse_s3_uri(
+  S3Uri s3 = parse_s3_uri(
       uri, {"multipart_threshold", "part_size", "download_part_size", "concurrency", "acl", "refresh_after"});
   Tuning t;
-  t.multipart_threshold = aws::s3_size_option(s3, "multipart_threshold", kDefaultMultipartThreshold, 0, kMaxPart);
-  t.part_size = aws::s3_size_option(s3, "part_size", 0, kMinPart, kMaxPart);
-  t.download_part = aws::s3_size_option(s3, "download_part_size", kDefaultDownloadPart, 64 << 10, kGiB);
-  t.concurrency = static_cast<std::size_t>(aws::s3_size_option(s3, "concurrency", kDefaultConcurrency, 1, 64));
-  t.acl = aws::s3_acl_headers(s3);
+  t.multipart_threshold = s3_size_option(s3, "multipart_threshold", kDefaultMultipartThreshold, 0, kMaxPart);
+  t.part_size = s3_size_option(s3, "part_size", 0, kMinPart, kMaxPart);
+  t.download_part = s3_size_option(s3, "download_part_size", kDefaultDownloadPart, 64 << 10, kGiB);
+  t.concurrency = static_cast<std::size_t>(s3_size_option(s3, "concurrency", kDefaultConcurrency, 1, 64));
+  t.acl = s3_acl_headers(s3);
   t.refresh_after = static_cast<std::int64_t>(
-      aws::s3_size_option(s3, "refresh_after", kRefreshAfterSeconds, 0, 10ULL * 365 * 24 * 3600));
+      s3_size_option(s3, "refresh_after", kRefreshAfterSeconds, 0, 10ULL * 365 * 24 * 3600));
   return std::make_unique<S3Store>(aws::shared_s3_client(), std::move(s3), t);
 }
 

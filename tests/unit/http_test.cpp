@@ -16,12 +16,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "net/http.h"
 #include "aws/sigv4.h"
+#include "net/http.h"
 #include "unit/fixtures/local_server.h"
 
 namespace sacker::net {
 namespace {
+
+using aws::kEmptySha256;
+using aws::sha256_hex;
+using aws::sign_request;
+using aws::SigningParams;
 
 using nlohmann::json;
 using sacker::testing::LocalServer;

@@ -18,6 +18,7 @@
 #include "azure/blob_client.h"
 #include "core/codec.h"
 #include "sacker/config.h"
+#include "sacker/error.h"
 #include "sacker/sha256.h"
 #include "support/process.h"
 #include "support/test_env.h"
@@ -248,6 +249,34 @@ TEST_F(AzureStore, A100MiBBlobGoesUpAndDownInPartsWithBoundedMemory) {
   EXPECT_GT(max_rss_kib(up), 0) << up.err;
   EXPECT_LT(max_rss_kib(up), 64 * 1024) << "upload memory is bounded by the blocks in flight, not the 100 MiB blob";
   EXPECT_LT(max_rss_kib(down), 64 * 1024) << "download memory is bounded by the parts in flight";
+}
+
+// gc's atomic delete (GcSupport): Delete Blob with If-Unmodified-Since. The service must
+// keep a blob modified after the time given and remove one that was not.
+TEST_F(AzureStore, ConditionalDeleteKeepsABlobModifiedAfterTheListedTime) {
+  const std::string sha = Sha256::hex_of("listed", 6);
+  ASSERT_TRUE(client_->put_blob(container_, blob_of(sha), "listed", azure::content_md5("listed")).written);
+  auto p = client_->properties(container_, blob_of(sha));
+  ASSERT_TRUE(p);
+  ASSERT_GT(p->last_modified, 0);
+  using D = azure::BlobClient::ConditionalDelete;
+  EXPECT_EQ(client_->remove_if_unmodified_since(container_, blob_of(sha), p->last_modified - 1), D::Kept);
+  EXPECT_TRUE(client_->properties(container_, blob_of(sha))) << "modified after the time given: kept";
+  EXPECT_EQ(client_->remove_if_unmodified_since(container_, blob_of(sha), p->last_modified), D::Removed);
+  EXPECT_FALSE(client_->properties(container_, blob_of(sha)));
+  EXPECT_EQ(client_->remove_if_unmodified_since(container_, blob_of(sha), p->last_modified), D::Absent);
+}
+
+// Invariant 4 rests on the service refusing bytes that do not match their Content-MD5.
+TEST_F(AzureStore, BytesThatDoNotMatchTheirContentMd5AreRefusedAsIntegrity) {
+  const std::string sha = Sha256::hex_of("sent", 4);
+  try {
+    client_->put_blob(container_, blob_of(sha), "sent", azure::content_md5("other"));
+    ADD_FAILURE() << "the service stored bytes whose Content-MD5 is another body's";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Integrity) << e.what();
+  }
+  EXPECT_FALSE(client_->properties(container_, blob_of(sha))) << "nothing stored";
 }
 
 }  // namespace
