@@ -91,7 +91,7 @@ timed() {  # OP TOOL BYTES CMD...
   shift 3
   t0=$(date +%s%N)
   /usr/bin/time -f "%U %S" -o "$WORK/time" "$@" > "$WORK/out" 2> "$WORK/err" ||
-    { echo "azure_bench: $op $tool failed: $*" >&2; cat "$WORK/err" >&2; exit 1; }
+    { echo "azure_bench: $op $tool failed: $*" | sed 's/sig=[^& ]*/sig=REDACTED/g' >&2; cat "$WORK/err" >&2; exit 1; }
   t1=$(date +%s%N)
   echo "$op $tool $bytes $(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.4f", d / 1e9}') $(cat "$WORK/time")" >> "$RESULTS"
 }
