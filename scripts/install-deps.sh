@@ -8,8 +8,9 @@
 #
 # Debian packages: build dependencies, the test servers (Ceph RadosGW, ZooKeeper, etcd,
 # PostgreSQL, git daemon, an MIT Kerberos KDC) and the clients/tools used by tests and benchmarks.
-# npm: dynalite (a DynamoDB-compatible server) and playwright-core (drives Chromium in
-# tests/browser) into ${SACKER_TOOLS_DIR:-/opt/sacker-tools}, never into the repository.
+# npm: dynalite (a DynamoDB-compatible server), Azurite (the Azure Storage emulator) and
+# playwright-core (drives Chromium in tests/browser) into ${SACKER_TOOLS_DIR:-/opt/sacker-tools},
+# never into the repository.
 #
 # Nothing may start at install time: the postinst scripts of etcd-server, ceph-*, radosgw,
 # postgresql, krb5-kdc and krb5-admin-server call invoke-rc.d, which asks /usr/sbin/policy-rc.d.
@@ -24,6 +25,7 @@ set -euo pipefail
 
 TOOLS_DIR=${SACKER_TOOLS_DIR:-/opt/sacker-tools}
 DYNALITE_VERSION=4.0.0
+AZURITE_VERSION=3.35.0
 PLAYWRIGHT_CORE_VERSION=1.64.1
 POLICY_RC=/usr/sbin/policy-rc.d
 
@@ -61,12 +63,14 @@ server_pkgs=(
 )
 tool_pkgs=(
   awscli rclone python3-botocore hyperfine curl jq
+  azure-cli python3-azure                # az (bench/azure_bench.sh); Microsoft's Python SDK checks
+                                         # our Azure signer (tests/integration/azure)
   krb5-user python3-gssapi               # kinit/klist/kvno; SPNEGO in the WebHDFS stand-in
   wrk                                    # HTTP load for the sacker serve benchmark
   iproute2 procps util-linux             # ss, ps, setsid/runuser used by scripts/servers
 )
-# Node.js and npm (for dynalite): the image ships Node 20 with its own npm. Only when node is
-# missing do we take Debian's nodejs + npm (never both: they conflict).
+# Node.js and npm (for dynalite and Azurite): the image ships Node 20 with its own npm. Only
+# when node is missing do we take Debian's nodejs + npm (never both: they conflict).
 node_pkgs=()
 command -v node >/dev/null 2>&1 || node_pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || node_pkgs+=(npm)
@@ -152,6 +156,9 @@ npm_note=""
 if [ "$browser_only" = 0 ]; then
   # dynalite 4.0.0 runs on Node 20 and needs no native build for in-memory use.
   npm_pin dynalite "$DYNALITE_VERSION"
+  # Azurite 3.35.0: 3.36+ needs Node >= 21; npm only warns on an engines mismatch, so the pin
+  # is what keeps us on a version that runs here.
+  npm_pin azurite "$AZURITE_VERSION"
 fi
 
 # --- browser tests: playwright-core (a driver only, no browser inside), for Debian's Chromium.
@@ -175,6 +182,8 @@ done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "PostgreSQL initdb missing after install"
 # the WebHDFS stand-in runs on Debian's python3 (a python3 earlier in PATH lacks python3-gssapi)
 /usr/bin/python3 -c 'import gssapi' 2>/dev/null || die "python3-gssapi missing after install"
+/usr/bin/python3 -c 'import azure.storage.blob' 2>/dev/null || die "python3-azure missing after install"
+[ -f "$TOOLS_DIR/node_modules/azurite/dist/src/blob/main.js" ] || die "Azurite missing after install"
 
 elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 printf 'install-deps: done in %d.%02d s (%s; %s)\n' \

@@ -1,6 +1,7 @@
 #include "kit/parallel.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace sacker {
 
@@ -74,6 +75,38 @@ void ParallelTasks::wait_until(const std::function<bool()>& pred, const std::fun
 
 void ParallelTasks::wait_all(const std::function<void()>& poll) {
   wait_until([this] { return unfinished_ == 0; }, poll);
+}
+
+void fetch_in_order(std::size_t count, std::size_t concurrency,
+                    const std::function<void(std::size_t, std::string&)>& fetch,
+                    const std::function<void(std::size_t, std::string&)>& deliver, std::string spare) {
+  concurrency = std::max<std::size_t>(1, concurrency);
+  struct Slot {
+    std::string data;
+    std::atomic<bool> done{false};
+  };
+  std::vector<Slot> slots(count);
+  std::vector<std::string> free_buffers;
+  free_buffers.push_back(std::move(spare));
+  ParallelTasks tasks(concurrency);
+  std::size_t next_submit = 0;
+  for (std::size_t next_deliver = 0; next_deliver < count; ++next_deliver) {
+    while (next_submit < count && next_submit < next_deliver + concurrency) {
+      const std::size_t i = next_submit++;
+      if (!free_buffers.empty()) {
+        slots[i].data = std::move(free_buffers.back());
+        free_buffers.pop_back();
+      }
+      slots[i].data.clear();
+      tasks.submit([&slots, &fetch, i] {
+        fetch(i, slots[i].data);
+        slots[i].done = true;
+      });
+    }
+    tasks.wait_until([&] { return slots[next_deliver].done.load(); });
+    deliver(next_deliver, slots[next_deliver].data);
+    free_buffers.push_back(std::move(slots[next_deliver].data));
+  }
 }
 
 }  // namespace sacker

@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -45,5 +46,17 @@ class ParallelTasks {
   std::exception_ptr error_;
   bool stop_ = false;
 };
+
+// Parts 0..count-1 fetched on up to `concurrency` threads and delivered in order on
+// the calling thread: `fetch(i, buffer)` (on a worker) fills `buffer` (cleared,
+// capacity kept) with part i; `deliver(i, buffer)` (on the caller) consumes it.
+// At most `concurrency` parts are fetched or in flight beyond the one delivered
+// next, and their buffers are recycled (fresh multi-MiB buffers would cost a page
+// fault per 4 KiB each time), so memory is bounded by concurrency x part size.
+// `spare` seeds the buffer pool. The first exception of a fetch is rethrown here
+// after the others have stopped; an exception of `deliver` propagates as is.
+void fetch_in_order(std::size_t count, std::size_t concurrency,
+                    const std::function<void(std::size_t, std::string&)>& fetch,
+                    const std::function<void(std::size_t, std::string&)>& deliver, std::string spare = {});
 
 }  // namespace sacker

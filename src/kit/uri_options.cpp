@@ -36,6 +36,32 @@ std::uint64_t UriOptions::take_uint(std::string_view name, std::uint64_t fallbac
   return *n;
 }
 
+std::optional<std::uint64_t> parse_size(std::string_view text, std::uint64_t max) {
+  std::uint64_t unit = 1;
+  for (auto [suffix, u] : {std::pair<std::string_view, std::uint64_t>{"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
+                           {"GiB", 1ULL << 30}, {"K", 1ULL << 10}, {"M", 1ULL << 20}, {"G", 1ULL << 30}}) {
+    if (text.size() > suffix.size() && text.substr(text.size() - suffix.size()) == suffix) {
+      text.remove_suffix(suffix.size());
+      unit = u;
+      break;
+    }
+  }
+  auto n = codec::parse_decimal(text, max / unit);
+  if (!n) return std::nullopt;
+  return *n * unit;
+}
+
+std::uint64_t UriOptions::take_size(std::string_view name, std::uint64_t fallback, std::uint64_t min,
+                                    std::uint64_t max) {
+  auto v = take(name);
+  if (!v) return fallback;
+  auto n = parse_size(*v, max);
+  if (!n || *n < min)
+    throw_invalid_uri(uri_, fmt::format("option '{}' must be a size from {} to {} bytes (K, M, G: binary units)", name,
+                                        min, max));
+  return *n;
+}
+
 bool UriOptions::take_bool(std::string_view name, bool fallback) {
   auto v = take(name);
   if (!v) return fallback;

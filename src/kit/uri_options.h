@@ -17,6 +17,10 @@
 namespace sacker {
 
 // Throws Error(Invalid) "invalid URI '<the URI, redacted>': <why>".
+
+// A byte count: "1048576", "64K", "16M"/"16MiB", "1G"/"1GiB" (binary units), at
+// most `max`; nullopt otherwise. What take_size and the S3 size options read.
+std::optional<std::uint64_t> parse_size(std::string_view text, std::uint64_t max);
 [[noreturn]] void throw_invalid_uri(const Uri& uri, std::string_view why);
 
 // Reads the query options of a backend URI. Every option a backend knows is
@@ -35,6 +39,9 @@ class UriOptions {
   std::string take_or(std::string_view name, std::string fallback);
   // A decimal within [min, max]; Error(Invalid) naming the option otherwise.
   std::uint64_t take_uint(std::string_view name, std::uint64_t fallback, std::uint64_t min, std::uint64_t max);
+  // A byte count within [min, max]: "1048576", "64K", "16M"/"16MiB", "1G"/"1GiB"
+  // (binary units); Error(Invalid) naming the option otherwise.
+  std::uint64_t take_size(std::string_view name, std::uint64_t fallback, std::uint64_t min, std::uint64_t max);
   // true/false, 1/0, yes/no, on/off; a bare "?name" means true.
   bool take_bool(std::string_view name, bool fallback);
   // A duration as parse_duration_seconds reads it ("30s", "5m"), in seconds.

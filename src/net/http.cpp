@@ -327,7 +327,7 @@ std::string redact_url(std::string_view url) {
     const auto eq = item.find('=');
     std::string_view name = item.substr(0, eq);
     if (eq != std::string_view::npos && (iequals(name, "X-Amz-Signature") || iequals(name, "X-Amz-Credential") ||
-                                         iequals(name, "X-Amz-Security-Token"))) {
+                                         iequals(name, "X-Amz-Security-Token") || iequals(name, "sig"))) {
       out.append(name);
       out.append("=REDACTED");
     } else {

@@ -147,8 +147,9 @@ struct HttpOptions {
   // The -v log: one line per attempt, e.g.
   //   "GET https://host/bucket/key?partNumber=2 206 35 ms"
   //   "PUT https://host/bucket/key -> connection refused 1 ms (attempt 1/5)"
-  // Query values of X-Amz-Signature, X-Amz-Credential and X-Amz-Security-Token
-  // are replaced by "REDACTED"; header values are never logged.
+  // Query values of X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token and
+  // sig (an Azure SAS signature) are replaced by "REDACTED"; header values are
+  // never logged.
   std::function<void(const std::string& line)> log;
 };
 
@@ -226,8 +227,8 @@ struct UrlParts {
 UrlParts parse_url(std::string_view url);
 
 // The URL with userinfo dropped and the values of the query parameters
-// X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token (any case) replaced
-// by "REDACTED". For logs and error messages.
+// X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token and sig (an Azure SAS
+// signature; any case) replaced by "REDACTED". For logs and error messages.
 std::string redact_url(std::string_view url);
 
 // 401/403 -> Denied, 404 -> NotFound, 409/412 -> Conflict, 429 and 5xx ->

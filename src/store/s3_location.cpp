@@ -60,23 +60,11 @@ std::uint64_t s3_size_option(const S3Uri& uri, const std::string& name, std::uin
                              std::uint64_t max) {
   auto it = uri.options.find(name);
   if (it == uri.options.end()) return fallback;
-  std::string_view text = it->second;
-  std::uint64_t unit = 1;
-  for (auto [suffix, factor] :
-       {std::pair{"KiB", 1ULL << 10}, std::pair{"MiB", 1ULL << 20}, std::pair{"GiB", 1ULL << 30},
-        std::pair{"K", 1ULL << 10}, std::pair{"M", 1ULL << 20}, std::pair{"G", 1ULL << 30}}) {
-    std::string_view s = suffix;
-    if (text.size() > s.size() && text.substr(text.size() - s.size()) == s) {
-      text.remove_suffix(s.size());
-      unit = factor;
-      break;
-    }
-  }
-  auto v = codec::parse_decimal(text);
-  if (!v || *v > max / unit || *v * unit < min)
+  auto v = parse_size(it->second, max);
+  if (!v || *v < min)
     throw Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': option {}={} must be a number from {} to {}",
                                                 printable(uri.display), name, printable(it->second), min, max));
-  return *v * unit;
+  return *v;
 }
 
 }  // namespace sacker

@@ -353,54 +353,33 @@ class S3Store final : public Store {
                                                     client_->display(uri_.bucket, k), info->size, size));
   }
 
-  // Parallel ranged GETs of [from, total), written to the sink in order. At most
-  // `concurrency` part buffers exist; they are recycled (fresh 8 MiB buffers would
-  // cost a page fault per 4 KiB every time).
+  // Parallel ranged GETs of [from, total), written to the sink in order, in at most
+  // `concurrency` recycled part buffers (kit's fetch_in_order).
   void fetch_rest(const std::string& k, std::uint64_t from, std::uint64_t total, BlobSink& sink, Progress* progress,
                   std::string spare) {
     const std::uint64_t part = tuning_.download_part;
     const std::size_t count = static_cast<std::size_t>((total - from + part - 1) / part);
-    struct Slot {
-      std::string data;
-      bool done = false;
-    };
-    std::vector<Slot> slots(count);
-    std::vector<std::string> free_buffers;
-    free_buffers.push_back(std::move(spare));
-    ParallelTasks tasks(tuning_.concurrency);
-    std::size_t next_submit = 0;
-    for (std::size_t next_write = 0; next_write < count; ++next_write) {
-      // Keep at most `concurrency` parts fetched or in flight beyond the one written next.
-      while (next_submit < count && next_submit < next_write + tuning_.concurrency) {
-        const std::size_t i = next_submit++;
-        const std::uint64_t first = from + i * part, last = std::min(total, first + part) - 1;
-        if (!free_buffers.empty()) {
-          slots[i].data = std::move(free_buffers.back());
-          free_buffers.pop_back();
-          slots[i].data.clear();
-        }
-        tasks.submit([&, i, first, last] {
-          Slot& s = slots[i];
-          s.data.reserve(static_cast<std::size_t>(last - first + 1));
+    fetch_in_order(
+        count, tuning_.concurrency,
+        [&](std::size_t i, std::string& data) {
+          const std::uint64_t first = from + i * part, last = std::min(total, first + part) - 1;
+          data.reserve(static_cast<std::size_t>(last - first + 1));
           auto info = client_->get_range(
-              uri_.bucket, k, first, last, [&s](const char* d, std::size_t n) { s.data.append(d, n); },
-              [&s] { s.data.clear(); });
+              uri_.bucket, k, first, last, [&data](const char* d, std::size_t n) { data.append(d, n); },
+              [&data] { data.clear(); });
           if (!info)
             throw Error(ErrorKind::NotFound,
                         fmt::format("{}: the blob disappeared during the download", client_->display(uri_.bucket, k)));
-          if (s.data.size() != last - first + 1 || info->size != total)
+          if (data.size() != last - first + 1 || info->size != total)
             throw Error(ErrorKind::Integrity,
                         fmt::format("{}: the blob changed during the download (part of {} bytes at {})",
-                                    client_->display(uri_.bucket, k), s.data.size(), first));
-          s.done = true;
-        });
-      }
-      tasks.wait_until([&] { return slots[next_write].done; });
-      Slot& s = slots[next_write];
-      sink.write(s.data.data(), s.data.size());
-      if (progress) progress->advance(s.data.size());
-      free_buffers.push_back(std::move(s.data));
-    }
+                                    client_->display(uri_.bucket, k), data.size(), first));
+        },
+        [&](std::size_t, std::string& data) {
+          sink.write(data.data(), data.size());
+          if (progress) progress->advance(data.size());
+        },
+        std::move(spare));
   }
 
   std::shared_ptr<S3Client> client_;

@@ -41,6 +41,7 @@ TEST(Redact, SecretLookingQueryNames) {
   for (const char* name : {"password", "passwd", "pwd", "secret", "token", "api_key", "auth", "Authorization",
                            "X-Amz-Credential", "X-Amz-Signature"})
     expect_hidden(std::string("etcd://h:2379/p?") + name + "=" + kSecret, kSecret);
+  expect_hidden(std::string("azure://acct/c/p?sv=2021-08-06&sp=r&sig=") + kSecret, kSecret);
   EXPECT_EQ(redact_uri("dynamo://us-east-1/t?page_size=10"), "dynamo://us-east-1/t?page_size=10");
 }
 
