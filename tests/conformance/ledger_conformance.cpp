@@ -4,7 +4,11 @@
 // ledger) and {VAR} comes from the test server's env file ($SACKER_TEST_ENV_FILE).
 // Integer ledgers must number 1, 2, 3...; the S3 ledger uses 13-digit millisecond
 // stamps: the suite tells them apart by the first version a fresh package gets.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,11 +16,11 @@
 #include <set>
 #include <sstream>
 
+#include "conformance/ledger_fixture.h"
 #include "sacker/backends.h"
 #include "sacker/client.h"
 #include "sacker/error.h"
 #include "sacker/sha256.h"
-#include "conformance/ledger_fixture.h"
 #include "support/process.h"
 #include "support/test_env.h"
 
@@ -342,8 +346,7 @@ TEST_F(LedgerConformance, FirstUseWithoutInitFromConcurrentProcesses) {
         worker_path(), "add", fresh, "first", std::to_string(per_process), "p" + std::to_string(p)}));
   std::vector<test::ProcessResult> results;
   for (auto& c : children) results.push_back(c->wait());
-  if (results[0].exit_code == exit_code(ErrorKind::NotFound) &&
-      results[0].err.find("sacker init") != std::string::npos)
+  if (results[0].exit_code == exit_code(ErrorKind::NotFound) && results[0].err.find("sacker init") != std::string::npos)
     GTEST_SKIP() << "this backend requires sacker init: " << results[0].err;
   std::set<std::uint64_t> all;
   for (auto& r : results) {
@@ -356,6 +359,93 @@ TEST_F(LedgerConformance, FirstUseWithoutInitFromConcurrentProcesses) {
     EXPECT_EQ(*all.rbegin(), static_cast<std::uint64_t>(processes * per_process));
   }
   EXPECT_EQ(open_ledger(fresh)->versions("first").size(), all.size());
+}
+
+// A barrier for worker processes ("add-at-barrier"): each writes one byte to the
+// FIFO `ready` once it is connected, then blocks reading the FIFO `gate` until
+// release() writes one byte per worker, which wakes them all at the same instant.
+// The parent holds both FIFOs open read-write, so no open() blocks; closing them
+// (the destructor) gives blocked workers EOF and they exit.
+class FifoBarrier {
+ public:
+  FifoBarrier() : dir_(test::make_temp_dir("sacker-barrier")) {
+    if (::mkfifo(ready_path().c_str(), 0600) != 0 || ::mkfifo(gate_path().c_str(), 0600) != 0)
+      throw std::runtime_error("mkfifo failed");
+    ready_ = ::open(ready_path().c_str(), O_RDWR);
+    gate_ = ::open(gate_path().c_str(), O_RDWR);
+    if (ready_ < 0 || gate_ < 0) throw std::runtime_error("cannot open the barrier FIFOs");
+  }
+  ~FifoBarrier() {
+    ::close(ready_);
+    ::close(gate_);
+    std::filesystem::remove_all(dir_);
+  }
+  std::string ready_path() const { return (dir_ / "ready").string(); }
+  std::string gate_path() const { return (dir_ / "gate").string(); }
+
+  // Waits until `n` workers are ready; false after `timeout_ms` without progress.
+  bool wait_ready(int n, int timeout_ms) {
+    for (int got = 0; got < n;) {
+      pollfd p{ready_, POLLIN, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) return false;
+      char buf[64];
+      auto r = ::read(ready_, buf, std::min<std::size_t>(sizeof buf, static_cast<std::size_t>(n - got)));
+      if (r <= 0) return false;
+      got += static_cast<int>(r);
+    }
+    return true;
+  }
+  void release(int n) {
+    const std::string bytes(static_cast<std::size_t>(n), 'g');
+    if (::write(gate_, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()))
+      throw std::runtime_error("cannot release the barrier");
+  }
+
+ private:
+  std::filesystem::path dir_;
+  int ready_ = -1, gate_ = -1;
+};
+
+TEST_F(LedgerConformance, FirstWritesReleasedAtOnceGetDistinctVersions) {
+  SKIP_IF_IN_PROCESS();
+  // The very first writes to a fresh (initialised, empty) ledger, from processes that
+  // connected first and are then released together: creating the first package, the
+  // first counter, the first commit or ref is where "create if absent" races hide.
+  // Every round: each process's one add lands under its own version, none overwritten.
+  const int rounds = 10, processes = 4;
+  const char* tmpl = std::getenv("SACKER_TEST_LEDGER");
+  FifoBarrier barrier;
+  for (int round = 0; round < rounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const std::string fresh = test::expand_template(tmpl, test::unique_token());
+    open_ledger(fresh)->init();
+    std::vector<std::unique_ptr<ChildProcess>> children;
+    for (int p = 0; p < processes; ++p)
+      children.push_back(std::make_unique<ChildProcess>(
+          std::vector<std::string>{worker_path(), "add-at-barrier", fresh, "first", "1", "p" + std::to_string(p),
+                                   barrier.ready_path(), barrier.gate_path()}));
+    ASSERT_TRUE(barrier.wait_ready(processes, 120000)) << "the workers did not all reach the barrier";
+    barrier.release(processes);
+    std::map<std::uint64_t, int> owner;  // version -> process
+    for (int p = 0; p < processes; ++p) {
+      auto result = children[static_cast<std::size_t>(p)]->wait();
+      ASSERT_EQ(result.exit_code, 0) << "worker " << p << ": " << result.err;
+      auto versions = parse_versions(result.out);
+      ASSERT_EQ(versions.size(), 1u) << result.out;
+      EXPECT_TRUE(owner.emplace(versions[0], p).second) << "version " << versions[0] << " handed out twice";
+    }
+    auto ledger = open_ledger(fresh);
+    auto records = ledger->records("first");
+    ASSERT_EQ(records.size(), static_cast<std::size_t>(processes)) << "an add that returned was lost";
+    for (const auto& r : records) {
+      ASSERT_TRUE(owner.count(r.version)) << "version " << r.version << " was never handed out";
+      EXPECT_EQ(r.metadata.at("worker"), "p" + std::to_string(owner.at(r.version))) << "version " << r.version;
+    }
+    if (integer_versions(owner.begin()->first)) {
+      EXPECT_EQ(owner.begin()->first, 1u);
+      EXPECT_EQ(owner.rbegin()->first, static_cast<std::uint64_t>(processes));
+    }
+  }
 }
 
 TEST_F(LedgerConformance, TaggingRacingRemovalNeverLeavesADanglingTag) {

@@ -8,7 +8,14 @@
 //                                                          prints "SEQ VERSION" of each accepted move
 //   conformance_worker remove URI PACKAGE COUNT V...     tries COUNT rounds to remove each V; prints the removed
 //   conformance_worker latency URI PACKAGE COUNT         microseconds per add, one per line
+//   conformance_worker add-at-barrier URI PACKAGE COUNT WORKER READY GATE
+//                                        reads the package (so the ledger is connected), writes one byte to
+//                                        the FIFO READY, blocks reading one byte from the FIFO GATE, then
+//                                        adds like `add` (EOF on GATE: the parent gave up, exit 1)
 //   conformance_worker put URI FILE SHA256 SIZE          store put; prints 1 if uploaded, 0 if already there
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -38,20 +45,39 @@ VersionRecord make_record(const std::string& package, const std::string& worker,
   return r;
 }
 
+// Adds `count` records of `worker`, printing each version as soon as it is handed out.
+void add_records(Ledger& ledger, const std::string& package, int count, const std::string& worker) {
+  for (int i = 0; i < count; ++i) {
+    auto v = ledger.add(make_record(package, worker, i));
+    std::printf("%llu\n", static_cast<unsigned long long>(v));
+    std::fflush(stdout);
+  }
+}
+
 int run(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: conformance_worker add|tag|latency|put URI ...\n");
+    std::fprintf(stderr, "usage: conformance_worker add|add-at-barrier|tag|tag-race|cas|remove|latency|put URI ...\n");
     return 2;
   }
   std::string cmd = argv[1], uri = argv[2];
   if (cmd == "add" && argc == 6) {
+    add_records(*open_ledger(uri), argv[3], std::stoi(argv[4]), argv[5]);
+    return 0;
+  }
+  if (cmd == "add-at-barrier" && argc == 8) {
     auto ledger = open_ledger(uri);
-    int count = std::stoi(argv[4]);
-    for (int i = 0; i < count; ++i) {
-      auto v = ledger->add(make_record(argv[3], argv[5], i));
-      std::printf("%llu\n", static_cast<unsigned long long>(v));
-      std::fflush(stdout);
+    ledger->versions(argv[3]);
+    const int ready = ::open(argv[6], O_WRONLY), gate = ::open(argv[7], O_RDONLY);
+    char byte = 'r';
+    if (ready < 0 || gate < 0 || ::write(ready, &byte, 1) != 1) {
+      std::perror("conformance_worker: barrier");
+      return 1;
     }
+    if (::read(gate, &byte, 1) != 1) {
+      std::fprintf(stderr, "conformance_worker: the barrier closed without releasing us\n");
+      return 1;
+    }
+    add_records(*ledger, argv[3], std::stoi(argv[4]), argv[5]);
     return 0;
   }
   if (cmd == "tag" && argc >= 7) {
@@ -101,7 +127,8 @@ int run(int argc, char** argv) {
       try {
         auto e = ledger->set_tag(argv[3], "live", target,
                                  current ? TagExpectation::at(*current) : TagExpectation::absent(), ctx);
-        if (e) std::printf("%llu %llu\n", static_cast<unsigned long long>(e->seq), static_cast<unsigned long long>(target));
+        if (e)
+          std::printf("%llu %llu\n", static_cast<unsigned long long>(e->seq), static_cast<unsigned long long>(target));
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::Conflict) throw;  // another worker moved it first
       }
