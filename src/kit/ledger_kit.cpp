@@ -137,6 +137,28 @@ Event checked_event(const std::string& ledger, Event event) {
   return event;
 }
 
+TagValue checked_tag_value(const std::string& ledger, const std::string& package, const std::string& tag,
+                           TagValue value) {
+  if (value.version == 0)
+    throw corrupt(ledger, fmt::format("tag '{}' of {} read from the ledger points to version 0", printable(tag),
+                                      printable(package)));
+  // The signatures of a tag are those of the event that set it: the same checks.
+  Event e;
+  e.seq = 1;
+  e.action = EventAction::Tag;
+  e.package = package;
+  e.tag = tag;
+  e.version = value.version;
+  e.signatures = value.signatures;
+  try {
+    validate_event(e);
+  } catch (const Error& err) {
+    throw corrupt(ledger, fmt::format("tag '{}' of {} read from the ledger is refused: {}", printable(tag),
+                                      printable(package), err.what()));
+  }
+  return value;
+}
+
 Event make_event(EventAction action, const ChangeContext& ctx, const std::string& package, std::uint64_t version,
                  const std::string& tag, std::optional<std::uint64_t> previous, const std::string& sha256) {
   Event e;

@@ -34,6 +34,10 @@ std::string checked_package(const std::string& ledger, std::string name);
 std::string checked_tag(const std::string& ledger, const std::string& package, std::string tag);
 VersionRecord checked_record(const std::string& ledger, VersionRecord record);
 Event checked_event(const std::string& ledger, Event event);
+// A tag's value: a version > 0 and signatures under the rules of the event that set
+// it (each a canonical JSON object of at most 64 KiB, at most 16 of them).
+TagValue checked_tag_value(const std::string& ledger, const std::string& package, const std::string& tag,
+                           TagValue value);
 
 // The event of a change, as every backend writes it: `ctx` supplies time, actor,
 // comment and client; the backend supplies seq and the change's facts.
