@@ -47,13 +47,11 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
-#include <set>
 
-#include "core/codec.h"
 #include "kit/ledger_kit.h"
 #include "kit/retry.h"
 #include "kit/uri_options.h"
+#include "ledger/git_layout.h"
 #include "ledger/git_repo.h"
 #include "sacker/names.h"
 #include "sacker/sha256.h"
@@ -62,120 +60,11 @@ namespace sacker {
 namespace {
 
 using namespace ledger_kit;
+using namespace git_layout;
 
-std::string package_dir(const std::string& pkg) { return "packages/" + pkg; }
-std::string record_path(const std::string& pkg, std::uint64_t v) {
-  return fmt::format("packages/{}/versions/{}.json", pkg, codec::zero_pad(v));
-}
-std::string tag_path(const std::string& pkg, const std::string& tag) { return "packages/" + pkg + "/tags/" + tag; }
-std::string counter_path(const std::string& pkg) { return "packages/" + pkg + "/next"; }
-std::string event_path(const std::string& pkg, std::uint64_t seq) {
-  return fmt::format("packages/{}/events/{}.json", pkg, codec::zero_pad(seq));
-}
-
-// "00000000000000000023.json" -> 23; nullopt for anything else.
-std::optional<std::uint64_t> numbered_json(std::string_view name) {
-  if (name.size() != 25 || name.substr(20) != ".json") return std::nullopt;
-  auto v = codec::parse_decimal(name.substr(0, 20));
-  if (!v || *v == 0) return std::nullopt;
-  return v;
-}
-
-// "23\n" -> 23 (positive, no leading zeros); nullopt for anything else.
-std::optional<std::uint64_t> number_file(std::string_view text) {
-  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  auto v = codec::parse_decimal(text, UINT64_MAX, true);
-  if (!v || *v == 0) return std::nullopt;
-  return v;
-}
-
-// JSON text as the files on the branch hold it: indented, one trailing newline.
-std::string indented(const std::string& json) { return nlohmann::ordered_json::parse(json).dump(2) + "\n"; }
-
-std::string tag_file(const TagValue& value) {
-  nlohmann::ordered_json j;
-  j["version"] = value.version;
-  j["seq"] = value.seq;
-  if (!value.signatures.empty()) {
-    j["signatures"] = nlohmann::ordered_json::array();
-    for (const auto& s : value.signatures) j["signatures"].push_back(nlohmann::ordered_json::parse(s));
-  }
-  return j.dump(2) + "\n";
-}
-
-// The subject of a change's commit ("add frontend-server 23", "tag frontend-server 23 live
-// by alice"), then the comment and `details`.
-std::string commit_message(const Event& e, const std::string& details = {}) {
-  std::string subject;
-  switch (e.action) {
-    case EventAction::Add: subject = fmt::format("add {} {}", e.package, e.version); break;
-    case EventAction::Remove: subject = fmt::format("remove {} {}", e.package, e.version); break;
-    case EventAction::Tag:
-    case EventAction::Rollback:
-      subject = fmt::format("{} {} {} {}", action_name(e.action), e.package, e.version, e.tag);
-      break;
-    case EventAction::Untag: subject = fmt::format("untag {} {} (was {})", e.package, e.tag, *e.previous); break;
-    case EventAction::Import: subject = fmt::format("import {} {}", e.package, e.version); break;
-  }
-  if (!e.actor.empty()) subject += " by " + e.actor;
-  std::string body = details;
-  if (!e.comment.empty()) body = "comment: " + e.comment + (body.empty() ? "" : "\n" + body);
-  return body.empty() ? subject : subject + "\n\n" + body;
-}
-
-std::string record_details(const VersionRecord& r) {
-  return fmt::format("sha256 {}\nsize {}\nbasename {}", r.sha256, r.size, r.basename);
-}
-
-// The ledger's files at one tip plus the edits of the change being built on it. Reads
-// see the edits, so a change (or a whole import) can build on itself.
-class View {
- public:
-  View(git::Repo& repo, git::Snapshot base) : repo_(repo), base_(std::move(base)) {}
-
-  std::optional<std::string> read(const std::string& path) {
-    if (auto it = commit_.files.find(path); it != commit_.files.end()) return it->second;
-    return repo_.read_file(base_, path);
-  }
-  // The names in directory `dir`, sorted; every entry must be a directory (`dirs`) or a file.
-  std::vector<std::string> list(const std::string& dir, bool dirs) {
-    std::set<std::string> names;
-    for (const auto& e : repo_.list_dir(base_, dir)) {
-      if (e.is_dir != dirs) throw corrupt(repo_.at(dir + "/" + e.name), dirs ? "is not a directory" : "is not a file");
-      names.insert(e.name);
-    }
-    const std::string prefix = dir + "/";
-    for (auto it = commit_.files.lower_bound(prefix); it != commit_.files.end() && it->first.starts_with(prefix);
-         ++it) {
-      const std::string rest = it->first.substr(prefix.size());
-      const auto slash = rest.find('/');
-      if (slash != std::string::npos) {
-        if (dirs) names.insert(rest.substr(0, slash));
-      } else if (!dirs) {
-        if (it->second)
-          names.insert(rest);
-        else
-          names.erase(rest);
-      }
-    }
-    return {names.begin(), names.end()};
-  }
-  void write(const std::string& path, std::string content) { commit_.files[path] = std::move(content); }
-  void remove(const std::string& path) { commit_.files[path] = std::nullopt; }
-  git::Commit take(std::string message) {
-    commit_.message = std::move(message);
-    return std::move(commit_);
-  }
-
- private:
-  git::Repo& repo_;
-  git::Snapshot base_;
-  git::Commit commit_;
-};
-
-// A change's build step: edits the view and returns the commit message, or nullopt
+// A change's build step: edits the draft and returns the commit message, or nullopt
 // when there is nothing to change.
-using Build = std::function<std::optional<std::string>(View&)>;
+using Build = std::function<std::optional<std::string>(git::Draft&)>;
 
 class GitLedger final : public Ledger {
  public:
@@ -185,28 +74,28 @@ class GitLedger final : public Ledger {
   void init() override { repo_.init(); }
 
   std::vector<std::string> packages() override {
-    View v = view();
+    git::Draft v = view();
     std::vector<std::string> out;
     for (auto& name : v.list("packages", true)) {
       checked_package(repo_.at(package_dir(name)), name);
-      if (!v.list(package_dir(name) + "/versions", false).empty()) out.push_back(std::move(name));
+      if (!v.list(versions_dir(name), false).empty()) out.push_back(std::move(name));
     }
     return out;
   }
 
   std::vector<std::uint64_t> versions(const std::string& package) override {
-    View v = view();
+    git::Draft v = view();
     return versions_in(v, input_package(package));
   }
 
   std::optional<VersionRecord> get(const std::string& package, std::uint64_t version) override {
-    View v = view();
+    git::Draft v = view();
     return record_in(v, input_package(package), version);
   }
 
   std::vector<VersionRecord> records(const std::string& package) override {
     const std::string& pkg = input_package(package);
-    View v = view();
+    git::Draft v = view();
     std::vector<VersionRecord> out;
     for (auto version : versions_in(v, pkg)) out.push_back(*record_in(v, pkg, version));
     return out;
@@ -215,7 +104,7 @@ class GitLedger final : public Ledger {
   std::uint64_t add(const VersionRecord& record, const ChangeContext& ctx) override {
     const std::string& pkg = input_package(record.package);
     VersionRecord r;
-    change("add to " + pkg, [&](View& v) -> std::optional<std::string> {
+    change("add to " + pkg, [&](git::Draft& v) -> std::optional<std::string> {
       r = record;
       r.version = std::max(counter_in(v, pkg), highest_in(v, pkg) + 1);
       if (r.version == UINT64_MAX)
@@ -233,7 +122,7 @@ class GitLedger final : public Ledger {
                                       const ChangeContext& ctx) override {
     const std::string& pkg = input_package(package);
     std::optional<Event> event;
-    change(fmt::format("remove {} {}", pkg, version), [&](View& v) -> std::optional<std::string> {
+    change(fmt::format("remove {} {}", pkg, version), [&](git::Draft& v) -> std::optional<std::string> {
       event.reset();
       auto record = record_in(v, pkg, version);
       if (!record) return std::nullopt;
@@ -241,7 +130,7 @@ class GitLedger final : public Ledger {
         if (value.version == version) throw version_is_tagged(pkg, version, tag);
       v.remove(record_path(pkg, version));
       // Keep the counter above the removed number even in ledgers written without one.
-      v.write(counter_path(pkg), fmt::format("{}\n", std::max(counter_in(v, pkg), version + 1)));
+      v.write(counter_path(pkg), number_file(std::max(counter_in(v, pkg), version + 1)));
       event = append_event(v, make_event(EventAction::Remove, ctx, pkg, version, {}, std::nullopt, record->sha256));
       return commit_message(*event);
     });
@@ -249,12 +138,12 @@ class GitLedger final : public Ledger {
   }
 
   std::map<std::string, TagValue> tag_values(const std::string& package) override {
-    View v = view();
+    git::Draft v = view();
     return tag_values_in(v, input_package(package));
   }
 
   std::optional<TagValue> tag_value(const std::string& package, const std::string& tag) override {
-    View v = view();
+    git::Draft v = view();
     return tag_in(v, input_package(package), input_tag(tag));
   }
 
@@ -263,7 +152,7 @@ class GitLedger final : public Ledger {
     const std::string& pkg = input_package(package);
     input_tag(tag);
     std::optional<Event> event;
-    change(fmt::format("tag {} {} {}", pkg, version, tag), [&](View& v) -> std::optional<std::string> {
+    change(fmt::format("tag {} {} {}", pkg, version, tag), [&](git::Draft& v) -> std::optional<std::string> {
       event.reset();
       auto record = record_in(v, pkg, version);
       if (!record) throw no_such_version(pkg, version);
@@ -285,7 +174,7 @@ class GitLedger final : public Ledger {
     const std::string& pkg = input_package(package);
     input_tag(tag);
     std::optional<Event> event;
-    change(fmt::format("untag {} {}", pkg, tag), [&](View& v) -> std::optional<std::string> {
+    change(fmt::format("untag {} {}", pkg, tag), [&](git::Draft& v) -> std::optional<std::string> {
       event.reset();
       auto now = version_of(tag_in(v, pkg, tag));
       if (!expect.met_by(now)) throw tag_not_as_expected(pkg, tag, expect, now);
@@ -300,7 +189,7 @@ class GitLedger final : public Ledger {
 
   std::vector<Event> history(const std::string& package, const HistoryQuery& query) override {
     const std::string& pkg = input_package(package);
-    View v = view();
+    git::Draft v = view();
     auto seqs = event_seqs(v, pkg);
     std::vector<Event> out;
     for (auto it = seqs.rbegin(); it != seqs.rend(); ++it) {
@@ -315,16 +204,17 @@ class GitLedger final : public Ledger {
 
   void put_record(const VersionRecord& record) override {
     check_import(record);
-    change(fmt::format("import {} {}", record.package, record.version), [&](View& v) -> std::optional<std::string> {
-      if (!put_record_in(v, record)) return std::nullopt;
-      return fmt::format("import {} {}\n\n{}", record.package, record.version, record_details(record));
-    });
+    change(fmt::format("import {} {}", record.package, record.version),
+           [&](git::Draft& v) -> std::optional<std::string> {
+             if (!put_record_in(v, record)) return std::nullopt;
+             return fmt::format("import {} {}\n\n{}", record.package, record.version, record_details(record));
+           });
   }
 
   void put_tag(const std::string& package, const std::string& tag, const TagValue& value) override {
     const std::string& pkg = input_package(package);
     input_tag(tag);
-    change(fmt::format("import tag {} {}", pkg, tag), [&](View& v) -> std::optional<std::string> {
+    change(fmt::format("import tag {} {}", pkg, tag), [&](git::Draft& v) -> std::optional<std::string> {
       if (!put_tag_in(v, pkg, tag, value)) return std::nullopt;
       return fmt::format("import tag {} {} {}", pkg, value.version, tag);
     });
@@ -332,11 +222,12 @@ class GitLedger final : public Ledger {
 
   void put_event(const Event& event) override {
     input_package(event.package);
-    change(fmt::format("import event {} {}", event.package, event.seq), [&](View& v) -> std::optional<std::string> {
-      auto stored = put_event_in(v, event);
-      if (!stored) return std::nullopt;
-      return fmt::format("import event {} {} ({})", stored->package, stored->seq, action_name(stored->action));
-    });
+    change(fmt::format("import event {} {}", event.package, event.seq),
+           [&](git::Draft& v) -> std::optional<std::string> {
+             auto stored = put_event_in(v, event);
+             if (!stored) return std::nullopt;
+             return fmt::format("import event {} {} ({})", stored->package, stored->seq, action_name(stored->action));
+           });
   }
 
   // One commit: the whole batch is published by one compare-and-swap, or nothing is.
@@ -347,7 +238,7 @@ class GitLedger final : public Ledger {
       input_tag(t.tag);
     }
     for (const auto& e : batch.events) input_package(e.package);
-    change("import", [&](View& v) -> std::optional<std::string> {
+    change("import", [&](git::Draft& v) -> std::optional<std::string> {
       std::size_t records = 0, tags = 0, events = 0;
       for (const auto& r : batch.records) records += put_record_in(v, r);
       for (const auto& t : batch.tags) tags += put_tag_in(v, t.package, t.tag, t.value);
@@ -360,7 +251,7 @@ class GitLedger final : public Ledger {
   std::string describe() const override { return description_; }
 
  private:
-  View view() { return View(repo_, repo_.read()); }
+  git::Draft view() { return git::Draft(repo_, repo_.read()); }
 
   // Runs `build` on the current tip until its commit is published by compare-and-swap,
   // or `build` decides there is nothing to do (nullopt) or throws.
@@ -369,7 +260,7 @@ class GitLedger final : public Ledger {
     for (std::string lost;;) {
       bool done = repo_.try_write(
           [&](const git::Snapshot& tip) -> std::optional<git::Commit> {
-            View v(repo_, tip);
+            git::Draft v(repo_, tip);
             auto message = build(v);
             if (!message) return std::nullopt;
             return v.take(std::move(*message));
@@ -398,9 +289,9 @@ class GitLedger final : public Ledger {
     return value ? std::optional(value->version) : std::nullopt;
   }
 
-  // --- reading the layout (through a View: the tip plus the change so far) ----------
+  // --- reading the layout (through a Draft: the tip plus the change so far) ----------
 
-  std::vector<std::uint64_t> numbered_files(View& v, const std::string& dir, const char* what) {
+  std::vector<std::uint64_t> numbered_files(git::Draft& v, const std::string& dir, const char* what) {
     std::vector<std::uint64_t> out;
     for (const auto& name : v.list(dir, false)) {
       auto n = numbered_json(name);
@@ -410,22 +301,22 @@ class GitLedger final : public Ledger {
     return out;  // ascending: the names are sorted and all of one length
   }
 
-  std::vector<std::uint64_t> versions_in(View& v, const std::string& pkg) {
-    return numbered_files(v, package_dir(pkg) + "/versions", "version");
+  std::vector<std::uint64_t> versions_in(git::Draft& v, const std::string& pkg) {
+    return numbered_files(v, versions_dir(pkg), "version");
   }
-  std::vector<std::uint64_t> event_seqs(View& v, const std::string& pkg) {
-    return numbered_files(v, package_dir(pkg) + "/events", "seq");
+  std::vector<std::uint64_t> event_seqs(git::Draft& v, const std::string& pkg) {
+    return numbered_files(v, events_dir(pkg), "seq");
   }
-  std::uint64_t highest_in(View& v, const std::string& pkg) {
+  std::uint64_t highest_in(git::Draft& v, const std::string& pkg) {
     auto all = versions_in(v, pkg);
     return all.empty() ? 0 : all.back();
   }
-  std::uint64_t next_seq(View& v, const std::string& pkg) {
+  std::uint64_t next_seq(git::Draft& v, const std::string& pkg) {
     auto all = event_seqs(v, pkg);
     return all.empty() ? 1 : all.back() + 1;
   }
 
-  std::optional<VersionRecord> record_in(View& v, const std::string& pkg, std::uint64_t version) {
+  std::optional<VersionRecord> record_in(git::Draft& v, const std::string& pkg, std::uint64_t version) {
     const std::string path = record_path(pkg, version);
     auto text = v.read(path);
     if (!text) return std::nullopt;
@@ -440,37 +331,25 @@ class GitLedger final : public Ledger {
     return checked_record(repo_.at(path), std::move(r));
   }
 
-  std::uint64_t counter_in(View& v, const std::string& pkg) {
+  std::uint64_t counter_in(git::Draft& v, const std::string& pkg) {
     auto text = v.read(counter_path(pkg));
     if (!text) return 1;
-    auto n = number_file(*text);
+    auto n = parse_number_file(*text);
     if (!n) throw corrupt(repo_.at(counter_path(pkg)), "is not a version number");
     return *n;
   }
 
-  std::optional<TagValue> tag_in(View& v, const std::string& pkg, const std::string& tag) {
+  std::optional<TagValue> tag_in(git::Draft& v, const std::string& pkg, const std::string& tag) {
     const std::string path = tag_path(pkg, tag);
     auto text = v.read(path);
     if (!text) return std::nullopt;
-    if (auto legacy = number_file(*text)) return TagValue{*legacy, 0, {}};
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    auto number = [&](const char* key) -> std::optional<std::uint64_t> {
-      auto it = j.find(key);
-      if (it == j.end() || !it->is_number_unsigned()) return std::nullopt;
-      return it->get<std::uint64_t>();
-    };
-    if (!j.is_object() || !number("version") || !number("seq"))
-      throw corrupt(repo_.at(path), "is neither a version number nor {\"version\", \"seq\"}");
-    TagValue value{*number("version"), *number("seq"), {}};
-    if (auto it = j.find("signatures"); it != j.end()) {
-      if (!it->is_array()) throw corrupt(repo_.at(path), "has signatures that are not an array");
-      for (const auto& s : *it) value.signatures.push_back(s.dump());
-    }
-    return checked_tag_value(repo_.at(path), pkg, tag, std::move(value));
+    auto value = parse_tag_file(*text);
+    if (!value) throw corrupt(repo_.at(path), "is neither a version number nor {\"version\", \"seq\", \"signatures\"}");
+    return checked_tag_value(repo_.at(path), pkg, tag, std::move(*value));
   }
 
-  std::map<std::string, TagValue> tag_values_in(View& v, const std::string& pkg) {
-    const std::string dir = package_dir(pkg) + "/tags";
+  std::map<std::string, TagValue> tag_values_in(git::Draft& v, const std::string& pkg) {
+    const std::string dir = tags_dir(pkg);
     std::map<std::string, TagValue> out;
     for (const auto& name : v.list(dir, false)) {
       checked_tag(repo_.at(dir + "/" + name), pkg, name);
@@ -479,7 +358,7 @@ class GitLedger final : public Ledger {
     return out;
   }
 
-  std::optional<Event> event_in(View& v, const std::string& pkg, std::uint64_t seq) {
+  std::optional<Event> event_in(git::Draft& v, const std::string& pkg, std::uint64_t seq) {
     const std::string path = event_path(pkg, seq);
     auto text = v.read(path);
     if (!text) return std::nullopt;
@@ -497,21 +376,21 @@ class GitLedger final : public Ledger {
   // --- writing the layout --------------------------------------------------------------
 
   // The record and a counter above it.
-  void write_record(View& v, const VersionRecord& r) {
-    v.write(record_path(r.package, r.version), indented(record_to_json(r)));
-    v.write(counter_path(r.package), fmt::format("{}\n", std::max(counter_in(v, r.package), r.version + 1)));
+  void write_record(git::Draft& v, const VersionRecord& r) {
+    v.write(record_path(r.package, r.version), record_file(r));
+    v.write(counter_path(r.package), number_file(std::max(counter_in(v, r.package), r.version + 1)));
   }
 
   // Stores `e` under its seq (0: the next one) and returns it as stored.
-  Event append_event(View& v, Event e) {
+  Event append_event(git::Draft& v, Event e) {
     if (e.seq == 0) e.seq = next_seq(v, e.package);
     validate_event(e);
-    v.write(event_path(e.package, e.seq), indented(event_to_json(e)));
+    v.write(event_path(e.package, e.seq), event_file(e));
     return e;
   }
 
   // The verbatim writes of an import; each returns whether it changed anything.
-  bool put_record_in(View& v, const VersionRecord& record) {
+  bool put_record_in(git::Draft& v, const VersionRecord& record) {
     if (auto existing = record_in(v, record.package, record.version)) {
       if (*existing == record) return false;
       throw version_exists_differently(record.package, record.version);
@@ -520,14 +399,14 @@ class GitLedger final : public Ledger {
     return true;
   }
 
-  bool put_tag_in(View& v, const std::string& pkg, const std::string& tag, const TagValue& value) {
+  bool put_tag_in(git::Draft& v, const std::string& pkg, const std::string& tag, const TagValue& value) {
     if (!record_in(v, pkg, value.version)) throw no_such_version(pkg, value.version);
     if (tag_in(v, pkg, tag) == value) return false;
     v.write(tag_path(pkg, tag), tag_file(value));
     return true;
   }
 
-  std::optional<Event> put_event_in(View& v, const Event& event) {
+  std::optional<Event> put_event_in(git::Draft& v, const Event& event) {
     if (event.seq != 0) {
       if (auto existing = event_in(v, event.package, event.seq)) {
         if (*existing == event) return std::nullopt;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <set>
 
 #include "core/files.h"
 #include "core/random.h"
@@ -23,7 +24,6 @@ struct Deleter {
 };
 template <typename T, void (*Free)(T*)>
 using Owned = std::unique_ptr<T, Deleter<T, Free>>;
-using CommitPtr = Owned<git_commit, git_commit_free>;
 using BlobPtr = Owned<git_blob, git_blob_free>;
 using EntryPtr = Owned<git_tree_entry, git_tree_entry_free>;
 using RefPtr = Owned<git_reference, git_reference_free>;
@@ -77,46 +77,6 @@ SignaturePtr signature(const std::string& name, const std::string& email) {
   return SignaturePtr(sig);
 }
 
-// What a fetch or push reports back through libgit2's callbacks.
-struct RemoteState {
-  int credential_calls = 0;
-  git_oid expected_old{};  // push: the old id the command must carry
-  bool moved = false;      // push: the server advertised another old id
-  std::string rejected;    // push: the server's reason for refusing our ref update
-};
-
-int credentials_cb(git_credential** out, const char*, const char* user_from_url, unsigned int allowed, void* payload) {
-  auto* state = static_cast<RemoteState*>(payload);
-  if (state->credential_calls++ > 0) return GIT_PASSTHROUGH;  // the agent's keys were refused
-  if (allowed & GIT_CREDENTIAL_SSH_KEY)
-    return git_credential_ssh_key_from_agent(out, user_from_url ? user_from_url : "git");
-  return GIT_PASSTHROUGH;
-}
-
-// Called with the commands about to be sent: their old ids are what receive-pack
-// compares the refs against. Anything but the tip we built on is a lost race.
-int push_negotiation_cb(const git_push_update** updates, size_t len, void* payload) {
-  auto* state = static_cast<RemoteState*>(payload);
-  for (size_t i = 0; i < len; ++i)
-    if (!git_oid_equal(&updates[i]->src, &state->expected_old)) state->moved = true;
-  return state->moved ? GIT_EUSER : 0;
-}
-
-int push_update_cb(const char*, const char* status, void* payload) {
-  if (status) static_cast<RemoteState*>(payload)->rejected = status;
-  return 0;
-}
-
-git_remote_callbacks callbacks_for(RemoteState& state) {
-  git_remote_callbacks callbacks;
-  git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
-  callbacks.credentials = credentials_cb;
-  callbacks.push_negotiation = push_negotiation_cb;
-  callbacks.push_update_reference = push_update_cb;
-  callbacks.payload = &state;
-  return callbacks;
-}
-
 }  // namespace
 
 bool is_valid_branch_name(const std::string& branch) {
@@ -125,20 +85,28 @@ bool is_valid_branch_name(const std::string& branch) {
   return !branch.empty() && git_reference_name_is_valid(&valid, ("refs/heads/" + branch).c_str()) == 0 && valid;
 }
 
-// An open connection to the remote, with the state its callbacks write to.
+// An open connection to the remote, with what libgit2's callbacks report back.
 struct Repo::Connection {
-  RemoteState state;
+  int credential_calls = 0;
+  git_oid expected_old{};  // push: the old id the command must carry
+  bool moved = false;      // push: the server advertised another old id
+  std::string rejected;    // push: the server's reason for refusing our ref update
   git_remote_callbacks callbacks;
   RemotePtr remote;
 
-  Connection(Repo& repo, git_direction direction, const char* what) : callbacks(callbacks_for(state)) {
+  Connection(Repo& repo, git_direction direction, const char* what) {
+    git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
+    callbacks.credentials = credentials_cb;
+    callbacks.push_negotiation = push_negotiation_cb;
+    callbacks.push_update_reference = push_update_cb;
+    callbacks.payload = this;
     git_remote* r = nullptr;
     repo.check(git_remote_create_anonymous(&r, repo.repo_.get(), repo.location_.remote.c_str()), "bad remote URL");
     remote.reset(r);
     repo.check_network(git_remote_connect(remote.get(), direction, &callbacks, nullptr, nullptr), what);
   }
   ~Connection() { git_remote_disconnect(remote.get()); }
-  Connection(const Connection&) = delete;  // the callbacks point at `state`
+  Connection(const Connection&) = delete;  // the callbacks point at it
   Connection& operator=(const Connection&) = delete;
 
   // The branch's tip as the server advertised it on this connection ("": none).
@@ -162,6 +130,24 @@ struct Repo::Connection {
     opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
     opts.prune = GIT_FETCH_NO_PRUNE;
     repo.check_network(git_remote_download(remote.get(), &refspecs, &opts), "cannot fetch");
+  }
+
+  static int credentials_cb(git_credential** out, const char*, const char* user, unsigned int allowed, void* self) {
+    if (static_cast<Connection*>(self)->credential_calls++ > 0) return GIT_PASSTHROUGH;  // the agent's keys failed
+    if (allowed & GIT_CREDENTIAL_SSH_KEY) return git_credential_ssh_key_from_agent(out, user ? user : "git");
+    return GIT_PASSTHROUGH;
+  }
+  // Called with the commands about to be sent: their old ids are what receive-pack
+  // compares the refs against. Anything but the tip we built on is a lost race.
+  static int push_negotiation_cb(const git_push_update** updates, size_t len, void* self) {
+    auto* c = static_cast<Connection*>(self);
+    for (size_t i = 0; i < len; ++i)
+      if (!git_oid_equal(&updates[i]->src, &c->expected_old)) c->moved = true;
+    return c->moved ? GIT_EUSER : 0;
+  }
+  static int push_update_cb(const char*, const char* status, void* self) {
+    if (status) static_cast<Connection*>(self)->rejected = status;
+    return 0;
   }
 };
 
@@ -261,44 +247,42 @@ Snapshot Repo::snapshot_at(const std::string& tip) {
   git_oid id = oid(tip);
   git_commit* c = nullptr;
   check(git_commit_lookup(&c, repo_.get(), &id), "cannot read the tip of " + location_.branch);
-  CommitPtr commit(c);
+  s.commit_.reset(c, git_commit_free);
   git_tree* t = nullptr;
-  check(git_commit_tree(&t, commit.get()), "cannot read the tree of " + location_.branch);
+  check(git_commit_tree(&t, c), "cannot read the tree of " + location_.branch);
   s.tip_ = tip;
   s.root_.reset(t, git_tree_free);
   return s;
 }
 
-std::optional<std::string> Repo::read_file(const Snapshot& at_tip, const std::string& path) {
-  if (!at_tip.root_) return std::nullopt;
+// The object at `path` (nullptr: none), which must be of `type`.
+git_object* Repo::lookup(const Snapshot& at_tip, const std::string& path, int type) {
+  if (!at_tip.root_) return nullptr;
   git_tree_entry* e = nullptr;
   int rc = git_tree_entry_bypath(&e, at_tip.root_.get(), path.c_str());
-  if (rc == GIT_ENOTFOUND) return std::nullopt;
+  if (rc == GIT_ENOTFOUND) return nullptr;
   check(rc, "cannot read " + path);
   EntryPtr entry(e);
-  if (git_tree_entry_type(e) != GIT_OBJECT_BLOB) throw ledger_kit::corrupt(at(path), "is not a file");
-  git_blob* b = nullptr;
-  check(git_blob_lookup(&b, repo_.get(), git_tree_entry_id(e)), "cannot read " + path);
-  BlobPtr blob(b);
-  auto size = static_cast<std::size_t>(git_blob_rawsize(b));
+  if (git_tree_entry_type(e) != type)
+    throw ledger_kit::corrupt(at(path), type == GIT_OBJECT_BLOB ? "is not a file" : "is not a directory");
+  git_object* o = nullptr;
+  check(git_tree_entry_to_object(&o, repo_.get(), e), "cannot read " + path);
+  return o;
+}
+
+std::optional<std::string> Repo::read_file(const Snapshot& at_tip, const std::string& path) {
+  BlobPtr blob(reinterpret_cast<git_blob*>(lookup(at_tip, path, GIT_OBJECT_BLOB)));
+  if (!blob) return std::nullopt;
+  auto size = static_cast<std::size_t>(git_blob_rawsize(blob.get()));
   if (size > kMaxFileBytes) throw ledger_kit::corrupt(at(path), "is larger than 1 MiB");
-  return std::string(static_cast<const char*>(git_blob_rawcontent(b)), size);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size);
 }
 
 std::vector<Entry> Repo::list_dir(const Snapshot& at_tip, const std::string& path) {
-  if (!at_tip.root_) return {};
-  git_tree_entry* e = nullptr;
-  int rc = git_tree_entry_bypath(&e, at_tip.root_.get(), path.c_str());
-  if (rc == GIT_ENOTFOUND) return {};
-  check(rc, "cannot read " + path);
-  EntryPtr entry(e);
-  if (git_tree_entry_type(e) != GIT_OBJECT_TREE) throw ledger_kit::corrupt(at(path), "is not a directory");
-  git_tree* t = nullptr;
-  check(git_tree_lookup(&t, repo_.get(), git_tree_entry_id(e)), "cannot read " + path);
-  TreePtr tree(t);
+  TreePtr tree(reinterpret_cast<git_tree*>(lookup(at_tip, path, GIT_OBJECT_TREE)));
   std::vector<Entry> out;
-  for (std::size_t i = 0, n = git_tree_entrycount(t); i < n; ++i) {
-    const git_tree_entry* child = git_tree_entry_byindex(t, i);
+  for (std::size_t i = 0, n = tree ? git_tree_entrycount(tree.get()) : 0; i < n; ++i) {
+    const git_tree_entry* child = git_tree_entry_byindex(tree.get(), i);
     out.push_back({git_tree_entry_name(child), git_tree_entry_type(child) == GIT_OBJECT_TREE});
   }
   return out;
@@ -381,23 +365,16 @@ std::string Repo::make_commit(const Snapshot& base, const Commit& commit) {
   std::string email = env_or("GIT_AUTHOR_EMAIL", "sacker@localhost");
   SignaturePtr author = signature(name, email);
   SignaturePtr committer = signature(env_or("GIT_COMMITTER_NAME", name), env_or("GIT_COMMITTER_EMAIL", email));
-  CommitPtr parent;
-  if (base.has_tip()) {
-    git_oid tip = oid(base.tip_);
-    git_commit* c = nullptr;
-    check(git_commit_lookup(&c, repo, &tip), "cannot read the tip");
-    parent.reset(c);
-  }
   // Every attempt's commit is unique, even for equal changes from one tip in the same
   // second: a push of a commit the remote already has would "succeed" without a CAS.
   std::string message = commit.message;
   while (!message.empty() && message.back() == '\n') message.pop_back();
   message += message.find('\n') == std::string::npos ? "\n\n" : "\n";
   message += fmt::format("Sacker-Writer: {} pid {} op {}\n", hostname(), getpid(), random_hex(8));
-  const git_commit* parents[] = {parent.get()};
+  const git_commit* parents[] = {base.commit_.get()};
   git_oid id;
   check(git_commit_create(&id, repo, nullptr, author.get(), committer.get(), "UTF-8", message.c_str(), tree.get(),
-                          parent ? 1 : 0, parents),
+                          base.commit_ ? 1 : 0, parents),
         "cannot write a commit");
   return hex(id);
 }
@@ -437,7 +414,7 @@ bool Repo::push(Connection& c, const Snapshot& base, const std::string& commit, 
     ~Cleanup() { git_reference_delete(ref); }
   } cleanup{source_ref.get()};
 
-  c.state.expected_old = oid(base.tip_);
+  c.expected_old = oid(base.tip_);
   std::string spec = fmt::format("{}:{}", source, ref_name_);
   char* specs[] = {spec.data()};
   git_strarray refspecs = {specs, 1};
@@ -445,13 +422,13 @@ bool Repo::push(Connection& c, const Snapshot& base, const std::string& commit, 
   git_push_options_init(&opts, GIT_PUSH_OPTIONS_VERSION);
   opts.callbacks = c.callbacks;
   int rc = git_remote_upload(c.remote.get(), &refspecs, &opts);
-  if (c.state.moved || rc == GIT_ENONFASTFORWARD) {
+  if (c.moved || rc == GIT_ENONFASTFORWARD) {
     lost_because = "the remote branch moved";
     return false;
   }
   check_network(rc, "cannot push");
-  if (!c.state.rejected.empty()) {
-    const std::string why = printable(c.state.rejected);
+  if (!c.rejected.empty()) {
+    const std::string why = printable(c.rejected);
     for (const char* word : {"declined", "denied", "deny", "forbidden", "ermission"})
       if (why.find(word) != std::string::npos)
         throw Error(ErrorKind::Denied,
@@ -461,6 +438,34 @@ bool Repo::push(Connection& c, const Snapshot& base, const std::string& commit, 
   }
   note_remote_tip(commit);
   return true;
+}
+
+// --- drafts -------------------------------------------------------------------------
+
+std::optional<std::string> Draft::read(const std::string& path) {
+  if (auto it = commit_.files.find(path); it != commit_.files.end()) return it->second;
+  return repo_.read_file(base_, path);
+}
+
+std::vector<std::string> Draft::list(const std::string& dir, bool dirs) {
+  std::set<std::string> names;
+  for (const auto& e : repo_.list_dir(base_, dir)) {
+    if (e.is_dir != dirs)
+      throw ledger_kit::corrupt(repo_.at(dir + "/" + e.name), dirs ? "is not a directory" : "is not a file");
+    names.insert(e.name);
+  }
+  const std::string prefix = dir + "/";
+  for (auto it = commit_.files.lower_bound(prefix); it != commit_.files.end() && it->first.starts_with(prefix); ++it) {
+    const std::string rest = it->first.substr(prefix.size());
+    const auto slash = rest.find('/');
+    if (dirs && slash != std::string::npos) names.insert(rest.substr(0, slash));
+    if (dirs || slash != std::string::npos) continue;
+    if (it->second)
+      names.insert(rest);
+    else
+      names.erase(rest);
+  }
+  return {names.begin(), names.end()};
 }
 
 // --- errors -------------------------------------------------------------------------

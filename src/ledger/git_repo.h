@@ -26,7 +26,9 @@
 #include "sacker/error.h"
 
 struct git_repository;
+struct git_commit;
 struct git_tree;
+struct git_object;
 
 namespace sacker::git {
 
@@ -49,6 +51,7 @@ class Snapshot {
  private:
   friend class Repo;
   std::string tip_;  // the commit id in hex
+  std::shared_ptr<git_commit> commit_;
   std::shared_ptr<git_tree> root_;
 };
 
@@ -103,6 +106,7 @@ class Repo {
   git_repository* open();
   git_repository* create();
   Snapshot snapshot_at(const std::string& tip);
+  git_object* lookup(const Snapshot& at_tip, const std::string& path, int type);
   std::string fetch_tip();
   bool has_object(const std::string& id);
   std::string make_commit(const Snapshot& base, const Commit& commit);
@@ -118,6 +122,30 @@ class Repo {
   std::string ref_name_;  // refs/heads/<branch>
   std::string hint_ref_;  // refs/remotes/sacker/<branch> in the cache: the last tip seen
   std::unique_ptr<git_repository, void (*)(git_repository*)> repo_;
+};
+
+// The files at one tip plus the edits of a commit being built on it: reads see the
+// edits, so a change (or a whole import) can build on itself.
+class Draft {
+ public:
+  Draft(Repo& repo, Snapshot base) : repo_(repo), base_(std::move(base)) {}
+
+  std::optional<std::string> read(const std::string& path);
+  // The names in directory `dir`, sorted; every entry must be a directory (`dirs`) or a
+  // file, else Error(Invalid) naming it.
+  std::vector<std::string> list(const std::string& dir, bool dirs);
+  void write(const std::string& path, std::string content) { commit_.files[path] = std::move(content); }
+  void remove(const std::string& path) { commit_.files[path] = std::nullopt; }
+  // The edits as a commit with `message`; the draft is spent.
+  Commit take(std::string message) {
+    commit_.message = std::move(message);
+    return std::move(commit_);
+  }
+
+ private:
+  Repo& repo_;
+  Snapshot base_;
+  Commit commit_;
 };
 
 }  // namespace sacker::git
