@@ -13,10 +13,13 @@ seconds=${1:-60}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${SACKER_FUZZ_BUILD_DIR:-$root/build-fuzz}
 
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DSACKER_BUILD_FUZZ=ON \
-  -DSACKER_BUILD_TESTS=OFF -DSACKER_BUILD_BENCH=OFF \
-  -DSACKER_WITH_GIT=OFF -DSACKER_WITH_ZK=OFF -DSACKER_WITH_POSTGRES=OFF -DSACKER_WITH_DYNAMO=OFF -DSACKER_WITH_ETCD=OFF \
-  >/dev/null
+# A build dir configured already (e.g. by scripts/ci-gates.sh) is used as it is.
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DSACKER_BUILD_FUZZ=ON \
+    -DSACKER_BUILD_TESTS=OFF -DSACKER_BUILD_BENCH=OFF \
+    -DSACKER_WITH_GIT=OFF -DSACKER_WITH_ZK=OFF -DSACKER_WITH_POSTGRES=OFF -DSACKER_WITH_DYNAMO=OFF -DSACKER_WITH_ETCD=OFF \
+    >/dev/null
+fi
 cmake --build "$build" -j2 --target fuzz
 
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}

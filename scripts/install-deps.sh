@@ -2,21 +2,29 @@
 # Installs everything sacker's build, tests and benchmarks need on a Debian 12 machine.
 # Run as root, no stdin needed. Idempotent: a second run only checks and exits quickly.
 #
-#   bash scripts/install-deps.sh              everything (build, test servers, tools)
-#   bash scripts/install-deps.sh --build-only what building sacker needs, nothing else
+#   bash scripts/install-deps.sh                everything (build, test servers, tools, browser)
+#   bash scripts/install-deps.sh --build-only   what building sacker needs, nothing else
+#   bash scripts/install-deps.sh --browser-only what tests/browser needs (Chromium, playwright-core)
 #
 # Debian packages: build dependencies, the test servers (Ceph RadosGW, ZooKeeper, etcd,
-# PostgreSQL, git daemon) and the clients/tools used by tests and benchmarks.
-# npm: dynalite (a DynamoDB-compatible server) into ${SACKER_TOOLS_DIR:-/opt/sacker-tools},
-# never into the repository.
+# PostgreSQL, git daemon, an MIT Kerberos KDC) and the clients/tools used by tests and benchmarks.
+# npm: dynalite (a DynamoDB-compatible server) and playwright-core (drives Chromium in
+# tests/browser) into ${SACKER_TOOLS_DIR:-/opt/sacker-tools}, never into the repository.
 #
-# Nothing may start at install time: the postinst scripts of etcd-server, ceph-*, radosgw and
-# postgresql call invoke-rc.d, which asks /usr/sbin/policy-rc.d. If that file is missing we put
-# a temporary "exit 101" there for the duration of the install (and remove it afterwards).
+# Nothing may start at install time: the postinst scripts of etcd-server, ceph-*, radosgw,
+# postgresql, krb5-kdc and krb5-admin-server call invoke-rc.d, which asks /usr/sbin/policy-rc.d.
+# If that file is missing we put a temporary "exit 101" there for the duration of the install
+# (and remove it afterwards). krb5-admin-server's postinst exits 1 when that start fails (and
+# kadmind has no realm at install time), so for it the file is not optional.
+# krb5-config asks debconf for a default realm and KDC host names; noninteractive needs no
+# preseeding: it takes the empty defaults and installs Debian's stock /etc/krb5.conf (realm
+# ATHENA.MIT.EDU, KDCs on the internet). Nothing of ours reads it: scripts/servers/kdc.sh
+# writes its own krb5.conf and every user of the realm sets KRB5_CONFIG to it.
 set -euo pipefail
 
 TOOLS_DIR=${SACKER_TOOLS_DIR:-/opt/sacker-tools}
 DYNALITE_VERSION=4.0.0
+PLAYWRIGHT_CORE_VERSION=1.64.1
 POLICY_RC=/usr/sbin/policy-rc.d
 
 start_ns=$(date +%s%N)
@@ -24,10 +32,12 @@ log() { echo "install-deps: $*"; }
 die() { echo "install-deps: $*" >&2; exit 1; }
 
 build_only=0
+browser_only=0
 case "${1:-}" in
   --build-only) build_only=1 ;;
+  --browser-only) browser_only=1 ;;
   "") ;;
-  *) die "usage: install-deps.sh [--build-only]" ;;
+  *) die "usage: install-deps.sh [--build-only | --browser-only]" ;;
 esac
 
 [ "$(id -u)" = 0 ] || die "must run as root"
@@ -36,6 +46,7 @@ build_pkgs=(
   cmake ninja-build g++ pkg-config ccache
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev libpugixml-dev libgit2-dev libzookeeper-mt-dev libpq-dev
+  libcpp-httplib-dev                     # sacker serve (src/serve); a compiled library, not header-only
   googletest libgmock-dev libbenchmark-dev
 )
 server_pkgs=(
@@ -44,9 +55,13 @@ server_pkgs=(
   etcd-server
   postgresql-15
   git                                    # git daemon
+  krb5-kdc krb5-admin-server             # a throw-away MIT Kerberos realm (kdc.sh: krb5kdc,
+                                         # kdb5_util, kadmin.local; kadmind is never started)
 )
 tool_pkgs=(
   awscli rclone python3-botocore hyperfine curl jq
+  krb5-user python3-gssapi               # kinit/klist/kvno; SPNEGO in the WebHDFS stand-in
+  wrk                                    # HTTP load for the sacker serve benchmark
   iproute2 procps util-linux             # ss, ps, setsid/runuser used by scripts/servers
 )
 # Node.js and npm (for dynalite): the image ships Node 20 with its own npm. Only when node is
@@ -55,10 +70,19 @@ node_pkgs=()
 command -v node >/dev/null 2>&1 || node_pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || node_pkgs+=(npm)
 
+# Browser tests (tests/browser/run.mjs): Debian's Chromium, driven by playwright-core over
+# its DevTools pipe. chromium-driver is not needed (no WebDriver). A font, so that
+# screenshots show text.
+browser_pkgs=(chromium fonts-dejavu-core)
+
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-wanted=("${build_pkgs[@]}")
-[ "$build_only" = 1 ] || wanted+=("${server_pkgs[@]}" "${tool_pkgs[@]}" "${node_pkgs[@]}")
+if [ "$browser_only" = 1 ]; then
+  wanted=("${browser_pkgs[@]}" "${node_pkgs[@]}")
+else
+  wanted=("${build_pkgs[@]}")
+  [ "$build_only" = 1 ] || wanted+=("${server_pkgs[@]}" "${tool_pkgs[@]}" "${browser_pkgs[@]}" "${node_pkgs[@]}")
+fi
 missing=()
 for p in "${wanted[@]}"; do
   installed "$p" || missing+=("$p")
@@ -101,27 +125,55 @@ if [ "$build_only" = 1 ]; then
   exit 0
 fi
 
-# --- dynalite (npm), pinned. 4.0.0 runs on Node 20 and needs no native build for in-memory use.
-dynalite_pkg=$TOOLS_DIR/node_modules/dynalite/package.json
-have_version() { [ -f "$dynalite_pkg" ] && node -p "require('$dynalite_pkg').version" 2>/dev/null; }
-npm_note="dynalite $DYNALITE_VERSION: already there"
-if [ "$(have_version || true)" != "$DYNALITE_VERSION" ]; then
-  log "npm install dynalite@$DYNALITE_VERSION into $TOOLS_DIR"
+# --- npm tools, pinned, into $TOOLS_DIR (one package.json there, never in the repository)
+npm_version() {  # the installed version of package $1, or nothing
+  local pkg=$TOOLS_DIR/node_modules/$1/package.json
+  [ -f "$pkg" ] && node -p "require('$pkg').version" 2>/dev/null
+}
+npm_pin() {  # npm_pin NAME VERSION: installs NAME@VERSION unless it is there; sets npm_note
+  if [ "$(npm_version "$1" || true)" = "$2" ]; then
+    npm_note+="${npm_note:+; }$1 $2: already there"
+    return
+  fi
+  log "npm install $1@$2 into $TOOLS_DIR"
   mkdir -p "$TOOLS_DIR"
   [ -f "$TOOLS_DIR/package.json" ] ||
     printf '{\n  "name": "sacker-tools",\n  "private": true\n}\n' > "$TOOLS_DIR/package.json"
-  (cd "$TOOLS_DIR" && npm install --no-audit --no-fund --loglevel=error --save-exact \
-    "dynalite@$DYNALITE_VERSION" </dev/null 2>&1 | { grep -v 'Unknown user config' || true; })
-  [ "$(have_version || true)" = "$DYNALITE_VERSION" ] || die "dynalite did not install into $TOOLS_DIR"
-  npm_note="dynalite $DYNALITE_VERSION: installed"
+  # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: playwright-core has no download step, but never
+  # let a playwright package fetch a browser (no internet here; we use Debian's).
+  (cd "$TOOLS_DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error \
+    --save-exact "$1@$2" </dev/null 2>&1 | { grep -v 'Unknown user config' || true; })
+  [ "$(npm_version "$1" || true)" = "$2" ] || die "$1 did not install into $TOOLS_DIR"
+  npm_note+="${npm_note:+; }$1 $2: installed"
+}
+npm_note=""
+
+if [ "$browser_only" = 0 ]; then
+  # dynalite 4.0.0 runs on Node 20 and needs no native build for in-memory use.
+  npm_pin dynalite "$DYNALITE_VERSION"
+fi
+
+# --- browser tests: playwright-core (a driver only, no browser inside), for Debian's Chromium.
+# 1.64.1 drives Chromium 156 here (Node >= 20).
+npm_pin playwright-core "$PLAYWRIGHT_CORE_VERSION"
+[ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing after install"
+
+if [ "$browser_only" = 1 ]; then
+  elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+  printf 'install-deps: browser test dependencies ready in %d.%02d s (%s; %s)\n' \
+    $((elapsed_ms / 1000)) $((elapsed_ms % 1000 / 10)) "$apt_note" "$npm_note"
+  exit 0
 fi
 
 # --- sanity: the binaries the server scripts need
-for b in cmake g++ radosgw radosgw-admin ceph-mon ceph-osd ceph etcd java git curl node; do
+for b in cmake g++ radosgw radosgw-admin ceph-mon ceph-osd ceph etcd java git curl node wrk \
+         krb5kdc kdb5_util kadmin.local kinit; do
   command -v "$b" >/dev/null 2>&1 || die "$b still missing after install"
 done
 [ -f /usr/share/java/zookeeper.jar ] || die "ZooKeeper jar missing after install"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "PostgreSQL initdb missing after install"
+# the WebHDFS stand-in runs on Debian's python3 (a python3 earlier in PATH lacks python3-gssapi)
+/usr/bin/python3 -c 'import gssapi' 2>/dev/null || die "python3-gssapi missing after install"
 
 elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 printf 'install-deps: done in %d.%02d s (%s; %s)\n' \

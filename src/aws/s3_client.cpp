@@ -620,4 +620,19 @@ void S3Client::create_bucket(const std::string& bucket) {
   fail(r, bucket, "");
 }
 
+bool S3Client::remove_conditional(const std::string& bucket, const std::string& key, const net::HttpHeaders& headers) {
+  net::HttpRequest req;
+  req.method = "DELETE";
+  req.url = url(bucket, key, "");
+  req.headers = headers;
+  // Not repeated after it may have reached the server: a repeat of a delete that
+  // landed would answer 412 and hide that it did.
+  req.idempotent = false;
+  net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
+  if (r.status == 204 || r.status == 200) return true;
+  if (r.status == 412) return false;
+  if (r.status == 404 && s3_error_code(r.body) != "NoSuchBucket") return true;
+  fail(r, bucket, key);
+}
+
 }  // namespace sacker::aws

@@ -183,6 +183,11 @@ class S3Client {
   // CreateBucket; fine if we own it already. Error(Conflict) if someone else does.
   void create_bucket(const std::string& bucket);
 
+  // DeleteObject with preconditions in `headers` (If-Match: <etag>). false on 412:
+  // the precondition failed and nothing was deleted. A server that ignores the
+  // header (RadosGW 16 does, tested) deletes unconditionally.
+  bool remove_conditional(const std::string& bucket, const std::string& key, const net::HttpHeaders& headers);
+
  private:
   net::HttpResponse send(net::HttpRequest request, const std::string& payload_sha256);
   std::string url(const std::string& bucket, const std::string& key, const std::string& query) const;

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "sacker/names.h"
 
@@ -137,21 +138,30 @@ Event checked_event(const std::string& ledger, Event event) {
   return event;
 }
 
-TagValue checked_tag_value(const std::string& ledger, const std::string& package, const std::string& tag,
-                           TagValue value) {
-  if (value.version == 0)
-    throw corrupt(ledger, fmt::format("tag '{}' of {} read from the ledger points to version 0", printable(tag),
-                                      printable(package)));
-  // The signatures of a tag are those of the event that set it: the same checks.
+namespace {
+
+// The one set of rules for a tag's value read back, whatever form it was stored in:
+// a version > 0 and the signatures of the event that set it under that event's rules
+// (each a canonical JSON object of at most 64 KiB, at most 16). With a package and a
+// tag, their names too. Throws validate_event's Error.
+void check_tag_value(const TagValue& value, const std::string& package, const std::string& tag) {
+  if (value.version == 0) throw Error(ErrorKind::Invalid, "'version' is not a positive integer");
   Event e;
   e.seq = 1;
-  e.action = EventAction::Tag;
-  e.package = package;
+  e.action = tag.empty() ? EventAction::Import : EventAction::Tag;
+  e.package = package.empty() ? "p" : package;
   e.tag = tag;
   e.version = value.version;
   e.signatures = value.signatures;
+  validate_event(e);
+}
+
+}  // namespace
+
+TagValue checked_tag_value(const std::string& ledger, const std::string& package, const std::string& tag,
+                           TagValue value) {
   try {
-    validate_event(e);
+    check_tag_value(value, package, tag);
   } catch (const Error& err) {
     throw corrupt(ledger, fmt::format("tag '{}' of {} read from the ledger is refused: {}", printable(tag),
                                       printable(package), err.what()));
@@ -187,6 +197,46 @@ std::vector<Event> select_history(std::vector<Event> events, const HistoryQuery&
     if (query.limit != 0 && out.size() >= query.limit) break;
   }
   return out;
+}
+
+std::string tag_value_to_json(const TagValue& value) {
+  nlohmann::ordered_json j;
+  j["version"] = value.version;
+  j["seq"] = value.seq;
+  if (!value.signatures.empty()) {
+    j["signatures"] = nlohmann::ordered_json::array();
+    for (const auto& s : value.signatures) j["signatures"].push_back(nlohmann::ordered_json::parse(s));
+  }
+  return j.dump();
+}
+
+TagValue checked_tag_value(const std::string& ledger, const std::string& where, const std::string& json) {
+  auto refused = [&](const std::string& why) {
+    return corrupt(ledger, fmt::format("{} holds a tag value that is refused: {}", where, why));
+  };
+  const auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw refused("not a JSON object");
+  TagValue value;
+  auto version = j.find("version");
+  if (version == j.end() || !version->is_number_unsigned()) throw refused("'version' is not a positive integer");
+  value.version = version->get<std::uint64_t>();
+  if (auto seq = j.find("seq"); seq != j.end()) {
+    if (!seq->is_number_unsigned()) throw refused("'seq' is not a non-negative integer");
+    value.seq = seq->get<std::uint64_t>();
+  }
+  if (auto signatures = j.find("signatures"); signatures != j.end()) {
+    if (!signatures->is_array()) throw refused("'signatures' is not an array");
+    for (const auto& s : *signatures) {
+      if (!s.is_object()) throw refused("a signature is not a JSON object");
+      value.signatures.push_back(s.dump());
+    }
+  }
+  try {
+    check_tag_value(value, {}, {});
+  } catch (const Error& e) {
+    throw refused(e.what());
+  }
+  return value;
 }
 
 }  // namespace ledger_kit

@@ -35,7 +35,8 @@ std::string checked_tag(const std::string& ledger, const std::string& package, s
 VersionRecord checked_record(const std::string& ledger, VersionRecord record);
 Event checked_event(const std::string& ledger, Event event);
 // A tag's value: a version > 0 and signatures under the rules of the event that set
-// it (each a canonical JSON object of at most 64 KiB, at most 16 of them).
+// it (each a canonical JSON object of at most 64 KiB, at most 16 of them); the package
+// and tag names as such an event's. The JSON form below applies the same rules.
 TagValue checked_tag_value(const std::string& ledger, const std::string& package, const std::string& tag,
                            TagValue value);
 
@@ -50,5 +51,13 @@ EventAction tag_action(const ChangeContext& ctx);
 
 // Newest first, filtered and limited as `query` says, from events in any order.
 std::vector<Event> select_history(std::vector<Event> events, const HistoryQuery& query);
+
+// A tag's value as the ledgers that store documents keep it:
+// {"version":V,"seq":S} plus "signatures" (canonical JSON objects) when there are any.
+std::string tag_value_to_json(const TagValue& value);
+// Reads one back (hostile input): a JSON object with an unsigned "version", "seq" and
+// an array of "signatures" objects, then the rules of the TagValue form above (names
+// aside: the caller checks those). Otherwise throws corrupt(ledger, "<where> ...").
+TagValue checked_tag_value(const std::string& ledger, const std::string& where, const std::string& json);
 
 }  // namespace sacker::ledger_kit

@@ -1,744 +1,508 @@
 // dynamo://region/table-prefix — the DynamoDB ledger, on the tables of the original
-// Python sacker, spoken over the DynamoDB JSON protocol (POST / with X-Amz-Target,
-// SigV4 service "dynamodb") through net/http.h. No transactions are used (dynalite,
-// the local test server, has none): every step is one conditional single-item write.
+// Python sacker plus one for history, spoken through aws/dynamo_client.h.
+// DynamoDB's TransactWriteItems is not used: dynalite 4.0, the test server, does not
+// have it (tested: UnknownOperationException). Every step is one conditional write
+// on one item, and a change and its event are made atomic by putting the event in
+// the item the change writes.
 //
-// Layout (<prefix> = the URI path, a valid table name):
-//   table <prefix>        hash package_name (S), range version (N): one item per version
-//       sha (S), basename (S), mode (N), metadata (S: a JSON object of strings, as the
-//       original wrote it with json.dumps; a map M of S is read too), size (N), created (N).
+// Layout (<prefix> = the URI path, a valid table name; items: dynamo_items.h):
+//   table <prefix>          hash package_name (S), range version (N): one item per version
+//       sha, basename, mode, metadata (S: a JSON object, as the original wrote it), size,
+//       created; signatures (S: a JSON array); event (S: the add event, event_to_json).
 //       The original wrote neither size nor created (read as 0) and stored the whole
 //       st_mode (0100644): a regular-file type is masked off, anything else is Invalid.
-//   table <prefix>-tags   hash package_name (S), range tag (S): version (N)
-//       plus one reserved item per package, tag = "#next" (tag names are
-//       [A-Za-z0-9._-], so '#' can never collide), attribute `allocated` (N): the
-//       highest version number ever handed out for the package.
+//   table <prefix>-tags     hash package_name (S), range tag (S): version (N); seq (N, the
+//       event that set it; absent: set before history, seq 0); signatures (S); event (S).
+//       Per package one reserved item, tag "#next": allocated (N), the highest version
+//       handed out, and last_seq (N), the highest event seq handed out.
+//   table <prefix>-events   hash package_name (S), range seq (N): event (S), tag (S).
+//       New with history: `init` creates it (an existing ledger needs `sacker init` once
+//       before its first untag or remove; adds, tags and reads work without it).
+// The first add or import to a ledger without tables creates them (as `init`).
 //
-// Versions (why it is race-free):
-//   add    1. UpdateItem "#next" ADD allocated 1, returning the new value n. The ADD
-//             is atomic, so every n goes to exactly one caller, and the counter never
-//             goes down, so no n is handed out twice, whatever is removed later.
-//             (Retried after a lost answer it skips a number, never repeats one.)
-//          2. PutItem version n with attribute_not_exists(version). It succeeds unless
-//             someone who does not reserve wrote n: the original tool (max + 1), an
-//             import, versions that predate the counter. Then (the item is not ours:
-//             a retried PutItem of our own reads back equal) the counter is raised to
-//             the highest stored version (a conditional SET that only raises) and we
-//             start over at 1 with jittered backoff, up to kAddAttempts times.
-//          Concurrent adders never retry: 4 x 50 adds give exactly 1..200.
-//          Unlike "read max, put max + 1, advance counter", a slow adder holding an old
-//          read can never re-create a number that `remove` just deleted. The price: an
-//          adder that dies between 1 and 2 leaves a hole (a number never used, which
-//          reads like a removed version). A put that the server refused outright
-//          (denied, invalid) hands its number back if nobody reserved after it.
-//   put_record (import) raises the counter to >= v first, then puts v conditionally:
-//          later adds get numbers above v; an equal existing record is a no-op.
-//   remove checks the tags, raises the counter to >= v if v exists (for versions that
-//          predate the counter), deletes, and checks the tags again: if a set_tag
-//          slipped in between, it puts the deleted item back and answers Conflict.
-//   set_tag checks the version, puts the tag, checks the version again and takes the
-//          tag back (NotFound) if a remove won the race.
+// Versions (why they are unique):
+//   add    1. UpdateItem "#next" ADD allocated 1, last_seq 1, returning both: (n, s). The
+//             ADD is atomic and only counts up, so every n and every s goes to one caller,
+//             never twice, whatever is removed later. (A repeat after a lost answer skips
+//             a number, never repeats one.)
+//          2. PutItem version n, carrying its add event (seq s), with
+//             attribute_not_exists(version). It succeeds unless someone who does not
+//             reserve wrote n (the original tool, an import, versions older than the
+//             counter): then the counter is raised over the highest stored version (a
+//             conditional SET that only raises) and the add starts over (kit Retry).
+//          Concurrent adders never collide: 4 x 50 adds give exactly 1..200. An adder
+//          that dies between 1 and 2 leaves a hole (like a removed version). A put that
+//          the server refused outright hands its number back if nobody reserved after it.
+//   put_record (import) raises the counter to >= v first, so later adds go above it.
+//
+// Events (why every change has exactly one, and never one without its change):
+//   add        the event is in the version item: the one conditional PutItem makes both.
+//   set_tag    compare-and-swap: read the tag item, reserve s (ADD last_seq), PutItem the
+//              tag item carrying its event with the condition "the item is as read"
+//              (attribute_not_exists(tag) for a new tag, else version = :read AND seq =
+//              :read, or attribute_not_exists(seq) for a tag from before history); a lost
+//              race reads again (kit Retry). The move and its event are one write.
+//   remove_tag, remove_version  a DeleteItem carries nothing: the event item is put
+//              right after the conditional delete. A writer killed in between leaves the
+//              removal without its event (history ends at the tag's last move or the
+//              version's add); never an event without its change.
+//   Before a tag item or a version item is replaced or deleted, the event it carries is
+//   copied to the events table (attribute_not_exists(seq): a repeat is a no-op), so no
+//   event is lost with its item. `history` merges the events table with the events the
+//   current version and tag items carry. seqs come from one atomic counter per package:
+//   strictly increasing, in the order they were reserved; a move reserves its seq after
+//   reading the tag item the previous move wrote, so a tag's history is always a chain.
+//
+// Tag versus remove (no transactions): set_tag checks the version, writes, and checks
+// again; if a remove won, it puts the replaced tag item back (or deletes its own, both
+// conditional on its seq) and answers NotFound. remove_version checks the tags, deletes
+// (ReturnValues ALL_OLD), checks again, and puts the item back with Conflict if a tag
+// arrived. Either way no tag is left on a removed version.
+//
 // Reads are ConsistentRead; Query and Scan follow LastEvaluatedKey. `latest` is one
 // Query (descending, Limit 1). `packages` scans <prefix> projecting package_name.
+// Imports are applied one write at a time (the default import_batch): an import that
+// fails leaves what it wrote so far; running it again finishes it.
 #include "ledger/dynamo_ledger.h"
 
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
-#include <memory>
-#include <nlohmann/json.hpp>
-#include <random>
 #include <set>
 #include <thread>
 
-#include "aws/aws_config.h"
-#include "aws/aws_credentials.h"
-#include "net/http.h"
-#include "aws/sigv4.h"
-#include "sacker/config.h"
+#include "aws/dynamo_client.h"
+#include "kit/ledger_kit.h"
+#include "kit/retry.h"
+#include "kit/uri_options.h"
+#include "ledger/dynamo_items.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 
 namespace sacker {
 namespace {
 
-using nlohmann::json;
-
-constexpr const char* kCounterTag = "#next";
-constexpr int kAddAttempts = 50;
-constexpr int kThrottleAttempts = 10;
-constexpr auto kTableWait = std::chrono::minutes(5);
-
-bool valid_table_name(std::string_view name) {
-  if (name.size() < 3 || name.size() > 255) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-           c == '-';
-  });
-}
-
-json S(const std::string& s) { return json{{"S", s}}; }
-json N(std::uint64_t n) { return json{{"N", std::to_string(n)}}; }
-json N(std::int64_t n) { return json{{"N", std::to_string(n)}}; }
-
-// DynamoDB's error code: "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException" -> the part after '#'.
-std::string error_code(const json& body) {
-  if (!body.is_object() || !body.contains("__type") || !body["__type"].is_string()) return {};
-  std::string t = body["__type"].get<std::string>();
-  auto hash = t.rfind('#');
-  return hash == std::string::npos ? t : t.substr(hash + 1);
-}
-
-std::string error_message(const json& body) {
-  for (const char* k : {"message", "Message"})
-    if (body.is_object() && body.contains(k) && body[k].is_string()) return body[k].get<std::string>();
-  return {};
-}
-
-bool is_throttling(const std::string& code) {
-  return code == "ProvisionedThroughputExceededException" || code == "ThrottlingException" ||
-         code == "RequestLimitExceeded" || code == "LimitExceededException";
-}
-
-ErrorKind kind_for(const std::string& code, long status) {
-  static const std::set<std::string> denied = {
-      "AccessDeniedException",     "UnrecognizedClientException", "MissingAuthenticationTokenException",
-      "InvalidSignatureException", "ExpiredTokenException",       "IncompleteSignatureException",
-      "InvalidClientTokenId",      "SignatureDoesNotMatch",       "MissingAuthenticationToken"};
-  if (denied.count(code)) return ErrorKind::Denied;
-  if (is_throttling(code) || code == "InternalServerError" || code == "ServiceUnavailable" || status >= 500)
-    return ErrorKind::Unavailable;
-  if (code == "ValidationException" || code == "SerializationException") return ErrorKind::Invalid;
-  if (code == "ResourceNotFoundException") return ErrorKind::NotFound;
-  if (code == "ConditionalCheckFailedException" || code == "ResourceInUseException" ||
-      code == "TransactionConflictException")
-    return ErrorKind::Conflict;
-  return net::error_kind_for_status(status);
-}
+using namespace dynamo_items;
+using namespace ledger_kit;
 
 class DynamoLedger final : public Ledger {
  public:
   DynamoLedger(std::string region, std::string table, std::string describe, int page_size)
-      : region_(std::move(region)),
-        table_(std::move(table)),
+      : table_(std::move(table)),
         tags_table_(table_ + "-tags"),
+        events_table_(table_ + "-events"),
         describe_(std::move(describe)),
+        what_("dynamo ledger " + describe_),
         page_size_(page_size),
-        config_(aws::AwsConfig::load(process_env())),
-        rng_(std::random_device{}()) {
-    if (region_.empty()) region_ = config_.region();
-    auto endpoint = config_.endpoint("dynamodb");
-    if (endpoint.custom) {
-      endpoint_ = endpoint.url;
-    } else {
-      endpoint_ =
-          fmt::format("https://dynamodb.{}.amazonaws.com{}", region_, region_.rfind("cn-", 0) == 0 ? ".cn" : "");
-    }
-    credentials_ = aws::make_default_credentials_provider(config_);
-    net::HttpOptions options;
-    options.ca_bundle = config_.ca_bundle();
-    http_ = std::make_unique<net::HttpClient>(options);
-  }
+        client_(std::move(region), what_) {}
 
   void init() override {
-    create_table(table_, "version", "N");
-    create_table(tags_table_, "tag", "S");
-    wait_active(table_, "version", "N");
-    wait_active(tags_table_, "tag", "S");
+    const aws::DynamoKey package{"package_name", "S"};
+    for (auto [table, range] :
+         {std::pair{&table_, aws::DynamoKey{"version", "N"}}, std::pair{&tags_table_, aws::DynamoKey{"tag", "S"}},
+          std::pair{&events_table_, aws::DynamoKey{"seq", "N"}}})
+      client_.create_table(*table, package, range);
+    for (auto [table, range] :
+         {std::pair{&table_, aws::DynamoKey{"version", "N"}}, std::pair{&tags_table_, aws::DynamoKey{"tag", "S"}},
+          std::pair{&events_table_, aws::DynamoKey{"seq", "N"}}})
+      client_.wait_active(*table, package, range);
   }
 
   std::vector<std::string> packages() override {
-    std::set<std::string> names;
-    json req = {{"TableName", table_},
-                {"ProjectionExpression", "#p"},
-                {"ExpressionAttributeNames", {{"#p", "package_name"}}},
-                {"ConsistentRead", true}};
-    paginate("Scan", table_, req, [&](const json& item) {
-      std::string name = string_attr(item, "package_name", table_, "(scan)");
-      guard(table_, "(scan)", [&] { validate_package_name(name); });
-      names.insert(std::move(name));
+    return or_absent<std::vector<std::string>>([&]() -> std::vector<std::string> {
+      std::set<std::string> names;
+      json req = {{"TableName", table_},
+                  {"ProjectionExpression", "#p"},
+                  {"ExpressionAttributeNames", {{"#p", "package_name"}}},
+                  {"ConsistentRead", true}};
+      client_.paginate("Scan", table_, req, page_size_, [&](const json& item) {
+        names.insert(checked_package(what_, string_attr(item, "package_name", tables_.where(table_, "(scan)"))));
+        return true;
+      });
+      return {names.begin(), names.end()};
     });
-    return {names.begin(), names.end()};
   }
 
   std::vector<std::uint64_t> versions(const std::string& package) override {
-    std::vector<std::uint64_t> out;
-    json req = version_query(package);
-    req["ProjectionExpression"] = "#v";
-    req["ExpressionAttributeNames"]["#v"] = "version";
-    paginate("Query", table_, req, [&](const json& item) { out.push_back(version_of(item, package)); });
-    return out;
+    return or_absent<std::vector<std::uint64_t>>([&]() -> std::vector<std::uint64_t> {
+      std::vector<std::uint64_t> out;
+      client_.paginate("Query", table_, tables_.by_package(table_, package, "version"), page_size_,
+                       [&](const json& item) {
+                         out.push_back(positive_attr(item, "version", tables_.where(table_, package)));
+                         return true;
+                       });
+      return out;
+    });
   }
 
   std::optional<std::uint64_t> latest(const std::string& package) override {
-    json req = version_query(package);
-    req["ProjectionExpression"] = "#v";
-    req["ExpressionAttributeNames"]["#v"] = "version";
-    req["ScanIndexForward"] = false;
-    req["Limit"] = 1;
-    json resp = call("Query", table_, req, true);
-    const json& items = resp.value("Items", json::array());
-    if (!items.is_array() || items.empty()) return std::nullopt;
-    return version_of(items[0], package);
+    return or_absent<std::optional<std::uint64_t>>([&]() -> std::optional<std::uint64_t> {
+      json req = tables_.by_package(table_, package, "version");
+      req["ScanIndexForward"] = false;
+      req["Limit"] = 1;
+      json resp = client_.call("Query", table_, req);
+      const json& items = resp.value("Items", json::array());
+      if (!items.is_array() || items.empty()) return std::nullopt;
+      return positive_attr(items[0], "version", tables_.where(table_, package));
+    });
   }
 
   std::optional<VersionRecord> get(const std::string& package, std::uint64_t version) override {
-    json resp = call("GetItem", table_,
-                     {{"TableName", table_}, {"Key", version_key(package, version)}, {"ConsistentRead", true}}, true);
-    if (!resp.contains("Item")) return std::nullopt;
-    return parse_record(resp["Item"], package);
+    return or_absent<std::optional<VersionRecord>>([&]() -> std::optional<VersionRecord> {
+      auto item = tables_.read_version(package, version);
+      if (!item) return std::nullopt;
+      return std::move(item->record);
+    });
   }
 
   std::vector<VersionRecord> records(const std::string& package) override {
-    std::vector<VersionRecord> out;
-    paginate("Query", table_, version_query(package),
-             [&](const json& item) { out.push_back(parse_record(item, package)); });
-    return out;
+    return or_absent<std::vector<VersionRecord>>([&]() -> std::vector<VersionRecord> {
+      std::vector<VersionRecord> out;
+      client_.paginate("Query", table_, tables_.by_package(table_, package), page_size_, [&](const json& item) {
+        out.push_back(parse_version_item(item, package, tables_.where(table_, package)).record);
+        return true;
+      });
+      return out;
+    });
   }
 
-  std::uint64_t add(const VersionRecord& record) override {
-    check_encodable(record);  // before a number is reserved for it
+  std::uint64_t add(const VersionRecord& record, const ChangeContext& ctx) override {
+    std::uint64_t version = 0;
+    with_tables([&] { version = add_once(record, ctx); });
+    return version;
+  }
+
+  std::uint64_t add_once(const VersionRecord& record, const ChangeContext& ctx) {
+    (void)version_item(record, nullptr);  // refuses what DynamoDB cannot store before a number is reserved
+    Retry retry(RetryPolicy::contention(), fmt::format("{}: add to {}", what_, record.package));
     VersionRecord r = record;
-    for (int attempt = 0; attempt < kAddAttempts; ++attempt) {
-      r.version = reserve(r.package);
+    for (;;) {
+      auto [version, seq] = counters_.reserve(r.package, true);
+      r.version = version;
+      r.signatures = ctx.sign_record ? ctx.sign_record(r) : std::vector<std::string>{};
+      Event e = make_event(EventAction::Add, ctx, r.package, r.version, {}, std::nullopt, r.sha256);
+      e.seq = seq;
+      const json item = version_item(r, &e);
       bool written = false;
       try {
-        written = put_version(r);
-      } catch (const Error& e) {
+        written = tables_.put_if_absent(table_, item, "version");
+      } catch (const Error& err) {
         // Refused outright (nothing written): give the number back if it is still the last one.
-        if (e.kind() == ErrorKind::Denied || e.kind() == ErrorKind::Invalid || e.kind() == ErrorKind::NotFound)
-          give_back(r.package, r.version);
+        if (err.kind() == ErrorKind::Denied || err.kind() == ErrorKind::Invalid || err.kind() == ErrorKind::NotFound)
+          counters_.give_back(r.package, r.version);
         throw;
       }
-      if (written || is_ours(r)) return r.version;
+      if (written || tables_.holds(table_, version_key(r.package, r.version), item)) return r.version;
       // Written by someone who does not reserve: lift the counter over what is stored.
-      if (auto highest = latest(r.package)) raise_counter(r.package, *highest);
-      backoff(attempt);
+      if (auto highest = latest(r.package)) counters_.raise(r.package, "allocated", *highest);
+      retry.failed(FailureCause::LostRace,
+                   fmt::format("version {} was taken by a writer without the counter", version));
     }
-    throw Error(ErrorKind::Conflict, fmt::format("dynamo ledger {}: add {}: version numbers kept colliding with "
-                                                 "writers that bypass the counter; gave up after {} attempts",
-                                                 describe_, record.package, kAddAttempts));
   }
 
-  void put_record(const VersionRecord& record) override {
-    if (record.version == 0) throw Error(ErrorKind::Invalid, "put_record: version must be positive");
-    check_encodable(record);
-    raise_counter(record.package, record.version);
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      if (put_version(record)) return;
-      auto existing = get(record.package, record.version);
-      if (!existing) continue;  // removed in between: try again
-      if (*existing == record) return;
-      throw Error(ErrorKind::Conflict,
-                  fmt::format("{} version {} already exists with other content", record.package, record.version));
-    }
-    throw Error(ErrorKind::Conflict,
-                fmt::format("{} version {} changed under us while importing it", record.package, record.version));
-  }
-
-  bool remove_version(const std::string& package, std::uint64_t version) override {
+  std::optional<Event> remove_version(const std::string& package, std::uint64_t version,
+                                      const ChangeContext& ctx) override {
     refuse_if_tagged(package, version, "");
-    if (!version_exists(package, version)) return false;  // and leave the counter alone
-    raise_counter(package, version);
+    auto existing = tables_.read_version(package, version);
+    if (!existing) return std::nullopt;  // and leave the counter alone
+    require_events_table();
+    counters_.raise(package, "allocated", version);
+    const std::uint64_t seq = counters_.reserve(package, false).second;
+    if (existing->event) tables_.keep_event(*existing->event);
     json resp =
-        call("DeleteItem", table_,
-             {{"TableName", table_}, {"Key", version_key(package, version)}, {"ReturnValues", "ALL_OLD"}}, true);
-    if (!resp.contains("Attributes") || !resp["Attributes"].is_object() || resp["Attributes"].empty()) return false;
+        client_.call("DeleteItem", table_,
+                     {{"TableName", table_}, {"Key", version_key(package, version)}, {"ReturnValues", "ALL_OLD"}});
+    if (!resp.contains("Attributes") || !resp["Attributes"].is_object() || resp["Attributes"].empty())
+      return std::nullopt;  // removed by someone else meanwhile: theirs to record
     try {
       refuse_if_tagged(package, version, " meanwhile");
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::Conflict) throw;
-      // A set_tag raced us: put the record back as it was.
-      call_conditional("PutItem", table_,
-                       {{"TableName", table_},
-                        {"Item", resp["Attributes"]},
-                        {"ConditionExpression", "attribute_not_exists(#v)"},
-                        {"ExpressionAttributeNames", {{"#v", "version"}}}},
-                       true);
+      tables_.put_if_absent(table_, resp["Attributes"], "version");  // a set_tag raced us: put the record back
       throw;
     }
-    return true;
+    Event e = make_event(EventAction::Remove, ctx, package, version, {}, std::nullopt, existing->record.sha256);
+    e.seq = seq;
+    tables_.put_if_absent(events_table_, event_item(e), "seq");
+    return e;
   }
 
-  std::map<std::string, std::uint64_t> tags(const std::string& package) override {
-    std::map<std::string, std::uint64_t> out;
-    json req = {{"TableName", tags_table_},
-                {"KeyConditionExpression", "#p = :p"},
-                {"ExpressionAttributeNames", {{"#p", "package_name"}}},
-                {"ExpressionAttributeValues", {{":p", S(package)}}},
-                {"ConsistentRead", true}};
-    paginate("Query", tags_table_, req, [&](const json& item) {
-      std::string tag = string_attr(item, "tag", tags_table_, package);
-      if (!tag.empty() && tag[0] == '#') return;  // reserved items (the counter)
-      out[tag] = tag_version(item, package, tag);
+  std::map<std::string, TagValue> tag_values(const std::string& package) override {
+    return or_absent<std::map<std::string, TagValue>>([&]() -> std::map<std::string, TagValue> {
+      std::map<std::string, TagValue> out;
+      for (auto& [tag, item] : tables_.tag_items(package)) out[tag] = item.value;
+      return out;
     });
-    return out;
   }
 
-  std::optional<std::uint64_t> tag(const std::string& package, const std::string& tag) override {
-    check_user_tag(tag);
-    json resp = call("GetItem", tags_table_,
-                     {{"TableName", tags_table_}, {"Key", tag_key(package, tag)}, {"ConsistentRead", true}}, true);
-    if (!resp.contains("Item")) return std::nullopt;
-    return tag_version(resp["Item"], package, tag);
+  std::optional<TagValue> tag_value(const std::string& package, const std::string& tag) override {
+    return or_absent<std::optional<TagValue>>([&]() -> std::optional<TagValue> {
+      auto item = tables_.read_tag(package, tag);
+      if (!item) return std::nullopt;
+      return item->value;
+    });
   }
 
-  void set_tag(const std::string& package, const std::string& tag, std::uint64_t version) override {
+  std::optional<Event> set_tag(const std::string& package, const std::string& tag, std::uint64_t version,
+                               const TagExpectation& expect, const ChangeContext& ctx) override {
     check_user_tag(tag);
-    auto missing = [&] { return Error(ErrorKind::NotFound, fmt::format("{} has no version {}", package, version)); };
-    if (!version_exists(package, version)) throw missing();
-    json item = tag_key(package, tag);
-    item["version"] = N(version);
-    call("PutItem", tags_table_, {{"TableName", tags_table_}, {"Item", item}}, true);
-    if (!version_exists(package, version)) {
-      // A remove_version won the race: take our tag back unless it moved on already.
-      call_conditional("DeleteItem", tags_table_,
-                       {{"TableName", tags_table_},
-                        {"Key", tag_key(package, tag)},
-                        {"ConditionExpression", "#v = :v"},
-                        {"ExpressionAttributeNames", {{"#v", "version"}}},
-                        {"ExpressionAttributeValues", {{":v", N(version)}}}},
-                       true);
-      throw missing();
+    Retry retry(RetryPolicy::contention(), fmt::format("{}: tag {} {} {}", what_, package, version, tag));
+    for (;;) {
+      auto target = tables_.read_version(package, version);
+      if (!target) throw no_such_version(package, version);
+      auto current = tables_.read_tag(package, tag);
+      const auto now = current ? std::optional(current->value.version) : std::nullopt;
+      if (!expect.met_by(now)) throw tag_not_as_expected(package, tag, expect, now);
+      if (now == version) return std::nullopt;
+      Event e = make_event(tag_action(ctx), ctx, package, version, tag, now, target->record.sha256);
+      e.seq = counters_.reserve(package, false).second;
+      if (ctx.sign_event) e.signatures = ctx.sign_event(e);
+      if (current && current->event) tables_.keep_event(*current->event);
+      json request = {{"TableName", tags_table_}, {"Item", tag_item(package, tag, {version, e.seq, e.signatures}, &e)}};
+      as_read(request, current);
+      if (!client_.call_conditional("PutItem", tags_table_, request)) {
+        retry.failed(FailureCause::LostRace, "the tag moved meanwhile");
+        continue;
+      }
+      if (!tables_.read_version(package, version)) {
+        // A remove_version won the race: put back what we replaced, if ours is still there.
+        json undo = {{"TableName", tags_table_},
+                     {"ConditionExpression", "#s = :s"},
+                     {"ExpressionAttributeNames", {{"#s", "seq"}}},
+                     {"ExpressionAttributeValues", {{":s", N(e.seq)}}}};
+        if (current) {
+          undo["Item"] = tag_item(package, tag, current->value, current->event ? &*current->event : nullptr);
+          client_.call_conditional("PutItem", tags_table_, undo);
+        } else {
+          undo["Key"] = tag_key(package, tag);
+          client_.call_conditional("DeleteItem", tags_table_, undo);
+        }
+        throw Error(ErrorKind::NotFound,
+                    fmt::format("{} has no version {} (removed while being tagged)", package, version));
+      }
+      return e;
     }
   }
 
-  bool remove_tag(const std::string& package, const std::string& tag) override {
+  std::optional<Event> remove_tag(const std::string& package, const std::string& tag, const TagExpectation& expect,
+                                  const ChangeContext& ctx) override {
     check_user_tag(tag);
-    json resp = call("DeleteItem", tags_table_,
-                     {{"TableName", tags_table_}, {"Key", tag_key(package, tag)}, {"ReturnValues", "ALL_OLD"}}, true);
-    return resp.contains("Attributes") && resp["Attributes"].is_object() && !resp["Attributes"].empty();
+    Retry retry(RetryPolicy::contention(), fmt::format("{}: untag {} {}", what_, package, tag));
+    for (;;) {
+      auto current = tables_.read_tag(package, tag);
+      const auto now = current ? std::optional(current->value.version) : std::nullopt;
+      if (!expect.met_by(now)) throw tag_not_as_expected(package, tag, expect, now);
+      if (!now) return std::nullopt;
+      require_events_table();
+      std::string sha = current->event && current->event->version == *now ? current->event->sha256 : "";
+      if (sha.empty())
+        if (auto r = tables_.read_version(package, *now)) sha = r->record.sha256;
+      const std::uint64_t seq = counters_.reserve(package, false).second;
+      if (current->event) tables_.keep_event(*current->event);
+      json request = {{"TableName", tags_table_}, {"Key", tag_key(package, tag)}};
+      as_read(request, current);
+      if (!client_.call_conditional("DeleteItem", tags_table_, request)) {
+        retry.failed(FailureCause::LostRace, "the tag moved meanwhile");
+        continue;
+      }
+      Event e = make_event(EventAction::Untag, ctx, package, 0, tag, now, sha);
+      e.seq = seq;
+      tables_.put_if_absent(events_table_, event_item(e), "seq");
+      return e;
+    }
+  }
+
+  std::vector<Event> history(const std::string& package, const HistoryQuery& query) override {
+    return or_absent<std::vector<Event>>([&] { return read_history(package, query); });
+  }
+
+  void put_record(const VersionRecord& record) override {
+    with_tables([&] { put_record_once(record); });
+  }
+
+  void put_record_once(const VersionRecord& record) {
+    if (record.version == 0) throw Error(ErrorKind::Invalid, "put_record: version must be positive");
+    const json item = version_item(record, nullptr);
+    counters_.raise(record.package, "allocated", record.version);
+    Retry retry(RetryPolicy::contention(), fmt::format("{}: import {} {}", what_, record.package, record.version));
+    for (;;) {
+      if (tables_.put_if_absent(table_, item, "version")) return;
+      if (auto existing = get(record.package, record.version)) {
+        if (*existing == record) return;
+        throw version_exists_differently(record.package, record.version);
+      }
+      retry.failed(FailureCause::LostRace, "removed meanwhile");
+    }
+  }
+
+  void put_tag(const std::string& package, const std::string& tag, const TagValue& value) override {
+    check_user_tag(tag);
+    if (!tables_.read_version(package, value.version)) throw no_such_version(package, value.version);
+    if (auto current = tables_.read_tag(package, tag); current && current->event) tables_.keep_event(*current->event);
+    client_.call("PutItem", tags_table_,
+                 {{"TableName", tags_table_}, {"Item", tag_item(package, tag, value, nullptr)}});
+    if (value.seq > 0) counters_.raise(package, "last_seq", value.seq);
+  }
+
+  void put_event(const Event& event) override {
+    Event e = event;
+    if (e.seq == 0)
+      e.seq = counters_.reserve(e.package, false).second;
+    else
+      counters_.raise(e.package, "last_seq", e.seq);
+    if (tables_.put_if_absent(events_table_, event_item(e), "seq")) return;
+    json resp =
+        client_.call("GetItem", events_table_,
+                     {{"TableName", events_table_}, {"Key", event_key(e.package, e.seq)}, {"ConsistentRead", true}});
+    if (!resp.contains("Item") ||
+        parse_event_item(resp["Item"], e.package, tables_.where(events_table_, e.package)) != e)
+      throw event_exists_differently(e.package, e.seq);
   }
 
   std::string describe() const override { return describe_; }
 
  private:
-  // --- the wire -------------------------------------------------------------------
-
-  // One DynamoDB call. Returns the response document of a 2xx; nullopt when the
-  // condition of a conditional write failed; throws Error for everything else.
-  std::optional<json> call_conditional(const char* op, const std::string& table, const json& request, bool idempotent) {
-    net::HttpRequest req;
-    req.method = "POST";
-    req.url = endpoint_ + "/";
-    req.headers = {{"Content-Type", "application/x-amz-json-1.0"},
-                   {"X-Amz-Target", std::string("DynamoDB_20120810.") + op}};
-    try {
-      req.body = request.dump();
-    } catch (const json::exception&) {
-      throw Error(ErrorKind::Invalid, fmt::format("dynamo ledger {}: {} on table {}: DynamoDB strings must be "
-                                                  "valid UTF-8 (a name, basename or metadata value is not)",
-                                                  describe_, op, table));
-    }
-    req.idempotent = idempotent;
-    req.timeout = std::chrono::seconds(30);
-    const std::string payload_hash = aws::sha256_hex(req.body);
-    for (int attempt = 1;; ++attempt) {
-      aws::SigningParams params;
-      params.region = region_;
-      params.service = "dynamodb";
-      net::HttpResponse resp;
-      try {
-        params.credentials = credentials_->get();
-        req.sign = [params, payload_hash](net::HttpRequest& r) mutable {
-          params.time = std::chrono::system_clock::now();
-          aws::sign_request(r, payload_hash, params);
-        };
-        resp = http_->send(req);
-      } catch (const Error& e) {
-        throw Error(e.kind(), fmt::format("dynamo ledger {}: {} on table {}: {}", describe_, op, table, e.what()));
-      }
-      json body;
-      if (!resp.body.empty()) {
-        body = json::parse(resp.body, nullptr, false);
-        if (body.is_discarded()) body = json();
-      }
-      if (resp.status >= 200 && resp.status < 300) {
-        if (!body.is_object())
-          throw Error(ErrorKind::Unavailable, fmt::format("dynamo ledger {}: {} on table {}: the answer is not a "
-                                                          "JSON object (HTTP {})",
-                                                          describe_, op, table, resp.status));
-        return body;
-      }
-      std::string code = error_code(body);
-      if (code == "ConditionalCheckFailedException") return std::nullopt;
-      // Throttling answers mean the request was not executed: safe to repeat any of them.
-      if (is_throttling(code) && attempt < kThrottleAttempts) {
-        backoff(attempt);
-        continue;
-      }
-      fail(op, table, resp.status, code, error_message(body));
-    }
-  }
-
-  json call(const char* op, const std::string& table, const json& request, bool idempotent) {
-    auto resp = call_conditional(op, table, request, idempotent);
-    if (!resp) fail(op, table, 400, "ConditionalCheckFailedException", "unexpected condition failure");
-    return std::move(*resp);
-  }
-
-  [[noreturn]] void fail(const char* op, const std::string& table, long status, const std::string& code,
-                         const std::string& message) {
-    if (code == "ResourceNotFoundException")
-      throw Error(ErrorKind::NotFound,
-                  fmt::format("dynamo ledger {}: table {} does not exist: run sacker init", describe_, table));
-    std::string why = code.empty() ? fmt::format("HTTP {}", status) : code;
-    if (!message.empty()) why += ": " + printable(message);
-    throw Error(kind_for(code, status), fmt::format("dynamo ledger {}: {} on table {}: {}", describe_, op, table, why));
-  }
-
-  // Query/Scan, following LastEvaluatedKey.
-  template <typename F>
-  void paginate(const char* op, const std::string& table, json request, F&& each) {
-    if (page_size_ > 0) request["Limit"] = page_size_;
-    for (;;) {
-      json resp = call(op, table, request, true);
-      if (resp.contains("Items") && resp["Items"].is_array())
-        for (const auto& item : resp["Items"]) each(item);
-      if (!resp.contains("LastEvaluatedKey") || !resp["LastEvaluatedKey"].is_object() ||
-          resp["LastEvaluatedKey"].empty())
-        return;
-      request["ExclusiveStartKey"] = resp["LastEvaluatedKey"];
-    }
-  }
-
-  void backoff(int attempt) {
-    auto cap = std::min<long>(2000, 10L << std::min(attempt, 8));
-    std::uniform_int_distribution<long> pick(1, cap);
-    std::this_thread::sleep_for(std::chrono::milliseconds(pick(rng_)));
-  }
-
-  // --- tables -------------------------------------------------------------------
-
-  void create_table(const std::string& table, const char* range, const char* range_type) {
-    json req = {
-        {"TableName", table},
-        {"BillingMode", "PAY_PER_REQUEST"},
-        {"AttributeDefinitions",
-         {{{"AttributeName", "package_name"}, {"AttributeType", "S"}},
-          {{"AttributeName", range}, {"AttributeType", range_type}}}},
-        {"KeySchema",
-         {{{"AttributeName", "package_name"}, {"KeyType", "HASH"}}, {{"AttributeName", range}, {"KeyType", "RANGE"}}}}};
-    try {
-      call("CreateTable", table, req, false);
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::Conflict) return;  // ResourceInUseException: it is there already
-      if (e.kind() != ErrorKind::Denied) throw;
-      // Not allowed to create tables: fine if an administrator did (wait_active checks it).
-      try {
-        call("DescribeTable", table, {{"TableName", table}}, true);
-      } catch (const Error&) {
-        throw e;
-      }
-    }
-  }
-
-  void wait_active(const std::string& table, const char* range, const char* range_type) {
-    auto deadline = std::chrono::steady_clock::now() + kTableWait;
-    for (;;) {
-      json resp = call("DescribeTable", table, {{"TableName", table}}, true);
-      const json& t = resp.value("Table", json::object());
-      std::string status = t.value("TableStatus", "");
-      if (status == "ACTIVE") return check_schema(table, t, range, range_type);
-      if (status == "DELETING")
-        throw Error(ErrorKind::Conflict, fmt::format("dynamo ledger {}: table {} is being deleted", describe_, table));
-      if (std::chrono::steady_clock::now() > deadline)
-        throw Error(ErrorKind::Unavailable,
-                    fmt::format("dynamo ledger {}: table {} is still {} after 5 minutes", describe_, table, status));
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
-
-  void check_schema(const std::string& table, const json& t, const char* range, const char* range_type) {
-    std::map<std::string, std::string> keys, types;
-    for (const auto& k : t.value("KeySchema", json::array()))
-      if (k.is_object()) keys[k.value("AttributeName", "")] = k.value("KeyType", "");
-    for (const auto& a : t.value("AttributeDefinitions", json::array()))
-      if (a.is_object()) types[a.value("AttributeName", "")] = a.value("AttributeType", "");
-    bool ok = keys.size() == 2 && keys["package_name"] == "HASH" && keys[range] == "RANGE" &&
-              types["package_name"] == "S" && types[range] == range_type;
-    if (!ok)
-      throw Error(ErrorKind::Invalid,
-                  fmt::format("dynamo ledger {}: table {} exists but is not a sacker table (expected hash key "
-                              "package_name S, range key {} {})",
-                              describe_, table, range, range_type));
-  }
-
-  // --- items --------------------------------------------------------------------
-
-  json version_key(const std::string& package, std::uint64_t version) const {
-    return {{"package_name", S(package)}, {"version", N(version)}};
-  }
-  json tag_key(const std::string& package, const std::string& tag) const {
-    return {{"package_name", S(package)}, {"tag", S(tag)}};
-  }
-  json version_query(const std::string& package) const {
-    return {{"TableName", table_},
-            {"KeyConditionExpression", "#p = :p"},
-            {"ExpressionAttributeNames", {{"#p", "package_name"}}},
-            {"ExpressionAttributeValues", {{":p", S(package)}}},
-            {"ConsistentRead", true}};
-  }
-
   static void check_user_tag(const std::string& tag) {
     if (!tag.empty() && tag[0] == '#')
       throw Error(ErrorKind::Invalid, fmt::format("tag '{}' is reserved by the dynamo ledger", printable(tag)));
   }
 
-  // Runs `fn`; an Error(Invalid) from it is rethrown naming the item.
-  template <typename F>
-  void guard(const std::string& table, const std::string& where, F&& fn) const {
+  // The condition "the tag item is as `current` says" (absent, or this version and seq).
+  static void as_read(json& request, const std::optional<TagItem>& current) {
+    request["ExpressionAttributeNames"] = {{"#t", "tag"}};
+    if (!current) {
+      request["ConditionExpression"] = "attribute_not_exists(#t)";
+      return;
+    }
+    request["ExpressionAttributeNames"] = {{"#v", "version"}, {"#s", "seq"}};
+    request["ExpressionAttributeValues"] = {{":v", N(current->value.version)}};
+    if (current->value.seq == 0) {
+      request["ConditionExpression"] = "#v = :v AND attribute_not_exists(#s)";
+    } else {
+      request["ConditionExpression"] = "#v = :v AND #s = :s";
+      request["ExpressionAttributeValues"][":s"] = N(current->value.seq);
+    }
+  }
+
+  // The first write to a ledger nobody initialised creates its tables (concurrent
+  // first writers all may: CreateTable of an existing table is fine) and tries
+  // again. Without the right to create tables the NotFound stands ("run sacker init").
+  void with_tables(const std::function<void()>& write) {
     try {
-      fn();
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::Invalid) throw;
-      throw Error(ErrorKind::Invalid,
-                  fmt::format("dynamo ledger {}: table {} item {}: {}", describe_, table, where, e.what()));
-    }
-  }
-
-  [[noreturn]] void bad_item(const std::string& table, const std::string& where, const std::string& why) const {
-    throw Error(ErrorKind::Invalid,
-                fmt::format("dynamo ledger {}: table {} item {}: {}", describe_, table, where, why));
-  }
-
-  std::string string_attr(const json& item, const char* name, const std::string& table,
-                          const std::string& where) const {
-    if (!item.is_object() || !item.contains(name) || !item[name].is_object() || !item[name].contains("S") ||
-        !item[name]["S"].is_string())
-      bad_item(table, where, fmt::format("attribute '{}' is missing or not a string", name));
-    return item[name]["S"].get<std::string>();
-  }
-
-  // A whole number attribute; nullopt if absent (and !required).
-  std::optional<std::int64_t> number_attr(const json& item, const char* name, bool required, const std::string& table,
-                                          const std::string& where) const {
-    if (!item.is_object() || !item.contains(name)) {
-      if (required) bad_item(table, where, fmt::format("attribute '{}' is missing", name));
-      return std::nullopt;
-    }
-    const json& a = item[name];
-    if (!a.is_object() || !a.contains("N") || !a["N"].is_string())
-      bad_item(table, where, fmt::format("attribute '{}' is not a number", name));
-    std::string text = a["N"].get<std::string>();
-    std::int64_t value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size())
-      bad_item(table, where, fmt::format("attribute '{}' is not a whole number: {}", name, printable(text)));
-    return value;
-  }
-
-  std::uint64_t version_of(const json& item, const std::string& package) const {
-    auto v = number_attr(item, "version", true, table_, package);
-    if (*v <= 0) bad_item(table_, package, fmt::format("version {} is not positive", *v));
-    return static_cast<std::uint64_t>(*v);
-  }
-
-  std::uint64_t tag_version(const json& item, const std::string& package, const std::string& tag) const {
-    std::string where = fmt::format("({}, {})", package, printable(tag));
-    guard(tags_table_, where, [&] { validate_user_tag(tag); });
-    auto v = number_attr(item, "version", true, tags_table_, where);
-    if (*v <= 0) bad_item(tags_table_, where, fmt::format("version {} is not positive", *v));
-    return static_cast<std::uint64_t>(*v);
-  }
-
-  json item_of(const VersionRecord& r) const {
-    json meta = json::object();
-    for (const auto& [k, v] : r.metadata) meta[k] = v;
-    json item = version_key(r.package, r.version);
-    item["sha"] = S(r.sha256);
-    item["basename"] = S(r.basename);
-    item["mode"] = N(static_cast<std::uint64_t>(r.mode));
-    item["metadata"] = S(meta.dump());
-    item["size"] = N(r.size);
-    item["created"] = N(r.created);
-    return item;
-  }
-
-  VersionRecord parse_record(const json& item, const std::string& package) const {
-    VersionRecord r;
-    r.version = version_of(item, package);
-    std::string where = fmt::format("({}, {})", package, r.version);
-    r.package = string_attr(item, "package_name", table_, where);
-    if (r.package != package) bad_item(table_, where, "package_name does not match its key");
-    r.sha256 = string_attr(item, "sha", table_, where);
-    r.basename = string_attr(item, "basename", table_, where);
-    std::int64_t mode = *number_attr(item, "mode", true, table_, where);
-    // The original stored os.stat().st_mode: drop the regular-file type bits.
-    if (mode > 07777 && (mode & ~std::int64_t{07777}) == 0100000) mode &= 07777;
-    if (mode < 0 || mode > 07777) bad_item(table_, where, fmt::format("mode {} is not a file mode", mode));
-    r.mode = static_cast<std::uint32_t>(mode);
-    auto size = number_attr(item, "size", false, table_, where).value_or(0);
-    if (size < 0) bad_item(table_, where, "size is negative");
-    r.size = static_cast<std::uint64_t>(size);
-    r.created = number_attr(item, "created", false, table_, where).value_or(0);
-    r.metadata = parse_metadata(item, where);
-    guard(table_, where, [&] { validate_record(r); });
-    return r;
-  }
-
-  Metadata parse_metadata(const json& item, const std::string& where) const {
-    Metadata out;
-    if (!item.contains("metadata")) return out;
-    const json& a = item["metadata"];
-    json obj;
-    if (a.is_object() && a.contains("S") && a["S"].is_string()) {
-      obj = json::parse(a["S"].get<std::string>(), nullptr, false);
-      if (obj.is_discarded()) bad_item(table_, where, "metadata is not JSON");
-      if (obj.is_null()) return out;  // json.dumps(None)
-      if (!obj.is_object()) bad_item(table_, where, "metadata is not a JSON object");
-      for (const auto& [k, v] : obj.items()) {
-        if (!v.is_string()) bad_item(table_, where, fmt::format("metadata '{}' is not a string", printable(k)));
-        out[k] = v.get<std::string>();
+      write();
+    } catch (const aws::DynamoMissingTable& e) {
+      try {
+        init();
+      } catch (const Error&) {
+        throw e;
       }
-    } else if (a.is_object() && a.contains("M") && a["M"].is_object()) {
-      for (const auto& [k, v] : a["M"].items()) {
-        if (!v.is_object() || !v.contains("S") || !v["S"].is_string())
-          bad_item(table_, where, fmt::format("metadata '{}' is not a string", printable(k)));
-        out[k] = v["S"].get<std::string>();
-      }
-    } else if (!(a.is_object() && a.contains("NULL"))) {
-      bad_item(table_, where, "metadata is neither a JSON string nor a map");
+      write();
     }
-    return out;
   }
 
-  // --- the version protocol (see the top of the file) ---------------------------
+  // Merges the events table with the events the current items carry.
+  std::vector<Event> read_history(const std::string& package, const HistoryQuery& query);
 
-  // Step 1 of add: the next number, atomically. Replayed after a lost answer, it skips a
-  // number (a hole) but never repeats one, and a hole is what failing would leave too.
-  std::uint64_t reserve(const std::string& package) {
-    json resp = call("UpdateItem", tags_table_,
-                     {{"TableName", tags_table_},
-                      {"Key", tag_key(package, kCounterTag)},
-                      {"UpdateExpression", "ADD #a :one"},
-                      {"ExpressionAttributeNames", {{"#a", "allocated"}}},
-                      {"ExpressionAttributeValues", {{":one", N(std::uint64_t{1})}}},
-                      {"ReturnValues", "UPDATED_NEW"}},
-                     true);
-    json attrs = resp.value("Attributes", json::object());
-    auto n = number_attr(attrs, "allocated", true, tags_table_, fmt::format("({}, {})", package, kCounterTag));
-    if (*n <= 0) bad_item(tags_table_, package, "the version counter is not positive");
-    return static_cast<std::uint64_t>(*n);
-  }
-
-  // Raises the counter to at least `at_least`; never lowers it.
-  void raise_counter(const std::string& package, std::uint64_t at_least) {
-    call_conditional("UpdateItem", tags_table_,
-                     {{"TableName", tags_table_},
-                      {"Key", tag_key(package, kCounterTag)},
-                      {"UpdateExpression", "SET #a = :n"},
-                      {"ConditionExpression", "attribute_not_exists(#a) OR #a < :n"},
-                      {"ExpressionAttributeNames", {{"#a", "allocated"}}},
-                      {"ExpressionAttributeValues", {{":n", N(at_least)}}}},
-                     true);
-  }
-
-  // Best effort: returns `number` to the pool if nobody reserved after it.
-  void give_back(const std::string& package, std::uint64_t number) {
+  // A ledger nobody initialised holds nothing: its reads are empty, not errors.
+  template <typename T>
+  static T or_absent(const std::function<T()>& read) {
     try {
-      call_conditional("UpdateItem", tags_table_,
-                       {{"TableName", tags_table_},
-                        {"Key", tag_key(package, kCounterTag)},
-                        {"UpdateExpression", "SET #a = :prev"},
-                        {"ConditionExpression", "#a = :n"},
-                        {"ExpressionAttributeNames", {{"#a", "allocated"}}},
-                        {"ExpressionAttributeValues", {{":n", N(number)}, {":prev", N(number - 1)}}}},
-                       true);
-    } catch (const Error&) {
-      // The original error is the one to report.
+      return read();
+    } catch (const aws::DynamoMissingTable&) {
+      return T{};
     }
   }
 
-  void check_encodable(const VersionRecord& r) const {
-    try {
-      (void)item_of(r).dump();
-    } catch (const json::exception&) {
-      throw Error(ErrorKind::Invalid, fmt::format("dynamo ledger {}: {}: DynamoDB strings must be valid UTF-8 (the "
-                                                  "basename or a metadata value is not)",
-                                                  describe_, r.package));
-    }
-  }
-
-  // true if written, false if the version already exists.
-  bool put_version(const VersionRecord& r) {
-    return call_conditional("PutItem", table_,
-                            {{"TableName", table_},
-                             {"Item", item_of(r)},
-                             {"ConditionExpression", "attribute_not_exists(#v)"},
-                             {"ExpressionAttributeNames", {{"#v", "version"}}}},
-                            true)
-        .has_value();
-  }
-
-  // After a failed conditional put: is the stored item our own (a retried request that had succeeded)?
-  bool is_ours(const VersionRecord& r) {
-    try {
-      auto existing = get(r.package, r.version);
-      return existing && *existing == r;
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::Invalid) return false;  // someone else's unreadable record
-      throw;
-    }
-  }
-
-  bool version_exists(const std::string& package, std::uint64_t version) {
-    json resp = call("GetItem", table_,
-                     {{"TableName", table_},
-                      {"Key", version_key(package, version)},
-                      {"ProjectionExpression", "#v"},
-                      {"ExpressionAttributeNames", {{"#v", "version"}}},
-                      {"ConsistentRead", true}},
-                     true);
-    return resp.contains("Item") && resp["Item"].is_object() && !resp["Item"].empty();
+  // A removal writes its event after the delete: the events table must be there
+  // first (a ledger from before history gets it from `sacker init`).
+  void require_events_table() {
+    if (!events_table_ok_) client_.call("DescribeTable", events_table_, {{"TableName", events_table_}});
+    events_table_ok_ = true;
   }
 
   void refuse_if_tagged(const std::string& package, std::uint64_t version, const char* when) {
-    for (const auto& [tag, v] : tags(package))
-      if (v == version)
+    for (const auto& [tag, v] : tag_values(package))
+      if (v.version == version)
         throw Error(ErrorKind::Conflict,
                     fmt::format("{} version {} is tagged '{}'{}: untag it first", package, version, tag, when));
   }
 
-  std::string region_, table_, tags_table_, describe_;
+  std::string table_, tags_table_, events_table_, describe_, what_;
   int page_size_ = 0;
-  std::string endpoint_;
-  aws::AwsConfig config_;
-  std::shared_ptr<aws::AwsCredentialsProvider> credentials_;
-  std::unique_ptr<net::HttpClient> http_;
-  std::mt19937_64 rng_;
+  aws::DynamoClient client_;
+  Tables tables_{client_, table_, tags_table_, events_table_, what_, page_size_};
+  Counters counters_{client_, tags_table_, what_};
+  bool events_table_ok_ = false;
 };
 
-bool valid_region(std::string_view region) {
-  return !region.empty() && region.size() <= 64 && std::all_of(region.begin(), region.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
+std::vector<Event> DynamoLedger::read_history(const std::string& package, const HistoryQuery& query) {
+  std::map<std::uint64_t, Event> found;  // by seq; the events table's copy wins
+  // The events table, newest first: the `limit` newest matches are enough.
+  json q = tables_.by_package(events_table_, package);
+  q["ScanIndexForward"] = false;
+  if (query.before != 0) {
+    q["KeyConditionExpression"] = "#p = :p AND #s < :b";
+    q["ExpressionAttributeNames"]["#s"] = "seq";
+    q["ExpressionAttributeValues"][":b"] = N(query.before);
+  }
+  if (query.tag) {
+    q["FilterExpression"] = "#t = :t";
+    q["ExpressionAttributeNames"]["#t"] = "tag";
+    q["ExpressionAttributeValues"][":t"] = S(*query.tag);
+  }
+  try {
+    client_.paginate("Query", events_table_, q, page_size_, [&](const json& item) {
+      Event e = parse_event_item(item, package, tables_.where(events_table_, package));
+      found.emplace(e.seq, std::move(e));
+      return query.limit == 0 || found.size() < query.limit;
+    });
+  } catch (const aws::DynamoMissingTable&) {
+    // a ledger from before history: no events table yet
+  }
+  // The events the current items carry (not copied yet).
+  if (!query.tag) {
+    json versions = tables_.by_package(table_, package);
+    versions["ProjectionExpression"] = "#v, #e";
+    versions["ExpressionAttributeNames"]["#v"] = "version";
+    versions["ExpressionAttributeNames"]["#e"] = "event";
+    client_.paginate("Query", table_, versions, page_size_, [&](const json& item) {
+      if (item.contains("event"))
+        if (auto e = parse_carried_add(item, package, tables_.where(table_, package)))
+          found.emplace(e->seq, std::move(*e));
+      return true;
+    });
+    for (auto& [tag, item] : tables_.tag_items(package))
+      if (item.event) found.emplace(item.event->seq, std::move(*item.event));
+  } else if (auto item = tables_.read_tag(package, *query.tag); item && item->event) {
+    found.emplace(item->event->seq, std::move(*item->event));
+  }
+  std::vector<Event> all;
+  for (auto& [seq, e] : found) all.push_back(checked_event(what_, std::move(e)));
+  return select_history(std::move(all), query);
+}
+
+bool valid_name(std::string_view name, std::size_t min, std::size_t max, bool upper_dot_underscore) {
+  return name.size() >= min && name.size() <= max && std::all_of(name.begin(), name.end(), [&](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                  (upper_dot_underscore && ((c >= 'A' && c <= 'Z') || c == '_' || c == '.'));
+         });
 }
 
 }  // namespace
 
 std::unique_ptr<Ledger> open_dynamo_ledger(const Uri& uri) {
-  auto invalid = [&](const std::string& why) {
-    return Error(ErrorKind::Invalid, fmt::format("invalid URI '{}': {}", redact_uri(uri.text), why));
-  };
-  if (!uri.authority.empty() && !valid_region(uri.authority))
-    throw invalid("the region must be like us-east-1 (dynamo://region/table-prefix)");
-  std::string table = uri.path.empty() ? std::string() : uri.path.substr(1);
-  if (!valid_table_name(table) || table.size() > 250)
-    throw invalid(
-        "the table prefix must be 3-250 characters of A-Z a-z 0-9 _ . - (dynamo://region/table-prefix; "
-        "the tags table is <prefix>-tags)");
-  int page_size = 0;
-  for (const auto& [key, value] : uri.query) {
-    if (key != "page_size") throw invalid(fmt::format("unknown parameter '{}' (known: page_size)", printable(key)));
-    int n = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc() || end != value.data() + value.size() || n < 1 || n > 10000)
-      throw invalid("page_size must be a number from 1 to 10000");
-    page_size = n;
-  }
+  UriOptions options(uri);
+  const int page_size = static_cast<int>(options.take_uint("page_size", 0, 1, 10000));
+  options.finish();
+  if (!uri.authority.empty() && !valid_name(uri.authority, 1, 64, false))
+    throw_invalid_uri(uri, "the region must be like us-east-1 (dynamo://region/table-prefix)");
+  const std::string table = uri.path.empty() ? std::string() : uri.path.substr(1);
+  // 248 + "-events" is DynamoDB's limit of 255.
+  if (!valid_name(table, 3, 248, true))
+    throw_invalid_uri(uri,
+                      "the table prefix must be 3-248 characters of A-Z a-z 0-9 _ . - (dynamo://region/table-prefix; "
+                      "the other tables are <prefix>-tags and <prefix>-events)");
   return std::make_unique<DynamoLedger>(uri.authority, table, redact_uri(uri.text), page_size);
 }
 

@@ -1,243 +1,320 @@
 // s3://bucket[/prefix] — the S3 ledger, in the layout of the original Python
-// sacker, so either tool reads what the other wrote:
+// sacker (either tool reads what the other wrote), plus history:
 //
-//   <prefix><pkg>/versions/<version>  JSON {"sha": hex, "basename": name, "mode": int,
-//     (or generations/ with ?versions_dir=generations, as the original's code names it)
-//                                           "size": int, "created": "RFC 3339",
-//                                           "metadata": {k: v}, "nonce": hex}
+//   <prefix><pkg>/versions/<version>  {"sha": hex, "basename": name, "mode": int, "size": int,
+//     (generations/ with ?versions_dir= "created": "RFC 3339", "metadata": {k: v}, "nonce": hex,
+//      generations, the original's code) "signatures": [...], "event": {the add event}}
 //                                     + user metadata as x-amz-meta-<k> headers
-//   <prefix><pkg>/tags/<tag>          JSON {"version": int}   ("latest" included)
+//   <prefix><pkg>/tags/<tag>          {"version": N, "seq": S, "signatures": [...], "event": {...}}
+//                                     (tags written before history, {"version": N}: seq 0)
+//   <prefix><pkg>/tags/latest         {"version": N}: a hint (below)
+//   <prefix><pkg>/events/<seq>        event_to_json; the seq zero-padded to 19 digits
 //
-// Versions are millisecond timestamps (13 digits, so key order is number order).
-// How they are allocated, and why two writers never overwrite each other:
+// Numbers. Versions are millisecond stamps (13 digits, so key order is number
+// order). An event's seq is a millisecond stamp times 10^6 plus an offset
+// 0..999999 (19 digits: key order is seq order is time order). An add's seq is
+// its version's slot, version * 10^6; every other event takes a random offset
+// 1..999999 in the slot of max(the writer's clock, this process's last seq + 1,
+// the seq of the event it follows + 1). So a process's events are ordered; across
+// writers they are ordered by their clocks, and an event always comes after the
+// one it depends on (a tag move after the move it replaces and after its
+// version's add).
+//
+// Why two writers never overwrite each other's version:
 // - `add` needs nothing but PutObject (write-only CI credentials). It picks
-//   candidate = max(now_ms, highest version this process handed out + 1) and,
-//   when it may list, max(that, the highest version at or after now_ms + 1) (one
-//   ListObjectsV2 with start-after: a client whose clock is behind still goes
-//   above what exists). It writes the version object with If-None-Match: *, which
-//   the server applies atomically (AWS, RGW: exclusive create). A 412 means the
-//   number is taken: it retries with max(now_ms, candidate + 1). So a number names
-//   exactly one record. A 412 that answers our own request sent twice (the first
-//   attempt did land) is recognised by the random "nonce" in the record, where the
-//   writer may read; a write-only writer then records the same content twice, under
-//   two numbers (never overwriting anything).
-// - Then it writes tags/latest. Blind writers can race, so tags/latest is only a
-//   hint: `latest()` reads it and lists versions/ starting at it (2 round trips),
-//   so "latest" never moves backwards for a reader that may list; a reader that
-//   cannot list uses the hint alone.
-// - Numbers only grow: the clock moves forward, and If-None-Match forbids
-//   overwriting. A removed number could only be handed out again by a writer
-//   whose clock is behind by exactly the right amount and that cannot list.
-// - `packages()` is one delimiter listing at the prefix (CommonPrefixes), never a
-//   scan of the bucket; `remove_version` of a package's last version also deletes
-//   its tags, so the package disappears from that listing.
-// - Imported versions (`put_record`) keep their numbers (up to 13 digits); later
-//   adds are timestamps, above them.
-// Everything read back is validated: a malformed object -> Error(Invalid) naming
-// its key.
+//   candidate = max(now_ms, what this process handed out + 1) and, when it may
+//   list, above the highest version at or after that (one ListObjectsV2 with
+//   start-after: a clock that is behind still goes above what exists). It writes
+//   the version object with If-None-Match: *, an atomic exclusive create (AWS,
+//   RGW). A 412 means the number is taken: it retries higher (kit Retry). A 412
+//   that answers our own request sent twice is recognised by the random nonce in
+//   the record, where the writer may read.
+// - Then it writes tags/latest. Blind writers race, so the hint may be stale:
+//   `latest()` lists versions/ from the hint, so "latest" never moves backwards for
+//   a reader that may list; a reader that cannot list uses the hint alone.
+// - Numbers only grow: the clock moves forward and If-None-Match forbids
+//   overwriting. Imported versions (`put_record`) keep their numbers (up to 13
+//   digits); later adds are above them.
+//
+// Why every change has its event, with no multi-object transactions:
+// - add: the version object carries its add event, so the one If-None-Match PUT
+//   that makes the version makes its event. events/<seq> is a copy written right
+//   after (with the hint, in parallel). A writer killed before the copy leaves the
+//   event in the version object only; `history` reads it from there (it reads the
+//   versions added since the package's first event that have no events/ copy).
+// - set_tag: compare-and-swap: PUT tags/<tag> with If-Match: <the ETag it read>
+//   (If-None-Match: * when it read no tag), retried from the read when it loses.
+//   The tag object carries the move's event, so the move and its event are one
+//   conditional write. Before it replaces a tag object, a writer copies the event
+//   that object carries to events/ (If-None-Match: *; a no-op when it is there),
+//   so the next move never loses the previous one's event; `history` also reads
+//   the current tag objects.
+// - remove_tag, remove_version: a DELETE carries nothing, so the event is written
+//   right after the DELETE succeeded. A writer killed in between leaves the removal
+//   without its event (history then ends at the tag's last move or the version's
+//   add; the tags and versions are right). No event is ever written before its
+//   change, so history never shows a change that did not happen.
+// - A seq collision (two writers, one millisecond, the same random offset: one in
+//   a million) is caught by If-None-Match on events/<seq>; the loser renumbers its
+//   event (a tag move rewrites its tag object, If-Match on the ETag it just wrote).
+// - RadosGW 16 (tested): If-Match on PUT is honoured (against the bare ETag, so it
+//   is sent without quotes); If-Match on DELETE is ignored. So untag is a
+//   compare-and-swap where the server honours it (AWS) and last-writer-wins on RGW:
+//   an untag racing a move of the same tag may delete the moved tag (both events
+//   are recorded).
+// - Tag versus remove of one version: `set_tag` checks the version, writes, and
+//   looks again: a version removed meanwhile gets its tag taken back (the previous
+//   tag object put back, If-Match on ours) and NotFound. `remove_version` checks the
+//   tags, deletes, and looks again: a tag that arrived meanwhile gets the version
+//   put back and Conflict. Either way no tag is left on a removed version.
+// - `packages()` is one delimiter listing at the prefix, never a scan of the
+//   bucket, plus a 1-key listing per package (in parallel): a package whose
+//   versions were all removed keeps its events/ and so its prefix.
+//
+// Reads: `latest()` is two round trips: (1) tags/latest and the tag names; (2) the
+// listing after the hint, the hinted record and the tag objects, in parallel. The
+// record and the tags are kept (read ahead) for the `get` and `tag_values` that
+// `info` and `download` send next: answered from there once, within 1 s of the
+// reads (as if those calls had been sent then). So `info P latest` and `download
+// P latest` cost 2 round trips when the hint is right.
 #include "ledger/s3_ledger.h"
 
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
-#include <functional>
-#include <nlohmann/json.hpp>
-#include <random>
-#include <thread>
+#include <set>
 
-#include <strings.h>
-
-#include "aws/s3_client.h"
-#include "kit/parallel.h"
+#include "core/random.h"
+#include "kit/ledger_kit.h"
+#include "kit/retry.h"
+#include "kit/uri_options.h"
+#include "ledger/s3_objects.h"
+#include "ledger/s3_reads.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
+#include "store/s3_location.h"
 
 namespace sacker {
 namespace {
 
-using aws::S3Client;
-using nlohmann::json;
-
-constexpr std::uint64_t kMaxVersion = 9'999'999'999'999ULL;       // 13 digits
-constexpr std::uint64_t kMinStampVersion = 1'000'000'000'001ULL;  // v-1 still has 13 digits
-constexpr int kMaxAddConflicts = 1000;
-constexpr std::size_t kMetaHeaderBudget = 2048;  // AWS: user metadata headers <= 2 KB
-constexpr std::size_t kReadParallelism = 8;
-constexpr std::size_t kMaxObjectRead = 1 << 20;  // a record or a tag is a few hundred bytes
-
-const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(const std::string& in) {
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16 | static_cast<unsigned char>(in[i + 1]) << 8 |
-                 static_cast<unsigned char>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kB64[(v >> s) & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-std::optional<std::string> base64_decode(const std::string& in) {
-  std::string out;
-  unsigned v = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    const char* p = std::strchr(kB64, c);
-    if (!p || !c) return std::nullopt;
-    v = v << 6 | static_cast<unsigned>(p - kB64);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((v >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
-// A header value S3 keeps as is: printable ASCII without edge spaces; anything
-// else travels RFC 2047-encoded, as S3 itself returns non-ASCII metadata.
-std::string encode_meta_value(const std::string& v) {
-  bool plain = v.empty() || (v.front() != ' ' && v.back() != ' ');
-  for (unsigned char c : v)
-    if (c < 0x20 || c > 0x7e) plain = false;
-  if (plain && v.rfind("=?", 0) != 0) return v;
-  return "=?UTF-8?B?" + base64_encode(v) + "?=";
-}
-
-std::string decode_meta_value(const std::string& v) {
-  if (v.size() > 12 && (v.rfind("=?UTF-8?B?", 0) == 0 || v.rfind("=?utf-8?b?", 0) == 0) &&
-      v.compare(v.size() - 2, 2, "?=") == 0)
-    if (auto d = base64_decode(v.substr(10, v.size() - 12))) return *d;
-  return v;
-}
-
-std::string random_nonce() {
-  static thread_local std::mt19937_64 rng{
-      std::random_device{}() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
-  return fmt::format("{:016x}{:016x}", rng(), rng());
-}
+using namespace ledger_kit;
+using namespace s3_objects;
 
 std::int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-// A version number as it appears in a key or a tag: 1..13 decimal digits, no
-// leading zero. nullopt otherwise.
-std::optional<std::uint64_t> parse_version_text(const std::string& s) {
-  if (s.empty() || s.size() > 13 || s[0] == '0') return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return v;
-}
-
 class S3Ledger final : public Ledger {
  public:
-  S3Ledger(std::shared_ptr<S3Client> client, aws::S3Uri uri, int page_size, std::string versions_dir,
-           std::function<std::int64_t()> now_ms)
-      : client_(std::move(client)),
-        uri_(std::move(uri)),
-        page_size_(page_size),
-        versions_dir_(std::move(versions_dir)),
-        now_ms_(std::move(now_ms)),
-        acl_(aws::s3_acl_headers(uri_)) {}
+  S3Ledger(Objects objects, std::function<std::int64_t()> now_ms)
+      : objects_(std::move(objects)), now_ms_(std::move(now_ms)) {}
 
-  void init() override { client_->create_bucket(uri_.bucket); }
+  void init() override { objects_.client().create_bucket(objects_.bucket()); }
 
   std::vector<std::string> packages() override {
+    auto names = objects_.package_names();
+    std::vector<char> keep(names.size());
+    std::vector<std::function<void()>> tasks;
+    for (std::size_t i = 0; i < names.size(); ++i)
+      tasks.push_back([&, i] { keep[i] = objects_.has_versions(names[i]); });
+    run_parallel(std::move(tasks));
     std::vector<std::string> out;
-    aws::S3ListRequest q = request(uri_.prefix);
-    q.delimiter = "/";
-    client_->list_all(uri_.bucket, q, [&](aws::S3ListPage& page) {
-      for (const auto& p : page.common_prefixes) {
-        if (p.size() <= uri_.prefix.size() + 1 || p.compare(0, uri_.prefix.size(), uri_.prefix) != 0) continue;
-        std::string name = p.substr(uri_.prefix.size(), p.size() - uri_.prefix.size() - 1);
-        try {
-          validate_package_name(name);
-        } catch (const Error&) {
-          continue;  // not ours (a bucket shared with other data)
-        }
-        out.push_back(std::move(name));
-      }
-      return true;
-    });
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (keep[i]) out.push_back(checked_package(describe(), names[i]));
     return out;
   }
 
-  std::vector<std::uint64_t> versions(const std::string& package) override { return list_versions(package, ""); }
-
-  std::optional<VersionRecord> get(const std::string& package, std::uint64_t version) override {
-    if (version == 0 || version > kMaxVersion) return std::nullopt;
-    const std::string k = version_key(package, version);
-    auto obj = client_->get(uri_.bucket, k, kMaxObjectRead);
-    if (!obj) return std::nullopt;
-    return parse_record(package, version, *obj, k);
+  std::vector<std::uint64_t> versions(const std::string& package) override {
+    return objects_.list_versions(package, "");
   }
 
-  std::uint64_t add(const VersionRecord& record) override {
+  std::optional<VersionRecord> get(const std::string& package, std::uint64_t version) override {
+    if (read_ahead_.fresh(package) && read_ahead_.record && read_ahead_.record->version == version)
+      return std::exchange(read_ahead_.record, std::nullopt);
+    auto obj = objects_.read_version(package, version);
+    if (!obj) return std::nullopt;
+    return std::move(obj->record);
+  }
+
+  std::uint64_t add(const VersionRecord& record, const ChangeContext& ctx) override {
     const std::string& package = record.package;
     validate_package_name(package);
-    std::uint64_t& floor = floor_[package];
-    std::uint64_t candidate = std::max<std::uint64_t>(static_cast<std::uint64_t>(now_ms_()), floor + 1);
+    read_ahead_ = {};
+    Floor& floor = floors_[package];
+    std::uint64_t candidate =
+        std::max({static_cast<std::uint64_t>(now_ms_()), floor.version + 1, floor.seq / kSeqPerMs + 1});
     if (may_list_) {
       try {
-        if (auto newer = highest_from(package, candidate)) candidate = std::max(candidate, *newer + 1);
+        if (auto newer = objects_.highest_from(package, candidate)) candidate = std::max(candidate, *newer + 1);
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::Denied) throw;
         may_list_ = false;  // write-only credentials: If-None-Match alone keeps us safe
       }
     }
-    std::mt19937_64 rng{std::random_device{}()};
-    for (int conflicts = 0;; ++conflicts) {
+    Retry retry(RetryPolicy::contention(), fmt::format("{}: add to {}", describe(), package));
+    VersionRecord r = record;
+    Event e;
+    for (;;) {
       if (candidate > kMaxVersion)
         throw Error(ErrorKind::Conflict, fmt::format("{}: cannot add to {}: no version number left after {}",
-                                                     uri_.display, package, kMaxVersion));
-      const std::string nonce = random_nonce();
-      aws::S3PutOptions o;
-      o.headers = {{"Content-Type", "application/json"}, {"If-None-Match", "*"}};
-      o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
-      add_metadata_headers(record.metadata, o.headers);
-      auto result = client_->put(uri_.bucket, version_key(package, candidate), version_body(record, candidate, nonce),
-                                 std::move(o));
+                                                     describe(), package, kMaxVersion));
+      r.version = candidate;
+      r.signatures = ctx.sign_record ? ctx.sign_record(r) : std::vector<std::string>{};
+      e = make_event(EventAction::Add, ctx, package, candidate, {}, std::nullopt, r.sha256);
+      e.seq = add_seq(candidate);
+      const std::string nonce = random_hex(16);
+      net::HttpHeaders headers = {{"If-None-Match", "*"}};
+      add_metadata_headers(r.metadata, headers);
+      auto result = objects_.put(objects_.version_key(package, candidate), version_body(r, nonce, &e), headers);
       // A 412 may answer our own request sent twice (the HTTP layer's retry, or
       // libcurl re-sending on a reused connection): the nonce tells.
       if (result.written || holds_nonce(package, candidate, nonce)) break;
-      if (conflicts + 1 >= kMaxAddConflicts)
-        throw Error(ErrorKind::Conflict,
-                    fmt::format("{}: cannot add to {}: {} version numbers in a row were taken by other writers",
-                                uri_.display, package, kMaxAddConflicts));
+      retry.failed(FailureCause::LostRace, fmt::format("version {} was taken by another writer", candidate));
       candidate = std::max<std::uint64_t>(static_cast<std::uint64_t>(now_ms_()), candidate + 1);
-      if (conflicts >= 2) {  // heavy contention: spread the writers out a little
-        auto cap = std::min<std::uint64_t>(50, 1ULL << std::min(conflicts - 2, 6));
-        std::this_thread::sleep_for(std::chrono::microseconds(rng() % (cap * 1000)));
-      }
     }
-    floor = candidate;
-    try {
-      write_tag(package, std::string(kLatestTag), candidate);
-    } catch (const Error& e) {
-      throw Error(e.kind(), fmt::format("{} version {} was recorded, but its tags/latest hint could not be "
-                                        "written: {}",
-                                        package, candidate, e.what()));
-    }
+    floor.version = candidate;
+    floor.seq = std::max(floor.seq, e.seq);
+    // The hint and the event's copy. The event is safe in the version object: a
+    // copy refused to an old write-only policy (no PutObject on */events/*) or lost
+    // is read from there by `history`.
+    std::optional<Error> hint_error;
+    run_parallel({[&] {
+                    try {
+                      objects_.put(objects_.tag_key(package, std::string(kLatestTag)), hint_body(candidate));
+                    } catch (const Error& err) {
+                      hint_error = err;
+                    }
+                  },
+                  [&] {
+                    try {
+                      objects_.create_event(e);
+                    } catch (const Error&) {
+                    }
+                  }});
+    if (hint_error)
+      throw Error(hint_error->kind(), fmt::format("{} version {} was recorded, but its tags/latest hint could not be "
+                                                  "written: {}",
+                                                  package, candidate, hint_error->what()));
     return candidate;
+  }
+
+  std::optional<Event> remove_version(const std::string& package, std::uint64_t version,
+                                      const ChangeContext& ctx) override {
+    if (version == 0 || version > kMaxVersion) return std::nullopt;
+    read_ahead_ = {};
+    std::map<std::string, TagValue> tags;
+    std::optional<aws::S3Object> removed;
+    run_parallel({[&] { tags = tag_values(package); }, [&] { removed = objects_.read_raw_version(package, version); }});
+    for (const auto& [t, value] : tags)
+      if (value.version == version) throw version_is_tagged(package, version, t);
+    if (!removed) return std::nullopt;
+    const std::string key = objects_.version_key(package, version);
+    const VersionObject obj = parse_version_object(describe(), key, package, version, *removed);
+    if (obj.event) objects_.create_event(*obj.event);  // the add's event outlives the object
+    objects_.client().remove(objects_.bucket(), key);
+    // A `tag` that checked this version before the delete may have written its
+    // tag after our check: look again, and if a tag points here, put the record
+    // back and refuse, as if the tag had come first.
+    for (const auto& [t, value] : tag_values(package))
+      if (value.version == version) {
+        objects_.restore_version(key, *removed);
+        throw Error(
+            ErrorKind::Conflict,
+            fmt::format("{} version {} was tagged '{}' while being removed: untag it first", package, version, t));
+      }
+    Event e = make_event(EventAction::Remove, ctx, package, version, {}, std::nullopt, obj.record.sha256);
+    record_event(e, add_seq(version));
+    floors_[package].version = std::max(floors_[package].version, version);
+    keep_hint_after_remove(package, version);
+    return e;
+  }
+
+  std::map<std::string, TagValue> tag_values(const std::string& package) override {
+    if (read_ahead_.fresh(package) && read_ahead_.tags) return *std::exchange(read_ahead_.tags, std::nullopt);
+    std::map<std::string, TagValue> out;
+    for (auto& [tag, state] : objects_.read_tags(package, user_tags(objects_.tag_names(package))))
+      out[tag] = state.object.value;
+    return out;
+  }
+
+  std::optional<TagValue> tag_value(const std::string& package, const std::string& tag) override {
+    auto state = objects_.read_tag(package, tag);
+    if (!state) return std::nullopt;
+    return state->object.value;
+  }
+
+  std::optional<Event> set_tag(const std::string& package, const std::string& tag, std::uint64_t version,
+                               const TagExpectation& expect, const ChangeContext& ctx) override {
+    validate_user_tag(tag);
+    if (version == 0 || version > kMaxVersion) throw no_such_version(package, version);
+    read_ahead_ = {};
+    const std::string key = objects_.tag_key(package, tag);
+    Retry retry(RetryPolicy::contention(), fmt::format("{}: tag {} {} {}", describe(), package, version, tag));
+    for (;;) {
+      std::optional<TagState> current;
+      std::optional<VersionObject> target;
+      run_parallel({[&] { current = objects_.read_tag(package, tag); },
+                    [&] { target = objects_.read_version(package, version); }});
+      if (!target) throw no_such_version(package, version);
+      const auto now = current ? std::optional(current->object.value.version) : std::nullopt;
+      if (!expect.met_by(now)) throw tag_not_as_expected(package, tag, expect, now);
+      if (now == version) return std::nullopt;
+      Event e = make_event(tag_action(ctx), ctx, package, version, tag, now, target->record.sha256);
+      e.seq = unique_seq(package, std::max(current ? current->object.value.seq : 0, add_seq(version)));
+      if (ctx.sign_event) e.signatures = ctx.sign_event(e);
+      if (current && current->object.event) objects_.create_event(*current->object.event);
+      std::string body = tag_body(TagValue{version, e.seq, e.signatures}, &e);
+      auto put = objects_.put(key, body, cas_headers(current));
+      if (!put.written && !(put.retried && objects_.holds(key, body, put.etag))) {
+        retry.failed(FailureCause::LostRace, "the tag moved meanwhile");
+        continue;
+      }
+      // A `remove` of this version may have run between the check and the write:
+      // look again, and put back what we replaced.
+      if (!objects_.client().head(objects_.bucket(), objects_.version_key(package, version))) {
+        take_back(key, current, put.etag);
+        throw Error(ErrorKind::NotFound,
+                    fmt::format("{} has no version {} (removed while being tagged)", package, version));
+      }
+      record_tag_event(e, key, put.etag, ctx);
+      return e;
+    }
+  }
+
+  std::optional<Event> remove_tag(const std::string& package, const std::string& tag, const TagExpectation& expect,
+                                  const ChangeContext& ctx) override {
+    validate_user_tag(tag);
+    read_ahead_ = {};
+    const std::string key = objects_.tag_key(package, tag);
+    Retry retry(RetryPolicy::contention(), fmt::format("{}: untag {} {}", describe(), package, tag));
+    for (;;) {
+      auto current = objects_.read_tag(package, tag);
+      const auto now = current ? std::optional(current->object.value.version) : std::nullopt;
+      if (!expect.met_by(now)) throw tag_not_as_expected(package, tag, expect, now);
+      if (!now) return std::nullopt;
+      const auto& carried = current->object.event;
+      std::string sha = carried && carried->version == *now ? carried->sha256 : std::string();
+      run_parallel({[&] {
+                      if (carried) objects_.create_event(*carried);
+                    },
+                    [&] {
+                      if (sha.empty())
+                        if (auto r = objects_.read_version(package, *now)) sha = r->record.sha256;
+                    }});
+      if (!objects_.client().remove_conditional(objects_.bucket(), key, {{"If-Match", bare_etag(current->etag)}})) {
+        retry.failed(FailureCause::LostRace, "the tag moved meanwhile");
+        continue;
+      }
+      Event e = make_event(EventAction::Untag, ctx, package, 0, tag, now, sha);
+      record_event(e, current->object.value.seq);
+      return e;
+    }
+  }
+
+  std::vector<Event> history(const std::string& package, const HistoryQuery& query) override {
+    return read_history(objects_, package, query);
   }
 
   void put_record(const VersionRecord& record) override {
@@ -245,288 +322,147 @@ class S3Ledger final : public Ledger {
     if (record.version > kMaxVersion)
       throw Error(ErrorKind::Invalid, fmt::format("{}: cannot import {} version {}: the S3 ledger keeps version "
                                                   "numbers of up to 13 digits",
-                                                  uri_.display, record.package, record.version));
-    const std::string k = version_key(record.package, record.version);
-    aws::S3PutOptions o;
-    o.headers = {{"Content-Type", "application/json"}, {"If-None-Match", "*"}};
-    o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
-    add_metadata_headers(record.metadata, o.headers);
-    auto result = client_->put(uri_.bucket, k, version_body(record, record.version, ""), std::move(o));
+                                                  describe(), record.package, record.version));
+    read_ahead_ = {};
+    net::HttpHeaders headers = {{"If-None-Match", "*"}};
+    add_metadata_headers(record.metadata, headers);
+    auto result =
+        objects_.put(objects_.version_key(record.package, record.version), version_body(record, "", nullptr), headers);
     if (!result.written) {
       auto existing = get(record.package, record.version);
-      if (!existing || !(*existing == record))
-        throw Error(ErrorKind::Conflict, fmt::format("{}: {} version {} already exists with other content",
-                                                     uri_.display, record.package, record.version));
+      if (!existing || !(*existing == record)) throw version_exists_differently(record.package, record.version);
     }
-    std::uint64_t& floor = floor_[record.package];
-    floor = std::max(floor, record.version);
-    auto hint = read_tag(record.package, std::string(kLatestTag));
-    if (!hint || *hint < record.version) write_tag(record.package, std::string(kLatestTag), record.version);
+    Floor& floor = floors_[record.package];
+    floor.version = std::max(floor.version, record.version);
+    auto hint = objects_.read_tag(record.package, std::string(kLatestTag));
+    if (!hint || hint->object.value.version < record.version)
+      objects_.put(objects_.tag_key(record.package, std::string(kLatestTag)), hint_body(record.version));
   }
 
-  bool remove_version(const std::string& package, std::uint64_t version) override {
-    if (version == 0 || version > kMaxVersion) return false;
-    const std::string k = version_key(package, version);
-    for (const auto& [t, v] : tags(package))
-      if (v == version)
-        throw Error(ErrorKind::Conflict,
-                    fmt::format("{} version {} is tagged '{}': untag it first", package, version, t));
-    // Kept to put back if a tag raced us (below).
-    auto removed = client_->get(uri_.bucket, k, kMaxObjectRead);
-    if (!removed) return false;
-    client_->remove(uri_.bucket, k);
-    // S3 has no multi-key transactions: a `tag` that checked this version before the
-    // delete may have written its tag after our check. Look again; if a tag points
-    // here, put the record back and refuse, as if the tag had come first. (set_tag
-    // looks again after its write too, so either side sees the other.)
-    for (const auto& [t, v] : tags(package))
-      if (v == version) {
-        restore_version(k, *removed);
-        throw Error(
-            ErrorKind::Conflict,
-            fmt::format("{} version {} was tagged '{}' while being removed: untag it first", package, version, t));
-      }
-    std::uint64_t& floor = floor_[package];
-    floor = std::max(floor, version);
-    // Keep the hint pointing at a version that exists, and let a package without
-    // versions disappear from the delimiter listing.
-    auto remaining = list_versions(package, "");
-    const std::string latest(kLatestTag);
-    if (remaining.empty()) {
-      for (const auto& name : list_tag_names(package)) client_->remove(uri_.bucket, tag_key(package, name));
-    } else if (auto hint = read_tag(package, latest); !hint || *hint == version || *hint > remaining.back()) {
-      write_tag(package, latest, remaining.back());
-    }
-    return true;
-  }
-
-  std::map<std::string, std::uint64_t> tags(const std::string& package) override {
-    std::vector<std::string> names;
-    for (auto& n : list_tag_names(package))
-      if (n != kLatestTag) names.push_back(std::move(n));
-    std::vector<std::optional<std::uint64_t>> values(names.size());
-    parallel_for(names.size(), [&](std::size_t i) { values[i] = read_tag(package, names[i]); });
-    std::map<std::string, std::uint64_t> out;
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (values[i]) out[names[i]] = *values[i];  // removed since the listing: skip
-    return out;
-  }
-
-  void set_tag(const std::string& package, const std::string& tag, std::uint64_t version) override {
+  void put_tag(const std::string& package, const std::string& tag, const TagValue& value) override {
     validate_user_tag(tag);
-    if (version == 0 || version > kMaxVersion || !client_->head(uri_.bucket, version_key(package, version)))
-      throw Error(ErrorKind::NotFound, fmt::format("package {} has no version {}", package, version));
-    write_tag(package, tag, version);
-    // A `remove` of this version may have run between the check and the write (no
-    // multi-key transactions on S3): look again, and take back a dangling tag.
-    if (!client_->head(uri_.bucket, version_key(package, version))) {
-      if (read_tag(package, tag) == version) client_->remove(uri_.bucket, tag_key(package, tag));
-      throw Error(ErrorKind::NotFound,
-                  fmt::format("package {} has no version {} (removed while being tagged)", package, version));
-    }
+    read_ahead_ = {};
+    if (value.version == 0 || value.version > kMaxVersion ||
+        !objects_.client().head(objects_.bucket(), objects_.version_key(package, value.version)))
+      throw no_such_version(package, value.version);
+    if (value.seq > kMaxSeq)
+      throw Error(ErrorKind::Invalid, fmt::format("{}: tag {} of {}: seq {} does not fit the S3 ledger", describe(),
+                                                  tag, package, value.seq));
+    if (auto current = objects_.read_tag(package, tag); current && current->object.event)
+      objects_.create_event(*current->object.event);
+    objects_.put(objects_.tag_key(package, tag), tag_body(value, nullptr));
+    floors_[package].seq = std::max(floors_[package].seq, value.seq);
   }
 
-  bool remove_tag(const std::string& package, const std::string& tag) override {
-    const std::string k = tag_key(package, tag);
-    if (!client_->head(uri_.bucket, k)) return false;
-    client_->remove(uri_.bucket, k);
-    return true;
+  void put_event(const Event& event) override {
+    read_ahead_ = {};
+    if (event.seq == 0) {
+      Event e = event;
+      record_event(e, 0);
+      return;
+    }
+    if (!objects_.create_event(event)) throw event_exists_differently(event.package, event.seq);
+    floors_[event.package].seq = std::max(floors_[event.package].seq, event.seq);
   }
+
+  // Imports: records, then tags, then events, one by one (the default). S3 writes
+  // one object atomically, never several: an import that fails leaves what it
+  // wrote so far; running it again finishes it (every write is idempotent).
 
   std::optional<std::uint64_t> latest(const std::string& package) override {
-    std::optional<std::uint64_t> hint;
-    bool hint_denied = false;
-    try {
-      hint = read_tag(package, std::string(kLatestTag));
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::Denied) throw;
-      hint_denied = true;
-    }
-    try {
-      if (hint && *hint >= kMinStampVersion) {
-        // Lists the hint itself (if it still exists) and anything newer.
-        if (auto newest = highest_from(package, *hint)) return newest;
-      }
-      auto all = list_versions(package, "");
-      if (all.empty()) return std::nullopt;
-      return all.back();
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::Denied && hint && !hint_denied) return hint;  // may read but not list
-      throw;
-    }
-  }
-
-  std::optional<std::uint64_t> tag(const std::string& package, const std::string& tag) override {
-    return read_tag(package, tag);
+    const auto at = std::chrono::steady_clock::now();
+    auto read = read_latest(objects_, package);
+    read_ahead_ = {package, at, std::move(read.record), std::move(read.tags)};
+    return read.version;
   }
 
   std::vector<VersionRecord> records(const std::string& package) override {
-    auto all = list_versions(package, "");
+    auto all = versions(package);
     std::vector<std::optional<VersionRecord>> got(all.size());
-    parallel_for(all.size(), [&](std::size_t i) { got[i] = get(package, all[i]); });
+    std::vector<std::function<void()>> tasks;
+    for (std::size_t i = 0; i < all.size(); ++i) tasks.push_back([&, i] { got[i] = get(package, all[i]); });
+    run_parallel(std::move(tasks));
     std::vector<VersionRecord> out;
     for (auto& r : got)
       if (r) out.push_back(std::move(*r));  // removed since the listing: skip
     return out;
   }
 
-  std::string describe() const override { return uri_.display; }
+  std::string describe() const override { return objects_.display(); }
 
  private:
-  std::string package_prefix(const std::string& package) const {
-    validate_package_name(package);  // the caller did; never let a name escape the prefix
-    return uri_.prefix + package + "/";
-  }
-  std::string versions_prefix(const std::string& package) const {
-    return package_prefix(package) + versions_dir_ + "/";
-  }
-  std::string version_key(const std::string& package, std::uint64_t version) const {
-    return versions_prefix(package) + std::to_string(version);
-  }
-  std::string tags_prefix(const std::string& package) const { return package_prefix(package) + "tags/"; }
-  std::string tag_key(const std::string& package, const std::string& tag) const {
-    validate_tag_name(tag);
-    return tags_prefix(package) + tag;
+  struct Floor {
+    std::uint64_t version = 0;  // the highest version this process saw go
+    std::uint64_t seq = 0;      // the highest seq this process handed out or saw
+  };
+
+  // A seq for a new event after `after`: see "Numbers" at the top of the file.
+  std::uint64_t unique_seq(const std::string& package, std::uint64_t after) {
+    Floor& floor = floors_[package];
+    const std::uint64_t low = std::max({static_cast<std::uint64_t>(now_ms_()) * kSeqPerMs, floor.seq, after}) + 1;
+    std::uint64_t seq = low + random_u64() % (kSeqPerMs - 1);
+    if (seq % kSeqPerMs == 0) ++seq;  // offset 0 is the slot's add
+    if (seq > kMaxSeq)
+      throw Error(ErrorKind::Conflict, fmt::format("{}: {} has no event number left", describe(), package));
+    floor.seq = seq;
+    return seq;
   }
 
-  aws::S3ListRequest request(std::string prefix) const {
-    aws::S3ListRequest q;
-    q.prefix = std::move(prefix);
-    q.max_keys = page_size_;
-    return q;
+  // Stores the event of a change that happened (remove, untag, an import's event
+  // without a seq) under a fresh seq after `after`, renumbering on a collision.
+  void record_event(Event& e, std::uint64_t after) {
+    do e.seq = unique_seq(e.package, std::max(after, e.seq));
+    while (!objects_.create_event(e));
   }
 
-  [[noreturn]] void invalid(const std::string& key, const std::string& why) const {
-    throw Error(ErrorKind::Invalid, fmt::format("{}: {}: {}", uri_.display, printable(key), why));
+  // The copy of a tag move's event. On a seq collision the move is renumbered: its
+  // tag object rewritten (If-Match on the ETag we wrote) with a new seq.
+  void record_tag_event(Event& e, const std::string& key, std::string etag, const ChangeContext& ctx) {
+    while (!objects_.create_event(e)) {
+      e.seq = unique_seq(e.package, e.seq);
+      if (ctx.sign_event) e.signatures = ctx.sign_event(e);
+      auto put =
+          objects_.put(key, tag_body(TagValue{e.version, e.seq, e.signatures}, &e), {{"If-Match", bare_etag(etag)}});
+      if (!put.written) return;  // moved on already: our event went with the object
+      etag = put.etag;
+    }
   }
 
-  // Versions whose keys sort after `start_after` (a full key or ""), ascending.
-  std::vector<std::uint64_t> list_versions(const std::string& package, const std::string& start_after) {
-    const std::string vp = versions_prefix(package);
-    aws::S3ListRequest q = request(vp);
-    q.delimiter = "/";
-    q.start_after = start_after;
-    std::vector<std::uint64_t> out;
-    client_->list_all(uri_.bucket, q, [&](aws::S3ListPage& page) {
-      for (const auto& o : page.objects) {
-        if (o.key.compare(0, vp.size(), vp) != 0) continue;
-        auto v = parse_version_text(o.key.substr(vp.size()));
-        if (!v) invalid(o.key, "not a version number (1 to 13 digits)");
-        out.push_back(*v);
+  // set_tag lost to a remove: put back what the tag was (If-Match on ours), or
+  // delete ours if there was none and ours is still there.
+  void take_back(const std::string& key, const std::optional<TagState>& previous, const std::string& ours) {
+    if (previous) {
+      objects_.put(key, previous->body, {{"If-Match", bare_etag(ours)}});
+      return;
+    }
+    auto now = objects_.client().head(objects_.bucket(), key);
+    if (now && now->etag == ours)
+      objects_.client().remove_conditional(objects_.bucket(), key, {{"If-Match", bare_etag(ours)}});
+  }
+
+  // After a remove: keep the hint on a version that exists, and let a package
+  // without versions lose its tags (there can only be the hint, or tags left
+  // dangling by a killed writer).
+  void keep_hint_after_remove(const std::string& package, std::uint64_t removed) {
+    auto remaining = objects_.list_versions(package, "");
+    const std::string latest(kLatestTag);
+    if (remaining.empty()) {
+      for (auto& [tag, state] : objects_.read_tags(package, objects_.tag_names(package))) {
+        if (state.object.event) objects_.create_event(*state.object.event);
+        objects_.client().remove(objects_.bucket(), objects_.tag_key(package, tag));
       }
-      return true;
-    });
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
-  // The highest version >= `from` (a 13-digit number), or nullopt. One listing
-  // that starts right before `from` (13-digit keys sort like their numbers).
-  std::optional<std::uint64_t> highest_from(const std::string& package, std::uint64_t from) {
-    if (from < kMinStampVersion) {
-      auto all = list_versions(package, "");
-      if (all.empty() || all.back() < from) return std::nullopt;
-      return all.back();
+      return;
     }
-    auto after = list_versions(package, version_key(package, from - 1));
-    std::optional<std::uint64_t> best;
-    for (auto v : after)
-      if (v >= from) best = v;  // shorter imported numbers may sort after; they are lower
-    return best;
-  }
-
-  std::vector<std::string> list_tag_names(const std::string& package) {
-    const std::string tp = tags_prefix(package);
-    aws::S3ListRequest q = request(tp);
-    q.delimiter = "/";
-    std::vector<std::string> out;
-    client_->list_all(uri_.bucket, q, [&](aws::S3ListPage& page) {
-      for (const auto& o : page.objects) {
-        if (o.key.compare(0, tp.size(), tp) != 0) continue;
-        std::string name = o.key.substr(tp.size());
-        try {
-          validate_tag_name(name);
-        } catch (const Error& e) {
-          invalid(o.key, e.what());
-        }
-        out.push_back(std::move(name));
-      }
-      return true;
-    });
-    return out;
-  }
-
-  std::optional<std::uint64_t> read_tag(const std::string& package, const std::string& tag) {
-    const std::string k = tag_key(package, tag);
-    auto obj = client_->get(uri_.bucket, k, kMaxObjectRead);
-    if (!obj) return std::nullopt;
-    json j = json::parse(obj->body, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) invalid(k, "not a JSON object");
-    auto it = j.find("version");
-    if (it == j.end()) invalid(k, "no 'version' field");
-    std::optional<std::uint64_t> v;
-    if (it->is_number_unsigned()) {
-      auto n = it->get<std::uint64_t>();
-      if (n > 0 && n <= kMaxVersion) v = n;
-    } else if (it->is_string()) {
-      v = parse_version_text(it->get<std::string>());
-    }
-    if (!v) invalid(k, "'version' is not a version number");
-    return v;
-  }
-
-  void write_tag(const std::string& package, const std::string& tag, std::uint64_t version) {
-    json j = {{"version", version}};
-    aws::S3PutOptions o;
-    o.headers = {{"Content-Type", "application/json"}};
-    o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
-    client_->put(uri_.bucket, tag_key(package, tag), j.dump(), std::move(o));
-  }
-
-  // Puts a removed version object back as it was (body and x-amz-meta-* headers).
-  void restore_version(const std::string& key, const aws::S3Object& removed) {
-    aws::S3PutOptions o;
-    o.headers = {{"Content-Type", "application/json"}, {"If-None-Match", "*"}};
-    o.headers.insert(o.headers.end(), acl_.begin(), acl_.end());
-    for (const auto& [name, value] : removed.info.headers)
-      if (name.size() > 11 && strncasecmp(name.c_str(), "x-amz-meta-", 11) == 0) o.headers.emplace_back(name, value);
-    client_->put(uri_.bucket, key, removed.body, std::move(o));
-  }
-
-  std::string version_body(const VersionRecord& r, std::uint64_t version, const std::string& nonce) const {
-    nlohmann::ordered_json j;
-    j["sha"] = r.sha256;
-    j["basename"] = r.basename;
-    j["mode"] = r.mode;
-    j["size"] = r.size;
-    j["created"] = format_utc(r.created);
-    j["metadata"] = nlohmann::ordered_json::object();
-    for (const auto& [k, v] : r.metadata) j["metadata"][k] = v;
-    if (!nonce.empty()) j["nonce"] = nonce;
-    (void)version;
-    return j.dump();
-  }
-
-  // User metadata also as x-amz-meta-* headers (what the original tool reads),
-  // when they fit AWS's 2 KB limit; the JSON body always has them.
-  static void add_metadata_headers(const Metadata& metadata, net::HttpHeaders& headers) {
-    net::HttpHeaders meta;
-    std::size_t total = 0;
-    for (const auto& [k, v] : metadata) {
-      std::string value = encode_meta_value(v);
-      total += k.size() + value.size();
-      meta.emplace_back("x-amz-meta-" + k, std::move(value));
-    }
-    if (total <= kMetaHeaderBudget) headers.insert(headers.end(), meta.begin(), meta.end());
+    auto hint = objects_.read_tag(package, latest);
+    if (!hint || hint->object.value.version == removed || hint->object.value.version > remaining.back())
+      objects_.put(objects_.tag_key(package, latest), hint_body(remaining.back()));
   }
 
   bool holds_nonce(const std::string& package, std::uint64_t version, const std::string& nonce) {
     if (!may_read_) return false;
     try {
-      auto obj = client_->get(uri_.bucket, version_key(package, version), kMaxObjectRead);
-      if (!obj) return false;
-      json j = json::parse(obj->body, nullptr, false);
-      return j.is_object() && j.contains("nonce") && j["nonce"] == nonce;
+      auto obj = objects_.read_version(package, version);
+      return obj && obj->nonce == nonce;
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::Denied && e.kind() != ErrorKind::Invalid) throw;
       if (e.kind() == ErrorKind::Denied) may_read_ = false;  // write-only: cannot tell, take a new number
@@ -534,107 +470,23 @@ class S3Ledger final : public Ledger {
     }
   }
 
-  VersionRecord parse_record(const std::string& package, std::uint64_t version, const aws::S3Object& obj,
-                             const std::string& key) const {
-    json j = json::parse(obj.body, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) invalid(key, "not a JSON object");
-    VersionRecord r;
-    r.package = package;
-    r.version = version;
-    try {
-      auto field = [&](const char* name) -> const json* {
-        auto it = j.find(name);
-        return it == j.end() || it->is_null() ? nullptr : &*it;
-      };
-      const json* sha = field("sha");
-      if (!sha) sha = field("sha256");
-      if (!sha || !sha->is_string()) invalid(key, "'sha' is missing or not a string");
-      r.sha256 = sha->get<std::string>();
-      validate_sha256_hex(r.sha256, "'sha'");
-      const json* basename = field("basename");
-      if (!basename || !basename->is_string()) invalid(key, "'basename' is missing or not a string");
-      r.basename = basename->get<std::string>();
-      validate_basename(r.basename);
-      if (const json* mode = field("mode")) {
-        if (!mode->is_number_unsigned()) invalid(key, "'mode' is not a file mode");
-        std::uint64_t m = mode->get<std::uint64_t>();
-        if (m > 07777 && (m & ~std::uint64_t{07777}) == 0100000) m &= 07777;  // a full st_mode of a regular file
-        if (m > 07777) invalid(key, "'mode' is not a file mode");
-        r.mode = static_cast<std::uint32_t>(m);
-      }
-      if (const json* size = field("size")) {
-        if (!size->is_number_unsigned()) invalid(key, "'size' is not a byte count");
-        r.size = size->get<std::uint64_t>();
-      }
-      if (const json* created = field("created")) {
-        if (created->is_string())
-          r.created = parse_utc(created->get<std::string>());
-        else if (created->is_number_integer())
-          r.created = created->get<std::int64_t>();
-        else
-          invalid(key, "'created' is not a time");
-      } else if (version >= kMinStampVersion) {
-        r.created = static_cast<std::int64_t>(version / 1000);  // written by the original: the version is the time
-      }
-      if (const json* metadata = field("metadata")) {
-        if (!metadata->is_object()) invalid(key, "'metadata' is not an object");
-        for (const auto& [k, v] : metadata->items()) {
-          if (!v.is_string()) invalid(key, "'metadata' has a value that is not a string");
-          r.metadata[k] = v.get<std::string>();
-        }
-      } else {
-        // The original tool keeps user metadata only in x-amz-meta-* headers.
-        for (const auto& [name, value] : obj.info.headers) {
-          if (name.size() <= 11) continue;
-          std::string lower;
-          for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          if (lower.rfind("x-amz-meta-", 0) != 0) continue;
-          r.metadata[lower.substr(11)] = decode_meta_value(value);
-        }
-      }
-      validate_record(r);
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::Invalid) throw;
-      std::string what = e.what();
-      if (what.rfind(uri_.display, 0) == 0) throw;  // already names the key
-      invalid(key, what);
-    }
-    return r;
-  }
-
-  // Runs fn(0..n-1) on up to kReadParallelism threads (reads of many small objects).
-  void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn) {
-    if (n <= 1) {
-      for (std::size_t i = 0; i < n; ++i) fn(i);
-      return;
-    }
-    ParallelTasks tasks(std::min(n, kReadParallelism));
-    for (std::size_t i = 0; i < n; ++i) tasks.submit([&fn, i] { fn(i); });
-    tasks.wait_all();
-  }
-
-  std::shared_ptr<S3Client> client_;
-  aws::S3Uri uri_;
-  int page_size_;
-  std::string versions_dir_;  // "versions" (DESIGN.md) or "generations" (the original tool's code)
+  Objects objects_;
   std::function<std::int64_t()> now_ms_;
-  net::HttpHeaders acl_;  // x-amz-acl on what we write, if asked for
   bool may_list_ = true;
   bool may_read_ = true;
-  std::map<std::string, std::uint64_t> floor_;  // per package: the highest number this process saw go
+  std::map<std::string, Floor> floors_;
+  ReadAhead read_ahead_;
 };
 
 std::unique_ptr<Ledger> make(const Uri& uri, std::function<std::int64_t()> now_ms) {
-  aws::S3Uri s3 = aws::parse_s3_uri(uri, {"page_size", "acl", "versions_dir"});
-  int page_size = static_cast<int>(aws::s3_size_option(s3, "page_size", 0, 1, 1000));
+  S3Uri s3 = parse_s3_uri(uri, {"page_size", "acl", "versions_dir"});
+  const int page_size = static_cast<int>(s3_size_option(s3, "page_size", 0, 1, 1000));
   // The original Python sacker's code keeps version objects under <pkg>/generations/;
   // DESIGN.md's layout (the default) under <pkg>/versions/. Everything else is shared.
-  std::string versions_dir = "versions";
-  if (auto it = s3.options.find("versions_dir"); it != s3.options.end()) versions_dir = it->second;
+  const std::string versions_dir = s3.options.count("versions_dir") ? s3.options.at("versions_dir") : "versions";
   if (versions_dir != "versions" && versions_dir != "generations")
-    throw Error(ErrorKind::Invalid,
-                fmt::format("invalid URI '{}': versions_dir must be 'versions' or 'generations'", s3.display));
-  return std::make_unique<S3Ledger>(aws::shared_s3_client(), std::move(s3), page_size, std::move(versions_dir),
+    throw_invalid_uri(uri, "versions_dir must be 'versions' or 'generations'");
+  return std::make_unique<S3Ledger>(Objects(aws::shared_s3_client(), std::move(s3), page_size, versions_dir),
                                     std::move(now_ms));
 }
 

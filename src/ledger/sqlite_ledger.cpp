@@ -28,6 +28,7 @@
 
 #include "core/files.h"
 #include "kit/ledger_kit.h"
+#include "kit/retry.h"
 #include "kit/uri_options.h"
 #include "ledger/sqlite_db.h"
 #include "sacker/error.h"
@@ -118,8 +119,20 @@ std::string signatures_text(const std::vector<std::string>& signatures) {
 class SqliteLedger final : public Ledger {
  public:
   SqliteLedger(const std::filesystem::path& path, std::string uri) : db_(path), uri_(std::move(uri)) {
-    refuse_foreign_database();
-    db_.exec("PRAGMA journal_mode=WAL", "open");
+    // Switching a new file to WAL needs the exclusive lock, and SQLite answers BUSY
+    // at once (without its busy handler) while another process that opens the same
+    // new file reads the schema: retry that race like any lost race.
+    Retry retry(RetryPolicy::contention(), where("open"));
+    for (;;) {
+      try {
+        refuse_foreign_database();
+        db_.exec("PRAGMA journal_mode=WAL", "open");
+        break;
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::Unavailable) throw;
+        retry.failed(FailureCause::ServerTrouble, e.what());
+      }
+    }
     // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss,
     // and a lost add would hand its printed version number out again to other bytes.
     db_.exec("PRAGMA synchronous=FULL", "open");

@@ -5,12 +5,15 @@
 // Integer ledgers must number 1, 2, 3...; the S3 ledger uses 13-digit millisecond
 // stamps: the suite tells them apart by the first version a fresh package gets.
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -361,91 +364,129 @@ TEST_F(LedgerConformance, FirstUseWithoutInitFromConcurrentProcesses) {
   EXPECT_EQ(open_ledger(fresh)->versions("first").size(), all.size());
 }
 
-// A barrier for worker processes ("add-at-barrier"): each writes one byte to the
-// FIFO `ready` once it is connected, then blocks reading the FIFO `gate` until
-// release() writes one byte per worker, which wakes them all at the same instant.
-// The parent holds both FIFOs open read-write, so no open() blocks; closing them
-// (the destructor) gives blocked workers EOF and they exit.
-class FifoBarrier {
- public:
-  FifoBarrier() : dir_(test::make_temp_dir("sacker-barrier")) {
-    if (::mkfifo(ready_path().c_str(), 0600) != 0 || ::mkfifo(gate_path().c_str(), 0600) != 0)
-      throw std::runtime_error("mkfifo failed");
-    ready_ = ::open(ready_path().c_str(), O_RDWR);
-    gate_ = ::open(gate_path().c_str(), O_RDWR);
-    if (ready_ < 0 || gate_ < 0) throw std::runtime_error("cannot open the barrier FIFOs");
-  }
-  ~FifoBarrier() {
-    ::close(ready_);
-    ::close(gate_);
-    std::filesystem::remove_all(dir_);
-  }
-  std::string ready_path() const { return (dir_ / "ready").string(); }
-  std::string gate_path() const { return (dir_ / "gate").string(); }
-
-  // Waits until `n` workers are ready; false after `timeout_ms` without progress.
-  bool wait_ready(int n, int timeout_ms) {
-    for (int got = 0; got < n;) {
-      pollfd p{ready_, POLLIN, 0};
-      if (::poll(&p, 1, timeout_ms) <= 0) return false;
-      char buf[64];
-      auto r = ::read(ready_, buf, std::min<std::size_t>(sizeof buf, static_cast<std::size_t>(n - got)));
-      if (r <= 0) return false;
-      got += static_cast<int>(r);
-    }
-    return true;
-  }
-  void release(int n) {
-    const std::string bytes(static_cast<std::size_t>(n), 'g');
-    if (::write(gate_, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()))
-      throw std::runtime_error("cannot release the barrier");
-  }
-
- private:
-  std::filesystem::path dir_;
-  int ready_ = -1, gate_ = -1;
-};
-
-TEST_F(LedgerConformance, FirstWritesReleasedAtOnceGetDistinctVersions) {
+// Issue 7, point 1: the first add on a fresh ledger, from several processes released by
+// a barrier at the same instant, round after round on a new ledger each: creating the
+// first package, counter, table, commit or ref is where "create if absent" races hide.
+// Each worker opens the round's ledger and reads from it, reports on a FIFO and blocks
+// on a second FIFO until the parent, once all have reported, writes one byte per worker
+// to it in one write(), which wakes every reader at once (two such FIFOs, used by turns,
+// so a fast worker never takes a byte meant for the round before). The workers live
+// through all rounds, so a round costs four adds, not four process starts. Three rounds
+// in four start from a ledger that `init` made, the others from nothing. A lost race
+// must be retried, never overwritten: every add lands under its own version (1..4 on an
+// integer ledger), holding its own record. The git ledger once created its branch with
+// a non-forced git_reference_create, whose "does it exist" check runs before the ref
+// lock is taken, so two first writers could both win (about 1 round in 25; the
+// deterministic twin is e2e Hardening.P01). The race is probabilistic by nature, so the
+// default keeps every ledger's run to a few seconds: up to 40 rounds, but no round
+// starts after 5 s once the first 4 (both kinds) are done, so a slow remote ledger runs
+// fewer. $SACKER_TEST_RACE_ROUNDS=N runs exactly N rounds, however long: hunt with that.
+TEST_F(LedgerConformance, FirstWriteRaceReleasedByABarrierNeverHandsOutAVersionTwice) {
   SKIP_IF_IN_PROCESS();
-  // The very first writes to a fresh (initialised, empty) ledger, from processes that
-  // connected first and are then released together: creating the first package, the
-  // first counter, the first commit or ref is where "create if absent" races hide.
-  // Every round: each process's one add lands under its own version, none overwritten.
-  const int rounds = 10, processes = 4;
   const char* tmpl = std::getenv("SACKER_TEST_LEDGER");
-  FifoBarrier barrier;
+  const char* rounds_env = std::getenv("SACKER_TEST_RACE_ROUNDS");
+  const bool exact = rounds_env && *rounds_env;
+  const int rounds = exact ? std::atoi(rounds_env) : 40, min_rounds = std::min(rounds, 4);
+  const auto budget = std::chrono::seconds(5);
+  const int processes = 4;
+  const auto dir = test::make_temp_dir("sacker-barrier");
+  std::vector<std::string> uris;
+  std::string uri_lines;
   for (int round = 0; round < rounds; ++round) {
-    SCOPED_TRACE("round " + std::to_string(round));
-    const std::string fresh = test::expand_template(tmpl, test::unique_token());
-    open_ledger(fresh)->init();
-    std::vector<std::unique_ptr<ChildProcess>> children;
-    for (int p = 0; p < processes; ++p)
-      children.push_back(std::make_unique<ChildProcess>(
-          std::vector<std::string>{worker_path(), "add-at-barrier", fresh, "first", "1", "p" + std::to_string(p),
-                                   barrier.ready_path(), barrier.gate_path()}));
-    ASSERT_TRUE(barrier.wait_ready(processes, 120000)) << "the workers did not all reach the barrier";
-    barrier.release(processes);
-    std::map<std::uint64_t, int> owner;  // version -> process
-    for (int p = 0; p < processes; ++p) {
-      auto result = children[static_cast<std::size_t>(p)]->wait();
-      ASSERT_EQ(result.exit_code, 0) << "worker " << p << ": " << result.err;
-      auto versions = parse_versions(result.out);
-      ASSERT_EQ(versions.size(), 1u) << result.out;
-      EXPECT_TRUE(owner.emplace(versions[0], p).second) << "version " << versions[0] << " handed out twice";
-    }
-    auto ledger = open_ledger(fresh);
-    auto records = ledger->records("first");
-    ASSERT_EQ(records.size(), static_cast<std::size_t>(processes)) << "an add that returned was lost";
-    for (const auto& r : records) {
-      ASSERT_TRUE(owner.count(r.version)) << "version " << r.version << " was never handed out";
-      EXPECT_EQ(r.metadata.at("worker"), "p" + std::to_string(owner.at(r.version))) << "version " << r.version;
-    }
-    if (integer_versions(owner.begin()->first)) {
-      EXPECT_EQ(owner.begin()->first, 1u);
-      EXPECT_EQ(owner.rbegin()->first, static_cast<std::uint64_t>(processes));
-    }
+    uris.push_back(test::expand_template(tmpl, test::unique_token()));
+    uri_lines += uris.back() + "\n";
   }
+  // Rounds 1, 2, 3, 5... start from `init`; each is made while the workers wait at the
+  // barrier before it, so a round cut short by the budget costs no init.
+  auto prepare = [&](int round) {
+    if (round < rounds && round % 4 != 0) open_ledger(uris[static_cast<std::size_t>(round)])->init();
+  };
+  const std::string uri_file = (dir / "uris").string();
+  test::write_file(uri_file, uri_lines);
+  // FIFOs held read-write by the parent: no open() blocks, bytes wait in the pipe.
+  auto fifo = [&](const std::string& name) {
+    const std::string path = (dir / name).string();
+    EXPECT_EQ(::mkfifo(path.c_str(), 0600), 0) << path;
+    return std::make_pair(path, ::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  };
+  auto [ready_path, ready] = fifo("ready");
+  auto [go0_path, go0] = fifo("go0");
+  auto [go1_path, go1] = fifo("go1");
+  ASSERT_TRUE(ready >= 0 && go0 >= 0 && go1 >= 0);
+  const int go[2] = {go0, go1};
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  std::vector<pollfd> watched = {{ready, POLLIN, 0}};
+  for (int p = 0; p < processes; ++p) {
+    children.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
+        worker_path(), "add-at-once", uri_file, "first", "p" + std::to_string(p), ready_path, go0_path, go1_path}));
+    watched.push_back({static_cast<int>(::syscall(SYS_pidfd_open, children.back()->pid(), 0)), POLLIN, 0});
+  }
+  const std::string release(static_cast<std::size_t>(processes), 'g'), quit(static_cast<std::size_t>(processes), 'q');
+  const auto start = std::chrono::steady_clock::now();
+  bool early_exit = false;
+  int ran = 0;  // rounds released
+  for (int round = 0; round < rounds && !early_exit; ++round) {
+    for (int arrived = 0; arrived < processes && !early_exit;) {
+      for (auto& w : watched) w.revents = 0;
+      ASSERT_GT(::poll(watched.data(), watched.size(), 120000), 0) << "round " << round << ": no worker came";
+      if (watched[0].revents & POLLIN) {
+        char buf[16];
+        ssize_t n = ::read(ready, buf, sizeof buf);
+        if (n > 0) arrived += static_cast<int>(n);
+      }
+      for (std::size_t i = 1; i < watched.size(); ++i) early_exit = early_exit || watched[i].revents != 0;
+    }
+    if (!exact && round >= min_rounds && std::chrono::steady_clock::now() - start > budget) {
+      ASSERT_EQ(::write(go[round % 2], quit.data(), quit.size()), static_cast<ssize_t>(quit.size()));
+      break;
+    }
+    prepare(round + 1);
+    ASSERT_EQ(::write(go[round % 2], release.data(), release.size()), static_cast<ssize_t>(release.size()));
+    ++ran;
+  }
+  std::vector<std::vector<std::uint64_t>> got;  // [process][round]
+  for (int p = 0; p < processes; ++p) {
+    auto result = children[static_cast<std::size_t>(p)]->wait();
+    ::close(watched[static_cast<std::size_t>(p) + 1].fd);
+    ASSERT_EQ(result.exit_code, 0) << "worker " << p << ": " << result.err;
+    got.push_back(parse_versions(result.out));
+    ASSERT_EQ(got.back().size(), static_cast<std::size_t>(ran)) << "worker " << p;
+  }
+  ::close(ready);
+  for (int fd : go) ::close(fd);
+  int lost[2] = {0, 0};  // rounds that lost an add: [0] without init, [1] after init
+  std::string first_loss;
+  for (int round = 0; round < ran; ++round) {
+    std::map<std::uint64_t, int> owner;
+    std::string report;
+    for (int p = 0; p < processes; ++p) {
+      const auto v = got[static_cast<std::size_t>(p)][static_cast<std::size_t>(round)];
+      if (!owner.emplace(v, p).second) report += fmt::format(" version {} went to p{} and p{};", v, owner[v], p);
+    }
+    const auto records = open_ledger(uris[static_cast<std::size_t>(round)])->records("first");
+    if (records.size() != static_cast<std::size_t>(processes))
+      report += fmt::format(" the ledger holds {} records, not {};", records.size(), processes);
+    for (const auto& r : records) {
+      auto it = owner.find(r.version);
+      if (it == owner.end())
+        report +=
+            fmt::format(" version {} holds {}'s record but was handed to no one;", r.version, r.metadata.at("worker"));
+      else if (r.metadata.at("worker") != "p" + std::to_string(it->second))
+        report += fmt::format(" version {} holds {}'s record;", r.version, r.metadata.at("worker"));
+    }
+    if (records.size() == static_cast<std::size_t>(processes) && owner.size() == records.size() &&
+        integer_versions(owner.begin()->first) && owner.rbegin()->first != static_cast<std::uint64_t>(processes))
+      report += fmt::format(" versions {}..{} were handed out, not 1..{};", owner.begin()->first, owner.rbegin()->first,
+                            processes);
+    if (report.empty()) continue;
+    ++lost[round % 4 != 0];
+    if (first_loss.empty())
+      first_loss = fmt::format("round {} ({}):{}", round, round % 4 != 0 ? "after init" : "no init", report);
+  }
+  std::filesystem::remove_all(dir);
+  std::printf("first-write race: %d of %d rounds lost an add (%d without init, %d after init)\n", lost[0] + lost[1],
+              ran, lost[0], lost[1]);
+  EXPECT_EQ(lost[0] + lost[1], 0) << first_loss;
 }
 
 TEST_F(LedgerConformance, TaggingRacingRemovalNeverLeavesADanglingTag) {

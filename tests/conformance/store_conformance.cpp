@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <sstream>
 
 #include "sacker/backends.h"
+#include "sacker/client.h"
 #include "sacker/error.h"
 #include "sacker/sha256.h"
 #include "support/process.h"
@@ -240,6 +242,9 @@ TEST_F(StoreConformance, ConcurrentPutsOfOneBlobFromProcesses) {
   }
   EXPECT_EQ(get_bytes(b.sha256), test::read_file(b.path));
 }
+
+// Issue 7, point 2: gc against an add that re-uses the blob it chose.
+#include "gc_reuse_race.inc"
 
 }  // namespace
 }  // namespace sacker

@@ -8,16 +8,21 @@
 //                                                          prints "SEQ VERSION" of each accepted move
 //   conformance_worker remove URI PACKAGE COUNT V...     tries COUNT rounds to remove each V; prints the removed
 //   conformance_worker latency URI PACKAGE COUNT         microseconds per add, one per line
-//   conformance_worker add-at-barrier URI PACKAGE COUNT WORKER READY GATE
-//                                        reads the package (so the ledger is connected), writes one byte to
-//                                        the FIFO READY, blocks reading one byte from the FIFO GATE, then
-//                                        adds like `add` (EOF on GATE: the parent gave up, exit 1)
+//   conformance_worker add-at-once URIS PACKAGE WORKER READY GO0 GO1
+//                                                        for each ledger URI in the file URIS (one a line,
+//                                                        a round each): open it and read from it (sessions,
+//                                                        repository open), write one byte to the FIFO READY,
+//                                                        wait for one byte from the FIFO GO<round % 2> (the
+//                                                        barrier), add one version; prints it, one line a round.
+//                                                        A 'q' from GO instead: stop there, exit 0
 //   conformance_worker put URI FILE SHA256 SIZE          store put; prints 1 if uploaded, 0 if already there
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -45,39 +50,47 @@ VersionRecord make_record(const std::string& package, const std::string& worker,
   return r;
 }
 
-// Adds `count` records of `worker`, printing each version as soon as it is handed out.
-void add_records(Ledger& ledger, const std::string& package, int count, const std::string& worker) {
-  for (int i = 0; i < count; ++i) {
-    auto v = ledger.add(make_record(package, worker, i));
-    std::printf("%llu\n", static_cast<unsigned long long>(v));
-    std::fflush(stdout);
-  }
-}
-
 int run(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: conformance_worker add|add-at-barrier|tag|tag-race|cas|remove|latency|put URI ...\n");
+    std::fprintf(stderr, "usage: conformance_worker add|tag|latency|put URI ...\n");
     return 2;
   }
   std::string cmd = argv[1], uri = argv[2];
   if (cmd == "add" && argc == 6) {
-    add_records(*open_ledger(uri), argv[3], std::stoi(argv[4]), argv[5]);
+    auto ledger = open_ledger(uri);
+    int count = std::stoi(argv[4]);
+    for (int i = 0; i < count; ++i) {
+      auto v = ledger->add(make_record(argv[3], argv[5], i));
+      std::printf("%llu\n", static_cast<unsigned long long>(v));
+      std::fflush(stdout);
+    }
     return 0;
   }
-  if (cmd == "add-at-barrier" && argc == 8) {
-    auto ledger = open_ledger(uri);
-    ledger->versions(argv[3]);
-    const int ready = ::open(argv[6], O_WRONLY), gate = ::open(argv[7], O_RDONLY);
-    char byte = 'r';
-    if (ready < 0 || gate < 0 || ::write(ready, &byte, 1) != 1) {
-      std::perror("conformance_worker: barrier");
+  if (cmd == "add-at-once" && argc == 8) {
+    std::ifstream uris(uri);
+    const std::string package = argv[3], worker = argv[4];
+    int ready = ::open(argv[5], O_WRONLY | O_CLOEXEC);
+    // Two, used by turns: a worker done with round k cannot take a byte meant for round k.
+    int go[2] = {::open(argv[6], O_RDONLY | O_CLOEXEC), ::open(argv[7], O_RDONLY | O_CLOEXEC)};
+    if (!uris || ready < 0 || go[0] < 0 || go[1] < 0) {
+      std::fprintf(stderr, "conformance_worker: cannot open %s or the barrier FIFOs\n", uri.c_str());
       return 1;
     }
-    if (::read(gate, &byte, 1) != 1) {
-      std::fprintf(stderr, "conformance_worker: the barrier closed without releasing us\n");
-      return 1;
+    int round = 0;
+    for (std::string line; std::getline(uris, line); ++round) {
+      auto ledger = open_ledger(line);
+      ledger->latest(package);  // warm up: after the barrier only the adds race
+      char c = 'r';
+      if (::write(ready, &c, 1) != 1) return 1;
+      ssize_t n;
+      while ((n = ::read(go[round % 2], &c, 1)) < 0 && errno == EINTR) {
+      }
+      if (n != 1) return 1;
+      if (c == 'q') return 0;
+      auto v = ledger->add(make_record(package, worker, round));
+      std::printf("%llu\n", static_cast<unsigned long long>(v));
+      std::fflush(stdout);
     }
-    add_records(*ledger, argv[3], std::stoi(argv[4]), argv[5]);
     return 0;
   }
   if (cmd == "tag" && argc >= 7) {

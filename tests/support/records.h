@@ -7,6 +7,7 @@
 #include <string>
 
 #include "sacker/error.h"
+#include "sacker/ledger.h"
 #include "sacker/record.h"
 #include "sacker/sha256.h"
 
@@ -25,6 +26,14 @@ inline VersionRecord sample_record(const std::string& package, int n) {
   r.created = 1700000000 + n;
   r.metadata = {{"n", std::to_string(n)}};
   return r;
+}
+
+// A change by `actor` at a fixed time (1764600000), for ledger calls in tests.
+inline ChangeContext change_by(const std::string& actor) {
+  ChangeContext ctx;
+  ctx.time = 1764600000;
+  ctx.actor = actor;
+  return ctx;
 }
 
 // The error fn throws; a test failure (and an Internal error) if it throws none.

@@ -29,7 +29,8 @@
 #include "unit/fixtures/aws_home.h"
 #include "unit/fixtures/local_server.h"
 
-namespace sacker::net {
+namespace sacker::aws {
+using namespace sacker::net;  // the HTTP layer the AWS code sits on
 namespace {
 
 namespace fs = std::filesystem;
@@ -557,4 +558,4 @@ TEST_F(AwsProfileTest, PrecedenceMatchesTheAwsCli) {
 }
 
 }  // namespace
-}  // namespace sacker::net
+}  // namespace sacker::aws

@@ -22,7 +22,8 @@
 #include "unit/fixtures/aws_home.h"
 #include "unit/fixtures/local_server.h"
 
-namespace sacker::net {
+namespace sacker::aws {
+using namespace sacker::net;  // the HTTP layer the AWS code sits on
 namespace {
 
 namespace fs = std::filesystem;
@@ -480,4 +481,4 @@ TEST(AwsStatic, StaticProvider) {
 }
 
 }  // namespace
-}  // namespace sacker::net
+}  // namespace sacker::aws

@@ -26,7 +26,8 @@
 
 #include "aws/sigv4.h"
 
-namespace sacker::net {
+namespace sacker::aws {
+using namespace sacker::net;  // the HTTP layer the AWS code sits on
 namespace {
 
 namespace fs = std::filesystem;
@@ -365,4 +366,4 @@ TEST(SigV4Botocore, GeneratedRequestsMatchBotocore) {
 }
 
 }  // namespace
-}  // namespace sacker::net
+}  // namespace sacker::aws

@@ -23,6 +23,11 @@
 namespace sacker::net {
 namespace {
 
+using aws::kEmptySha256;
+using aws::sha256_hex;
+using aws::sign_request;
+using aws::SigningParams;
+
 using nlohmann::json;
 using sacker::testing::LocalServer;
 using std::chrono::milliseconds;

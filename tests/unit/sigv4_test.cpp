@@ -21,7 +21,8 @@
 
 #include "aws/sigv4.h"
 
-namespace sacker::net {
+namespace sacker::aws {
+using namespace sacker::net;  // the HTTP layer the AWS code sits on
 namespace {
 
 using std::chrono::system_clock;
@@ -440,4 +441,4 @@ TEST(SigV4Signing, DetailsCarryNoSecret) {
 }
 
 }  // namespace
-}  // namespace sacker::net
+}  // namespace sacker::aws

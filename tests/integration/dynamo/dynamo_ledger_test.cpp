@@ -25,8 +25,9 @@
 #include <tuple>
 #include <vector>
 
-#include "net/http.h"
 #include "aws/sigv4.h"
+#include "dynamo_test_support.h"
+#include "net/http.h"
 #include "sacker/backends.h"
 #include "sacker/error.h"
 #include "sacker/sha256.h"
@@ -36,59 +37,15 @@
 namespace sacker {
 namespace {
 
+using dynamotest::ddb;
+using dynamotest::N;
+using dynamotest::S;
+using dynamotest::ScopedEnv;
 using nlohmann::json;
 
 using test::sample_record;
 
 using test::error_of;
-
-// Sets an environment variable for the life of the object.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-// Raw DynamoDB calls behind the ledger's back (what the original tool or an
-// attacker with write access could leave in the tables).
-json ddb(const std::string& op, const json& request, long* status = nullptr) {
-  const char* endpoint = std::getenv("AWS_ENDPOINT_URL_DYNAMODB");
-  if (!endpoint) throw std::runtime_error("AWS_ENDPOINT_URL_DYNAMODB is not set");
-  net::HttpClient http;
-  net::HttpRequest req;
-  req.method = "POST";
-  req.url = std::string(endpoint) + "/";
-  req.headers = {{"Content-Type", "application/x-amz-json-1.0"}, {"X-Amz-Target", "DynamoDB_20120810." + op}};
-  req.body = request.dump();
-  aws::SigningParams params;
-  params.credentials.access_key_id = "test";
-  params.credentials.secret_access_key = "test";
-  params.region = "us-east-1";
-  params.service = "dynamodb";
-  params.time = std::chrono::system_clock::now();
-  aws::sign_request(req, aws::sha256_hex(req.body), params);
-  auto resp = http.send(req);
-  if (status)
-    *status = resp.status;
-  else if (resp.status != 200)
-    throw std::runtime_error(op + ": " + resp.body);
-  return json::parse(resp.body);
-}
-
-json S(const std::string& s) { return {{"S", s}}; }
-json N(long long n) { return {{"N", std::to_string(n)}}; }
 
 class DynamoLedger : public ::testing::Test {
  protected:
@@ -138,16 +95,21 @@ TEST_F(DynamoLedger, InitCreatesBothTablesWithTheOriginalKeySchema) {
   }
 }
 
-TEST_F(DynamoLedger, WithoutInitEveryCallSaysRunInit) {
+// A ledger nobody initialised is an empty one; its first write creates the tables.
+TEST_F(DynamoLedger, WithoutInitReadsAreEmptyAndTheFirstAddCreatesTheTables) {
   auto ledger = open_ledger(uri_);
-  for (auto& fn : std::vector<std::function<void()>>{[&] { ledger->versions("app"); },
-                                                     [&] { ledger->add(sample_record("app", 1)); },
-                                                     [&] { ledger->packages(); }, [&] { ledger->tags("app"); }}) {
-    Error e = error_of(fn);
-    EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
-    EXPECT_NE(std::string(e.what()).find("does not exist: run sacker init"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(table_), std::string::npos) << e.what();
-  }
+  EXPECT_TRUE(ledger->versions("app").empty());
+  EXPECT_TRUE(ledger->packages().empty());
+  EXPECT_TRUE(ledger->tags("app").empty());
+  EXPECT_FALSE(ledger->latest("app").has_value());
+  EXPECT_FALSE(ledger->get("app", 1).has_value());
+  EXPECT_TRUE(ledger->history("app", {}).empty());
+  long status = 0;
+  ddb("DescribeTable", {{"TableName", table_}}, &status);
+  EXPECT_EQ(status, 400) << "reading creates nothing";
+  EXPECT_EQ(ledger->add(sample_record("app", 1)), 1u);
+  EXPECT_EQ(ddb("DescribeTable", {{"TableName", table_ + "-events"}})["Table"]["TableStatus"], "ACTIVE");
+  EXPECT_EQ(ledger->versions("app"), (std::vector<std::uint64_t>{1}));
 }
 
 TEST_F(DynamoLedger, InitRefusesATableWithAnotherKeySchema) {
@@ -451,7 +413,7 @@ TEST_F(DynamoLedger, ErrorAnswersMapToKinds) {
   };
   for (const auto& c : {Case{400, "AccessDeniedException", ErrorKind::Denied},
                         Case{400, "UnrecognizedClientException", ErrorKind::Denied},
-                        Case{400, "ResourceNotFoundException", ErrorKind::NotFound},
+                        Case{400, "TransactionCanceledException", ErrorKind::Conflict},
                         Case{500, "InternalServerError", ErrorKind::Unavailable},
                         Case{503, "ServiceUnavailable", ErrorKind::Unavailable},
                         Case{400, "ValidationException", ErrorKind::Invalid}}) {
@@ -473,7 +435,7 @@ TEST_F(DynamoLedger, ThrottlingIsRetriedEvenForTheCounter) {
   std::string throttled = aws_error("ProvisionedThroughputExceededException", "slow down");
   FakeDynamo fake({{400, throttled},
                    {400, aws_error("ThrottlingException", "slow down")},
-                   {200, R"({"Attributes":{"allocated":{"N":"7"}}})"},
+                   {200, R"({"Attributes":{"allocated":{"N":"7"},"last_seq":{"N":"9"}}})"},
                    {200, "{}"}});
   ScopedEnv endpoint("AWS_ENDPOINT_URL_DYNAMODB", fake.url());
   auto ledger = open_ledger(uri_);
@@ -495,7 +457,7 @@ TEST_F(DynamoLedger, PersistentThrottlingEndsUnavailable) {
 }
 
 TEST_F(DynamoLedger, ARefusedPutGivesItsNumberBack) {
-  FakeDynamo fake({{200, R"({"Attributes":{"allocated":{"N":"3"}}})"},
+  FakeDynamo fake({{200, R"({"Attributes":{"allocated":{"N":"3"},"last_seq":{"N":"4"}}})"},
                    {400, aws_error("AccessDeniedException", "no PutItem for you")},
                    {200, "{}"}});
   ScopedEnv endpoint("AWS_ENDPOINT_URL_DYNAMODB", fake.url());
@@ -505,6 +467,17 @@ TEST_F(DynamoLedger, ARefusedPutGivesItsNumberBack) {
   ASSERT_EQ(requests.size(), 3u);
   EXPECT_NE(requests[2].find("DynamoDB_20120810.UpdateItem"), std::string::npos);
   EXPECT_NE(requests[2].find(R"(":prev":{"N":"2"})"), std::string::npos) << requests[2];
+}
+
+// Without the right to create tables, the first add says what to do.
+TEST_F(DynamoLedger, AFirstAddThatMayNotCreateTablesSaysRunInit) {
+  FakeDynamo fake({{400, aws_error("ResourceNotFoundException", "no table")},
+                   {400, aws_error("AccessDeniedException", "no CreateTable")},
+                   {400, aws_error("ResourceNotFoundException", "no table")}});
+  ScopedEnv endpoint("AWS_ENDPOINT_URL_DYNAMODB", fake.url());
+  Error e = error_of([&] { open_ledger(uri_)->add(sample_record("app", 1)); });
+  EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
+  EXPECT_NE(std::string(e.what()).find("does not exist: run sacker init"), std::string::npos) << e.what();
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "s3_test_support.h"
 #include "sacker/backends.h"
 #include "sacker/sha256.h"
+#include "support/records.h"
 
 namespace sacker {
 namespace {
@@ -299,7 +300,7 @@ TEST_F(S3WriteOnly, CiAddsWithPutObjectOnlyAndCannotRead) {
   ASSERT_EQ(dl.exit_code, 0) << dl.err;
   EXPECT_EQ(test::read_file(dir_ / "out"), test::read_file(big));
 
-  // The CI job wrote nothing but blobs, version records and tags/latest.
+  // The CI job wrote nothing but blobs, version records, their events and tags/latest.
   std::set<std::string> keys;
   for (auto b : {ledger_bucket_, store_bucket_})
     admin().list_all(b, {}, [&](aws::S3ListPage& page) {
@@ -308,8 +309,44 @@ TEST_F(S3WriteOnly, CiAddsWithPutObjectOnlyAndCannotRead) {
     });
   std::set<std::string> expected = {store_bucket_ + "/" + sha, store_bucket_ + "/" + big_sha,
                                     ledger_bucket_ + "/frontend-server/tags/latest"};
-  for (auto& r : {first, again, multi}) expected.insert(ledger_bucket_ + "/frontend-server/versions/" + trim(r.out));
+  for (auto& r : {first, again, multi}) {
+    expected.insert(ledger_bucket_ + "/frontend-server/versions/" + trim(r.out));
+    expected.insert(ledger_bucket_ + "/frontend-server/events/" + trim(r.out) + "000000");
+  }
   EXPECT_EQ(keys, expected);
+  // The deploy side reads the three adds in the history.
+  auto history = open_ledger("s3://" + ledger_bucket_)->history("frontend-server", {});
+  ASSERT_EQ(history.size(), 3u);
+  for (const auto& e : history) EXPECT_EQ(e.action, EventAction::Add);
+  EXPECT_EQ(history[0].version, std::stoull(trim(multi.out)));
+}
+
+// A CI policy from before history (no PutObject on */events/*): adds still work,
+// and still show in the history (their events are in the version objects).
+TEST_F(S3WriteOnly, AnOldPolicyWithoutEventsStillAddsAndTheHistoryShowsTheAdds) {
+  auto old_ci = s3test::make_write_only_user(store_bucket_ + "-o", ledger_bucket_ + "-o", false);
+  auto old_cmd = [&](std::vector<std::string> rest) {
+    std::vector<std::string> f = {"--ledger", "s3://" + ledger_bucket_ + "-o?acl=bucket-owner-full-control", "--store",
+                                  "s3://" + store_bucket_ + "-o?acl=bucket-owner-full-control"};
+    f.insert(f.end(), rest.begin(), rest.end());
+    return f;
+  };
+  fs::path file = dir_ / "build.jar";
+  test::write_random_file(file, 1000, 24);
+  auto ledger = open_ledger("s3://" + ledger_bucket_ + "-o");
+  auto v0 = ledger->add(test::sample_record("frontend-server", 1));  // by the admin: history begins
+  auto first = sacker(old_cmd({"add", "frontend-server", file.string()}), old_ci.env());
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto second = sacker(old_cmd({"add", "frontend-server", file.string()}), old_ci.env());
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_FALSE(admin().head(ledger_bucket_ + "-o", "frontend-server/events/" + trim(first.out) + "000000"))
+      << "the old policy cannot write events/";
+  auto history = ledger->history("frontend-server", {});
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[0].version, std::stoull(trim(second.out)));
+  EXPECT_EQ(history[1].version, std::stoull(trim(first.out)));
+  EXPECT_EQ(history[2].version, v0);
+  EXPECT_EQ(ledger->history("frontend-server", HistoryQuery{std::nullopt, 1, 0}).at(0), history[0]);
 }
 
 TEST_F(S3WriteOnly, JsonAddReportsTheRecordWithoutReadRights) {

@@ -7,11 +7,11 @@
 #include <map>
 
 #include "aws/s3_client.h"
-#include "kit/parallel.h"
 #include "aws/sigv4.h"
+#include "kit/parallel.h"
 #include "sacker/error.h"
 
-namespace sacker::net {
+namespace sacker::aws {
 namespace {
 
 std::shared_ptr<S3Client> client_with(std::map<std::string, std::string> vars) {
@@ -84,7 +84,7 @@ TEST(S3ClientUnit, UrisAndOptions) {
   auto big = parse_s3_uri(parse_uri("s3://bucket?concurrency=65"), {"concurrency"});
   EXPECT_EQ(kind_of([&] { s3_size_option(big, "concurrency", 8, 1, 64); }), ErrorKind::Invalid);
   auto acl = parse_s3_uri(parse_uri("s3://bucket?acl=bucket-owner-full-control"), {"acl"});
-  EXPECT_EQ(s3_acl_headers(acl), (HttpHeaders{{"x-amz-acl", "bucket-owner-full-control"}}));
+  EXPECT_EQ(s3_acl_headers(acl), (net::HttpHeaders{{"x-amz-acl", "bucket-owner-full-control"}}));
   auto bad_acl = parse_s3_uri(parse_uri("s3://bucket?acl=everyone"), {"acl"});
   EXPECT_EQ(kind_of([&] { s3_acl_headers(bad_acl); }), ErrorKind::Invalid);
 }
@@ -117,4 +117,4 @@ TEST(S3ClientUnit, ParallelTasksRethrowTheFirstFailureOnTheCaller) {
 }
 
 }  // namespace
-}  // namespace sacker::net
+}  // namespace sacker::aws

@@ -4,126 +4,17 @@
 // TCP tap that, when it sees the request the ledger writes after its check, first
 // lets the "other client" (the admin's own S3 client, straight to RGW) do its write.
 // The ledger must notice afterwards and leave no tag on a removed version.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <functional>
-#include <mutex>
-#include <thread>
 
 #include "s3_test_support.h"
 #include "sacker/backends.h"
 #include "sacker/sha256.h"
+#include "support/tap_proxy.h"
 
 namespace sacker {
 namespace {
 
-// Forwards 127.0.0.1:port() to RGW. Before forwarding the first client chunk that
-// contains `marker`, runs `action` once (synchronously: the request waits).
-class TapProxy {
- public:
-  explicit TapProxy(int server_port) : server_port_(server_port) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener_, 16) != 0)
-      throw std::runtime_error("tap: cannot listen");
-    socklen_t len = sizeof addr;
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-  ~TapProxy() {
-    stop_ = true;
-    ::shutdown(listener_, SHUT_RDWR);
-    ::close(listener_);
-    acceptor_.join();
-    for (auto& t : pumps_) t.join();
-  }
-  int port() const { return port_; }
-  void on_request(std::string marker, std::function<void()> action) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    marker_ = std::move(marker);
-    action_ = std::move(action);
-    fired_ = false;
-  }
-  bool fired() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return fired_;
-  }
-
- private:
-  void accept_loop() {
-    while (!stop_) {
-      int client = ::accept(listener_, nullptr, nullptr);
-      if (client < 0) return;
-      int server = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      addr.sin_port = htons(static_cast<std::uint16_t>(server_port_));
-      if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(client);
-        ::close(server);
-        continue;
-      }
-      pumps_.emplace_back([this, client, server] { pump(client, server); });
-    }
-  }
-  void pump(int client, int server) {
-    char buf[65536];
-    pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
-    while (!stop_) {
-      if (::poll(fds, 2, 100) <= 0) continue;
-      bool closed = false;
-      for (int i = 0; i < 2; ++i) {
-        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-        if (n <= 0) {
-          closed = true;
-          break;
-        }
-        if (i == 0) maybe_fire(std::string_view(buf, static_cast<std::size_t>(n)));
-        for (ssize_t off = 0; off < n;) {
-          ssize_t w = ::write(fds[1 - i].fd, buf + off, static_cast<std::size_t>(n - off));
-          if (w <= 0) {
-            closed = true;
-            break;
-          }
-          off += w;
-        }
-      }
-      if (closed) break;
-    }
-    ::close(client);
-    ::close(server);
-  }
-  void maybe_fire(std::string_view chunk) {
-    std::function<void()> action;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (fired_ || marker_.empty() || chunk.find(marker_) == std::string_view::npos) return;
-      fired_ = true;
-      action = action_;
-    }
-    action();
-  }
-
-  int server_port_, port_ = 0, listener_ = -1;
-  std::atomic<bool> stop_{false};
-  std::thread acceptor_;
-  std::vector<std::thread> pumps_;
-  std::mutex mutex_;
-  std::string marker_;
-  std::function<void()> action_;
-  bool fired_ = false;
-};
+using test::TapProxy;
 
 VersionRecord record(const std::string& package, int n) {
   VersionRecord r;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -82,7 +83,9 @@ struct WriteOnlyUser {
   }
 };
 
-inline WriteOnlyUser make_write_only_user(const std::string& store_bucket, const std::string& ledger_bucket) {
+// `with_events` false: the policy as it was before history (no */events/*).
+inline WriteOnlyUser make_write_only_user(const std::string& store_bucket, const std::string& ledger_bucket,
+                                          bool with_events = true) {
   test::load_test_env();
   std::string u = test::unique_token();
   WriteOnlyUser user{"ci-" + u, "CI" + u, "ci-secret-" + u + u};
@@ -104,6 +107,10 @@ inline WriteOnlyUser make_write_only_user(const std::string& store_bucket, const
       resources.push_back(s["Resource"]);
     else
       resources = s["Resource"].get<std::vector<std::string>>();
+    if (!with_events)
+      resources.erase(std::remove_if(resources.begin(), resources.end(),
+                                     [](const std::string& r) { return r.find("/events/") != std::string::npos; }),
+                      resources.end());
     std::string target;
     for (auto& res : resources) {
       for (auto [from, to] : {std::pair{"my-store-bucket", store_bucket}, std::pair{"my-ledger-bucket", ledger_bucket}})

@@ -1,7 +1,8 @@
 // The ZooKeeper ledger on a 3-node ensemble whose leader is killed (kill -9) while
 // 4 writer processes add to one package: every add must succeed (or fail loudly,
 // counted), the versions must be exactly 1..N, each writer's versions strictly
-// increasing, and every record must be the one its writer was told it got.
+// increasing, every record must be the one its writer was told it got, and the
+// history must hold exactly one add event per version, seqs 1..N.
 //
 // The ensemble is started and stopped by this test through
 // scripts/servers/zookeeper-ensemble.sh (start / leader / kill-node / stop).
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -150,6 +152,15 @@ TEST(ZkFailover, LeaderKilledWhileFourWritersAdd) {
     ASSERT_NE(it, owner.end()) << "version " << r.version << " was recorded but no writer got it";
     EXPECT_EQ(r.metadata.at("worker"), std::to_string(it->second.first)) << "version " << r.version;
     EXPECT_EQ(r.metadata.at("seq"), std::to_string(it->second.second)) << "version " << r.version;
+  }
+  // History: one add event per version, written by the same multi, seqs 1..ok without a gap.
+  auto history = ledger->history("app", {});
+  ASSERT_EQ(history.size(), static_cast<std::size_t>(ok));
+  std::set<std::uint64_t> added;
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    EXPECT_EQ(history[i].seq, history.size() - i);
+    EXPECT_EQ(history[i].action, sacker::EventAction::Add);
+    EXPECT_TRUE(added.insert(history[i].version).second) << "two add events for version " << history[i].version;
   }
 }
 

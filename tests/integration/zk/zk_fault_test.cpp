@@ -1,58 +1,21 @@
 // Fault tests of the ZooKeeper ledger against a real server (fixture
 // server_zookeeper): lost replies, lost requests, session expiry, unreachable
 // servers, hostile znodes, ACLs, bad URIs. The conformance suite covers the rest.
-#define THREADED 1
-#include <fmt/core.h>
-#include <gtest/gtest.h>
-#include <unistd.h>
-#include <zookeeper/zookeeper.h>
-
-#include <chrono>
-#include <cstdlib>
-#include <thread>
-
-#include "ledger/zk_ledger.h"
-#include "sacker/error.h"
-#include "support/test_env.h"
+#include "zk_fixture.h"
 #include "zk_proxy.h"
 
 namespace {
 
 using sacker::Error;
 using sacker::ErrorKind;
+using sacker::EventAction;
+using sacker::HistoryQuery;
+using sacker::TagExpectation;
 using sacker::VersionRecord;
+using zktest::invalid_message;
+using zktest::RawZk;
+using zktest::ZkFault;
 using zktest::ZkProxy;
-
-class ZkFault : public ::testing::Test {
- protected:
-  void SetUp() override {
-    sacker::test::load_test_env();
-    const char* hosts = std::getenv("ZK_HOSTS");
-    ASSERT_TRUE(hosts && *hosts) << "ZK_HOSTS missing: set SACKER_TEST_ENV_FILE (ctest does)";
-    hosts_ = hosts;
-    port_ = std::stoi(hosts_.substr(hosts_.rfind(':') + 1));
-    chroot_ =
-        fmt::format("/zkfault-{}-{}", ::getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  }
-  std::unique_ptr<sacker::Ledger> open(const std::string& hosts, const std::string& query = "") {
-    return sacker::open_zk_ledger(sacker::parse_uri(fmt::format("zk://{}{}{}", hosts, chroot_, query)));
-  }
-  static VersionRecord record(const std::string& sha_prefix) {
-    VersionRecord r;
-    r.package = "app";
-    r.sha256 = sha_prefix + std::string(64 - sha_prefix.size(), '0');
-    r.size = 7;
-    r.basename = "app.bin";
-    r.created = 1700000000;
-    return r;
-  }
-  static int count_new_sessions(const std::vector<std::int64_t>& ids) {
-    return static_cast<int>(std::count(ids.begin(), ids.end(), 0));
-  }
-
-  std::string hosts_, chroot_;
-  int port_ = 0;
-};
 
 // The server applies the add's multi but the reply is lost: the retry must find
 // its own record by add id instead of adding a second version.
@@ -64,7 +27,12 @@ TEST_F(ZkFault, AddWhoseReplyIsLostIsRecordedOnce) {
   EXPECT_EQ(ledger->add(record(std::string(8, 'e'))), 1u);
   EXPECT_TRUE(proxy.wait_fired(std::chrono::milliseconds(0))) << "the proxy never saw the add";
   EXPECT_EQ(ledger->versions("app"), (std::vector<std::uint64_t>{1}));
+  auto h = ledger->history("app", {});
+  ASSERT_EQ(h.size(), 1u) << "the event was written by the same multi, once";
+  EXPECT_EQ(h[0].action, EventAction::Add);
+  EXPECT_EQ(h[0].version, 1u);
   EXPECT_EQ(ledger->add(record("ab")), 2u);
+  EXPECT_EQ(ledger->history("app", {}).front().seq, 2u) << "no seq was skipped";
   auto ids = proxy.connect_sessions();
   EXPECT_EQ(count_new_sessions(ids), 1) << "the session should have been resumed";
   EXPECT_GE(ids.size(), 2u) << "the client never reconnected";
@@ -81,6 +49,10 @@ TEST_F(ZkFault, AddWhoseRequestIsLostIsRetried) {
   EXPECT_TRUE(proxy.wait_fired(std::chrono::milliseconds(0)));
   EXPECT_EQ(ledger->versions("app"), (std::vector<std::uint64_t>{1, 2}));
   EXPECT_EQ(ledger->get("app", 2)->sha256, record(std::string(8, 'd')).sha256);
+  auto h = ledger->history("app", {});
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0].version, 2u);
+  EXPECT_EQ(h[0].seq, 2u);
 }
 
 // The reply is lost and the client stays away longer than the session timeout:
@@ -109,6 +81,7 @@ TEST_F(ZkFault, AddAcrossSessionExpiryIsRecordedOnce) {
   ASSERT_EQ(error, "");
   EXPECT_EQ(got, 1u);
   EXPECT_EQ(ledger->versions("app"), (std::vector<std::uint64_t>{1}));
+  EXPECT_EQ(ledger->history("app", {}).size(), 1u);
   auto ids = proxy.connect_sessions();
   EXPECT_EQ(count_new_sessions(ids), 2) << "expected the first session and one after expiry";
   EXPECT_EQ(ids.back(), 0) << "the last connection should have started a new session";
@@ -120,10 +93,15 @@ TEST_F(ZkFault, RemoveWhoseReplyIsLostReportsRemoved) {
   auto ledger = open(fmt::format("127.0.0.1:{}", proxy.port()));
   ASSERT_EQ(ledger->add(record("01")), 1u);
   ASSERT_EQ(ledger->add(record("02")), 2u);
-  proxy.arm(ZkProxy::Drop::Reply, "/versions/00000000000000000002", false);
-  EXPECT_TRUE(ledger->remove_version("app", 2));
+  proxy.arm(ZkProxy::Drop::Reply, "lost-remove", false);
+  auto removed = ledger->remove_version("app", 2, context("lost-remove"));
   EXPECT_TRUE(proxy.wait_fired(std::chrono::milliseconds(0)));
+  ASSERT_TRUE(removed.has_value()) << "the retry finds the event its lost multi wrote";
+  EXPECT_EQ(removed->action, EventAction::Remove);
   EXPECT_EQ(ledger->versions("app"), (std::vector<std::uint64_t>{1}));
+  auto h = ledger->history("app", {});
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0], *removed);
   EXPECT_EQ(ledger->add(record("03")), 3u) << "a removed number must not be reused";
 }
 
@@ -142,39 +120,6 @@ TEST_F(ZkFault, UnreachableServerIsUnavailableWithinTheTimeout) {
         << e.what();
   }
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
-}
-
-// Raw C-client access to plant hostile znodes.
-class RawZk {
- public:
-  explicit RawZk(const std::string& hosts) {
-    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-    zh_ = zookeeper_init(hosts.c_str(), nullptr, 10000, nullptr, nullptr, 0);
-    for (int i = 0; i < 400 && zoo_state(zh_) != ZOO_CONNECTED_STATE; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  ~RawZk() { zookeeper_close(zh_); }
-  int set(const std::string& path, const std::string& data) {
-    return zoo_set(zh_, path.c_str(), data.data(), static_cast<int>(data.size()), -1);
-  }
-  int create(const std::string& path, const std::string& data) {
-    return zoo_create(zh_, path.c_str(), data.data(), static_cast<int>(data.size()), &ZOO_OPEN_ACL_UNSAFE,
-                      ZOO_PERSISTENT, nullptr, 0);
-  }
-
- private:
-  zhandle_t* zh_;
-};
-
-template <typename F>
-std::string invalid_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (e.kind() == ErrorKind::Invalid) return e.what();
-    return fmt::format("wrong kind {}: {}", sacker::kind_name(e.kind()), e.what());
-  }
-  return "no error";
 }
 
 TEST_F(ZkFault, HostileZnodesAreInvalidAndNamed) {

@@ -3,6 +3,9 @@
 // adds COUNT records (metadata worker=WORKER_ID, seq=1..COUNT) one after another and
 // prints one line per add: "ok SEQ VERSION MICROSECONDS" or "fail SEQ KIND MESSAGE".
 // Exits 0 when every line was printed, 2 on bad arguments.
+//   zk_worker churn URI PACKAGE
+// changes PACKAGE until it is killed: adds a version, moves "live" to it (compare-and-
+// swap from what it read), every other round moves "devel" and untags "old".
 #include <fmt/core.h>
 
 #include <chrono>
@@ -12,7 +15,42 @@
 #include "ledger/zk_ledger.h"
 #include "sacker/error.h"
 
+namespace {
+
+int churn(sacker::Ledger& ledger, const std::string& package) {
+  for (std::uint64_t round = 1; round < 1000000; ++round) {
+    sacker::VersionRecord r;
+    r.package = package;
+    r.sha256 = fmt::format("{:0>64x}", round);
+    r.basename = "churn.bin";
+    r.created = 1700000000;
+    sacker::ChangeContext ctx;
+    ctx.actor = "churn";
+    const auto v = ledger.add(r, ctx);
+    auto live = ledger.tag(package, "live");
+    ledger.set_tag(package, "live", v, live ? sacker::TagExpectation::at(*live) : sacker::TagExpectation::absent(),
+                   ctx);
+    if (round % 2 == 0) {
+      ledger.set_tag(package, "devel", v - 1, sacker::TagExpectation::any(), ctx);
+      ledger.remove_tag(package, "old", sacker::TagExpectation::any(), ctx);
+    } else {
+      ledger.set_tag(package, "old", v, sacker::TagExpectation::any(), ctx);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "churn") {
+    try {
+      return churn(*sacker::open_zk_ledger(sacker::parse_uri(argv[2])), argv[3]);
+    } catch (const sacker::Error& e) {
+      std::fprintf(stderr, "zk_worker: %s\n", e.what());
+      return 1;
+    }
+  }
   if (argc != 5) {
     std::fprintf(stderr, "usage: zk_worker URI PACKAGE WORKER_ID COUNT\n");
     return 2;
