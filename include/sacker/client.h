@@ -34,7 +34,8 @@ struct ClientIdentity {
 // The actor of changes made from this environment: $SACKER_ACTOR; else the CI's
 // own variables (GitHub Actions, GitLab CI, Jenkins, Buildkite, CircleCI: the user
 // and the run or job id, e.g. "github:octocat run 1234"); else "user@host".
-// Never a secret: only names and ids are read, never tokens.
+// Never a secret: only names and ids are read, never tokens. Always printable
+// UTF-8 of at most 256 bytes (anything else in the variables becomes '?').
 std::string default_actor(const EnvLookup& env);
 
 struct AddRequest {
@@ -87,19 +88,26 @@ struct GcReport {
   std::vector<BlobInfo> removed;  // or, with dry_run, what would be removed
   std::size_t referenced = 0;     // blobs kept because a version points to them
   std::size_t young = 0;          // unreferenced blobs kept for the grace period
+  std::size_t reused = 0;         // unreferenced old blobs kept because an add re-used them during gc
+  std::size_t temp_files = 0;     // temp files of killed uploads removed (none with dry_run)
 };
 
 struct ImportReport {
-  std::size_t versions = 0, tags = 0, events = 0, unchanged = 0;
+  std::size_t versions = 0, tags = 0, events = 0;  // written
+  std::size_t unchanged = 0;                       // lines the ledger already held
 };
 
 // Retention: which version records `prune` removes (gc removes their blobs later).
+// Never removed: the latest version, a tagged version, a version a tag pointed to
+// in its last `keep_rollback` moves. Kept as well: what keep_last / keep_newer
+// keep (keep rules win); everything else is removed. At least one of keep_last
+// and keep_newer_seconds must be set (Error(Invalid) otherwise).
 struct PruneRequest {
-  std::vector<std::string> packages;   // empty: every package (--all)
-  std::size_t keep_last = 0;           // keep the newest N versions
-  std::int64_t keep_newer_seconds = 0; // keep versions created in the last D seconds (0: no such rule)
-  std::size_t keep_rollback = 5;       // keep versions a tag pointed to in its last K moves
-  bool apply = false;                  // false: only plan
+  std::vector<std::string> packages;    // empty: every package (--all)
+  std::size_t keep_last = 0;            // keep the newest N versions
+  std::int64_t keep_newer_seconds = 0;  // keep versions created in the last D seconds (0: no such rule)
+  std::size_t keep_rollback = 5;        // keep versions a tag pointed to in its last K moves
+  bool apply = false;                   // false: only plan
   std::string comment;
 };
 struct PruneDecision {
@@ -118,8 +126,8 @@ class Client {
  public:
   using Clock = std::function<std::int64_t()>;  // Unix seconds
 
-  Client(std::unique_ptr<Ledger> ledger, std::unique_ptr<Store> store, Clock clock = {},
-         ClientIdentity identity = {});
+  // Error(Invalid) if identity.actor or .client is not printable UTF-8 of at most 256 bytes.
+  Client(std::unique_ptr<Ledger> ledger, std::unique_ptr<Store> store, Clock clock = {}, ClientIdentity identity = {});
   ~Client();
 
   Ledger& ledger() { return *ledger_; }
@@ -133,24 +141,39 @@ class Client {
   // Tags including "latest" (whose last_event is the newest add), each with its
   // latest event. Error(NotFound) if the package has no versions.
   std::vector<TagInfo> tag_infos(const std::string& package);
+  // Every name, number and record read from the ledger is validated before it is
+  // returned (hostile ledger content is Error(Invalid) naming the ledger, package
+  // and version): no control bytes, no second "latest", no all-digit tag, no
+  // negative number read as unsigned.
+
   // The record at spec. Error(NotFound) naming what is missing.
   VersionRecord resolve(const std::string& package, const Spec& spec);
   // The record at spec with the tags that point at it (one lookup of "latest").
   VersionInfo info(const std::string& package, const Spec& spec);
 
+  // Uploads the file (or standard input, spooled to $TMPDIR) unless the store has
+  // that blob, then records the version, then sets request.tags. Everything is
+  // validated before a byte moves. If the ledger write fails after an upload, the
+  // error says that the blob stays in the store, unreferenced, until gc removes it.
   AddResult add(const AddRequest& request, Progress* progress = nullptr);
 
   // Fetches into a temp file beside the destination, verifies sha256 and size,
   // fsyncs, applies the recorded mode (never setuid/setgid/sticky bits, masked by
   // the umask) and renames. `output`: nullopt -> ./basename; an existing directory
-  // -> dir/basename; otherwise the path itself. A destination that is a symlink is
-  // replaced by the file, never written or chmod-ed through.
+  // -> dir/basename; "" is Error(Invalid); otherwise the path itself.
+  // The one symlink rule: the destination path is never followed. A destination
+  // that is a symlink is replaced by the downloaded file (even if its target holds
+  // the same bytes); the target is never written or chmod-ed. A regular file that
+  // already holds the sha256 is kept (no bytes move; its mode is set through its
+  // own descriptor). Anything else there (a device, a FIFO) is Error(Invalid).
+  // Interrupted (SIGINT/SIGTERM with install_cleanup_on_signals, or an error), the
+  // destination stays as it was and the temp file is removed.
   DownloadResult download(const std::string& package, const Spec& spec,
                           const std::optional<std::filesystem::path>& output, Progress* progress = nullptr);
   // Streams to an fd (stdout). With verify_first the blob is spooled to a temp
-  // file and verified before the first byte is written; otherwise bytes are written
-  // as they arrive and a mismatch is Error(Integrity) saying that what was written
-  // is corrupt.
+  // file in $TMPDIR and verified before the first byte is written; otherwise bytes
+  // are written as they arrive (never more than the recorded size) and a mismatch
+  // is Error(Integrity) saying how many bytes already written are corrupt.
   VersionRecord download_to_fd(const std::string& package, const Spec& spec, int fd, bool verify_first = false,
                                Progress* progress = nullptr);
 
@@ -167,6 +190,8 @@ class Client {
   RollbackResult rollback(const std::string& package, const std::string& tag, const std::string& comment = {});
   // Error(NotFound) if the version does not exist; Conflict if tagged.
   Event remove(const std::string& package, std::uint64_t version, const std::string& comment = {});
+  // (Comments are at most 4096 bytes of UTF-8 without control characters:
+  // Error(Invalid) otherwise, before anything changes.)
 
   // The package's events, newest first. Error(NotFound) if the package has neither
   // versions nor history.
@@ -176,17 +201,26 @@ class Client {
 
   void init();
   // Deletes blobs no version references and older than grace_seconds (at least
-  // kMinGcGraceSeconds: Error(Invalid) below it).
+  // kMinGcGraceSeconds: Error(Invalid) below it), and the temp files of killed
+  // uploads idle for as long. Each blob is deleted only if the store says it was
+  // not modified since gc listed it (an add that re-uses it meanwhile keeps it),
+  // after one more read of the ledger right before its batch of deletes.
   static constexpr std::int64_t kMinGcGraceSeconds = 60;
   GcReport gc(bool dry_run, std::int64_t grace_seconds);
 
-  // The whole ledger as JSON Lines: {"type":"version",...record},
-  // {"type":"tag","package","tag","version","seq","signatures"} and
-  // {"type":"event",...event}. Throws Error(LocalIO) if `out` fails.
+  // The whole ledger as JSON Lines, per package (byte order): its versions
+  // {"type":"version",<record fields>} ascending, its tags
+  // {"type":"tag","package","tag","version","seq"[,"signatures"]}, its events
+  // {"type":"event",<event fields>} oldest first. Throws Error(LocalIO) if `out` fails.
   void export_jsonl(std::ostream& out);
-  // Validates every line (and checks it against the ledger) before writing
-  // anything, then writes all of it in one ledger import_batch. Error(Invalid)
-  // names the line ("line N: ..."); Error(Conflict) a line that clashes.
+  // Validates every line, the stream against itself and against the ledger
+  // before writing anything, then writes all of it in ONE Ledger::import_batch
+  // (all or nothing where the ledger has transactions). Errors name the line
+  // ("import: line N: ..."): Invalid for a malformed line, Conflict for a version,
+  // event or tag that exists (in the stream or the ledger) with other content,
+  // NotFound for a tag to a version that is in neither. Lines the ledger already
+  // holds are counted as unchanged. A package without event lines (an export from
+  // before history) gets one "import" event per version and tag written.
   ImportReport import_jsonl(std::istream& in);
 
   std::string presigned_url(const std::string& package, const Spec& spec, std::int64_t expires_seconds);

@@ -20,8 +20,11 @@ struct Uri {
 // "//", bad percent escapes or control bytes.
 Uri parse_uri(std::string_view text);
 
-// The URI with any password in the authority and any query value whose name looks
-// secret (password, secret, token, key, signature, credential) replaced by "***".
+// The URI for messages and logs: the userinfo of the authority (user and password:
+// a token is often passed as the user name) becomes "***", as does every query
+// value whose name looks secret (pass, pwd, secret, token, key, signature,
+// credential, auth); a query value that is itself a URI (raw or percent-encoded)
+// or a scp-like "user@host:path" is redacted the same way.
 std::string redact_uri(std::string_view text);
 
 // Splits "user:password@host:port" into its parts; missing parts are empty.

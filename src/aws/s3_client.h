@@ -201,24 +201,6 @@ class S3Client {
   std::unique_ptr<net::HttpClientPool> pool_;
 };
 
-// s3://bucket[/prefix][?option=value...] as the S3 store and ledger take it.
-struct S3Uri {
-  std::string bucket;
-  std::string prefix;  // "" or ends with '/'
-  std::map<std::string, std::string> options;
-  std::string display;  // the URI for messages (redacted)
-};
-// Throws Error(Invalid) for a missing/invalid bucket name or a bad prefix.
-// `allowed` names the options the backend understands; others are refused.
-S3Uri parse_s3_uri(const Uri& uri, const std::vector<std::string>& allowed);
-// The x-amz-acl header the "acl" option asks for on every object a backend
-// writes (e.g. "bucket-owner-full-control", so that the bucket owner may read
-// what another account's CI job wrote), or none. Error(Invalid) for a value that
-// is not a canned ACL.
-net::HttpHeaders s3_acl_headers(const S3Uri& uri);
-// An option as a byte count: "1048576", "64M"/"64MiB", "1G"... Error(Invalid).
-std::uint64_t s3_size_option(const S3Uri& uri, const std::string& name, std::uint64_t fallback, std::uint64_t min,
-                             std::uint64_t max);
 // The process-wide client built from the environment (so a ledger and a store
 // share connections and resolve credentials once).
 std::shared_ptr<S3Client> shared_s3_client();

@@ -1,127 +1,231 @@
-// sacker's command line: argument parsing and the error -> exit code edge.
+// sacker's command line, the edge: the parser built from the command table,
+// dispatch, and the one place where a failure becomes an exit code.
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 
-#include "cli/commands.h"
+#include "cli/command.h"
+#include "cli/output.h"
+#include "core/files.h"
 #include "sacker/error.h"
+#include "sacker/names.h"
 
+namespace sacker::cli {
 namespace {
 
 constexpr const char* kExitCodes =
     "Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found, 4 conflict,\n"
     "5 integrity (sha256 mismatch), 6 permission denied, 7 backend unavailable, 8 local I/O error.";
 
+constexpr const char* kGlobals =
+    "Global options (--ledger, --store, --config, --actor, --json, -q, -v) go before or after the command.";
+
+constexpr const char* kWorkflow =
+    "The canary workflow:\n"
+    "  sacker add frontend-server build/frontend-server.jar    # CI; prints the new version, e.g. 23\n"
+    "  sacker download frontend-server latest                  # cron on staging\n"
+    "  sacker tag frontend-server 23 live --comment \"canary ok\"  # promotion\n"
+    "  sacker download frontend-server live                    # production\n"
+    "  sacker history frontend-server --tag live               # who moved live, when, why\n"
+    "  sacker rollback frontend-server live                    # undo the last promotion\n";
+
+// A command's help starts with the usage line from the table.
+class Formatter final : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App* app, std::string name) const override {
+    if (app->get_parent() != nullptr)
+      if (const Command* c = find_command(app->get_name())) return fmt::format("Usage: {}\n", c->usage);
+    return CLI::Formatter::make_usage(app, std::move(name));
+  }
+};
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+Error unknown_command(const std::string& word) {
+  const Command* best = nullptr;
+  std::size_t best_distance = 3;  // at most two typos
+  for (const auto& c : command_table()) {
+    std::size_t d = std::string_view(c.name).rfind(word, 0) == 0 && word.size() >= 2 ? 1 : edit_distance(word, c.name);
+    if (d < best_distance) best = &c, best_distance = d;
+  }
+  if (best)
+    return Error(ErrorKind::Invalid,
+                 fmt::format("unknown command '{}'; did you mean {}?", printable(word), best->name));
+  return Error(ErrorKind::Invalid, fmt::format("unknown command '{}' ('sacker help' lists them)", printable(word)));
+}
+
+std::string overview() {
+  std::string out = fmt::format(
+      "sacker: package -> version -> sha256 in a ledger, blobs in a store\n\n"
+      "Usage: sacker [--ledger URI] [--store URI] [--config FILE] [--actor NAME] [--json] [-q|-v] <command> ...\n\n"
+      "Commands:\n");
+  std::size_t width = 0;
+  for (const auto& c : command_table()) width = std::max(width, std::string_view(c.name).size());
+  for (const auto& c : command_table()) out += fmt::format("  {:<{}}  {}\n", c.name, width, c.help);
+  return out + "\n" + kWorkflow +
+         "\n'sacker help COMMAND' shows a command's usage, options and an example; 'sacker --help' every option.\n";
+}
+
+// A closed stdout must stay a failed write (exit 8), and no file a command opens
+// may become fd 0, 1 or 2: a closed one is reopened on /dev/null in the wrong
+// direction, so every read or write on it fails with EBADF.
+void guard_standard_descriptors() {
+  for (int fd = 0; fd <= 2; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      int got = ::open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+      if (got >= 0 && got != fd) {
+        ::dup2(got, fd);
+        ::close(got);
+      }
+    }
+}
+
+class Parser {
+ public:
+  Parser() : app_("sacker: package -> version -> sha256 in a ledger, blobs in a store", "sacker") {
+    app_.formatter(std::make_shared<Formatter>());
+    app_.footer(std::string(kWorkflow) + "\n" + kExitCodes);
+    app_.set_version_flag("--version", "sacker");
+    app_.fallthrough();
+    auto text = [](std::optional<std::string>& field) { return [&field](const std::string& v) { field = v; }; };
+    app_.add_option_function<std::string>("--ledger", text(g_.ledger),
+                                          "ledger URI (else $SACKER_LEDGER, the config file, the default)");
+    app_.add_option_function<std::string>("--store", text(g_.store),
+                                          "store URI (else $SACKER_STORE, the config file, the default)");
+    app_.add_option_function<std::string>("--config", text(g_.config),
+                                          "config file (else $SACKER_CONFIG, ~/.sacker.json)");
+    app_.add_option_function<std::string>("--actor", text(g_.actor),
+                                          "who makes the change, for history (else $SACKER_ACTOR, the CI, user@host)");
+    app_.add_flag("--json", g_.json, "print one JSON document");
+    app_.add_flag("-q,--quiet", g_.quiet, "print nothing but results and errors; no progress bar");
+    app_.add_flag("-v,--verbose", g_.verbose, "say which backends are used and what happened");
+    for (const auto& c : command_table()) {
+      auto* sub = app_.add_subcommand(c.name, c.help);
+      sub->footer(fmt::format("Example:\n  {}\n\n{}\n{}", c.example, kGlobals, kExitCodes));
+      c.declare(*sub, a_);
+    }
+  }
+
+  void run(int argc, char** argv, Output& out) {
+    if (argc <= 1) return out.text(overview());
+    // `sacker help add`: CLI11 would take "add" for the add command and parse it.
+    if (auto at = command_word(argc, argv); at && std::string_view(argv[*at]) == "help") {
+      if (argc - *at > 2) throw Error(ErrorKind::Invalid, "usage: sacker help [COMMAND]");
+      a_.command = *at + 1 < argc ? argv[*at + 1] : "";
+      return dispatch("help", out);
+    }
+    try {
+      app_.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+      return out.text(app_.help());
+    } catch (const CLI::CallForAllHelp&) {
+      return out.text(app_.help("", CLI::AppFormatMode::All));
+    } catch (const CLI::CallForVersion&) {
+      return out.text(version_text());
+    } catch (const CLI::ParseError& e) {
+      throw usage_error(e);
+    }
+    auto chosen = app_.get_subcommands();
+    if (chosen.empty()) throw Error(ErrorKind::Invalid, "no command given ('sacker help' lists them)");
+    dispatch(chosen.front()->get_name(), out);
+  }
+
+ private:
+  void dispatch(const std::string& name, Output& out) {
+    Session session(g_, out, [this](const std::string& command) { return help(command); });
+    find_command(name)->run(session, a_);
+  }
+
+  // The index of the first word that is neither a global option nor its value.
+  std::optional<int> command_word(int argc, char** argv) const {
+    for (int i = 1; i < argc; ++i) {
+      std::string_view word = argv[i];
+      if (word.empty() || word[0] != '-') return i;
+      if (word == "--") return i + 1 < argc ? std::optional(i + 1) : std::nullopt;
+      if (word.find('=') != std::string_view::npos) continue;
+      const CLI::Option* option = app_.get_option_no_throw(std::string(word));
+      if (option && option->get_items_expected_min() > 0) ++i;  // --ledger URI
+    }
+    return std::nullopt;
+  }
+
+  std::string help(const std::string& name) const {
+    if (name.empty()) return overview();
+    if (!find_command(name)) throw unknown_command(name);
+    return app_.get_subcommand(name)->help("sacker");
+  }
+
+  Error usage_error(const CLI::ParseError& e) const {
+    auto chosen = app_.get_subcommands();
+    if (chosen.empty())
+      for (const auto& word : app_.remaining())
+        if (!word.empty() && word[0] != '-') return unknown_command(word);
+    std::string see = chosen.empty() ? "sacker help" : "sacker help " + chosen.front()->get_name();
+    return Error(ErrorKind::Invalid, fmt::format("usage: {} (see '{}')", e.what(), see));
+  }
+
+  Globals g_;
+  Args a_;
+  CLI::App app_;
+};
+
+// The kind and message of whatever a command threw.
+std::pair<ErrorKind, std::string> classify(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const Error& e) {
+    return {e.kind(), e.what()};
+  } catch (const nlohmann::json::type_error& e) {
+    // 316: a string that is not UTF-8 reached a JSON writer (hostile input).
+    if (e.id == 316) return {ErrorKind::Invalid, fmt::format("cannot write JSON: {}", e.what())};
+    return {ErrorKind::Internal, fmt::format("internal error: {}", e.what())};
+  } catch (const std::filesystem::filesystem_error& e) {
+    return {kind_from_errno(e.code().value()), e.what()};
+  } catch (const std::exception& e) {
+    return {ErrorKind::Internal, fmt::format("internal error: {}", e.what())};
+  } catch (...) {
+    return {ErrorKind::Internal, "internal error: an unknown exception"};
+  }
+}
+
 }  // namespace
+}  // namespace sacker::cli
 
 int main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is a write error, not a silent death
-  using sacker::cli::Args;
-  using sacker::cli::Globals;
-  Globals g;
-  Args a;
-  std::string ledger, store, config;
-
-  CLI::App app{"sacker: records package -> version -> sha256 in a ledger, blobs in a store"};
-  app.footer(kExitCodes);
-  app.set_version_flag("--version", sacker::cli::version_text());
-  app.require_subcommand(1);
-  app.fallthrough();
-  auto* ledger_opt = app.add_option("--ledger", ledger, "ledger URI (else $SACKER_LEDGER, config, default)");
-  auto* store_opt = app.add_option("--store", store, "store URI (else $SACKER_STORE, config, default)");
-  auto* config_opt = app.add_option("--config", config, "config file (else $SACKER_CONFIG, ~/.sacker.json)");
-  app.add_flag("--json", g.json, "print one JSON document");
-  app.add_flag("-q,--quiet", g.quiet, "print nothing but results and errors; no progress bar");
-  app.add_flag("-v,--verbose", g.verbose, "say which backends are used and what happened");
-
-  auto sub = [&](const char* name, const char* help) {
-    auto* s = app.add_subcommand(name, help);
-    s->footer(kExitCodes);
-    return s;
-  };
-  sub("list", "all packages in the ledger");
-  sub("versions", "versions of a package, ascending")->add_option("package", a.package)->required();
-  sub("tags", "tags with the version each points to (\"latest\" included)")
-      ->add_option("package", a.package)
-      ->required();
-  {
-    auto* s = sub("info", "the record at spec (a version number or a tag)");
-    s->add_option("package", a.package)->required();
-    s->add_option("spec", a.spec, "version number or tag, e.g. 23, live, latest")->required();
-  }
-  {
-    auto* s = sub("add", "upload if missing, record a new version, print it");
-    s->add_option("package", a.package)->required();
-    s->add_option("file", a.file, "the file, or - for standard input")->required();
-    s->add_option("--meta", a.meta, "metadata key=value (repeatable)");
-    s->add_option("--tag", a.tags, "tag the new version (repeatable)");
-    s->add_option("--name", a.name, "basename recorded for download (default: the file's name)");
-  }
-  {
-    auto* s = sub("download", "fetch, verify and place atomically");
-    s->add_option("package", a.package)->required();
-    s->add_option("spec", a.spec, "version number or tag, e.g. 23, live, latest")->required();
-    s->add_option("-o,--output", a.output, "destination file or directory, - for standard output");
-  }
-  {
-    auto* s = sub("tag", "point a tag at a version");
-    s->add_option("package", a.package)->required();
-    s->add_option("version", a.version)->required();
-    s->add_option("tag", a.tag)->required();
-  }
-  {
-    auto* s = sub("untag", "remove a tag");
-    s->add_option("package", a.package)->required();
-    s->add_option("tag", a.tag)->required();
-  }
-  {
-    auto* s = sub("remove", "drop a version record (not the blob)");
-    s->add_option("package", a.package)->required();
-    s->add_option("version", a.version)->required();
-  }
-  sub("init", "create the tables, buckets or paths the backends need");
-  {
-    auto* s = sub("gc", "delete blobs no version references (older than the grace period)");
-    s->add_flag("--dry-run", a.dry_run, "only say what would be deleted");
-    s->add_option("--grace", a.grace, "keep unreferenced blobs younger than this (default 1h)");
-  }
-  sub("export", "write the whole ledger as JSON Lines to standard output");
-  sub("import", "read JSON Lines (from export) into the ledger")->add_option("file", a.file, "file, default stdin");
-  {
-    auto* s = sub("url", "print a presigned download URL (stores that support it)");
-    s->add_option("package", a.package)->required();
-    s->add_option("spec", a.spec)->required();
-    s->add_option("--expires", a.expires, "how long the URL works (default 1h)");
-  }
-
+  using namespace sacker;
+  cli::guard_standard_descriptors();
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is a write error (exit 8), not a silent death
+  install_cleanup_on_signals();  // SIGINT/SIGTERM/SIGHUP remove this process's temp files first
+  cli::Output out;
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "sacker: usage: %s (see sacker --help)\n", e.what());
-    return 2;
-  }
-  if (*ledger_opt) g.ledger = ledger;
-  if (*store_opt) g.store = store;
-  if (*config_opt) g.config = config;
-  auto* chosen = app.get_subcommands().front();
-  if (chosen->get_name() == "download") a.output_set = chosen->count("--output") > 0;
-
-  try {
-    return sacker::cli::run_command(chosen->get_name(), g, a);
-  } catch (const sacker::Error& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "sacker: %s\n", e.what());
-    return sacker::exit_code(e.kind());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "sacker: internal error: %s\n", e.what());
-    return 1;
+    cli::Parser().run(argc, argv, out);
+    out.finish();
+    return 0;
+  } catch (...) {
+    auto [kind, message] = cli::classify(std::current_exception());
+    std::fflush(stdout);  // what was printed before the failure comes before its line
+    cli::report_line(message);
+    return exit_code(kind);
   }
 }

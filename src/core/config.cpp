@@ -2,12 +2,18 @@
 
 #include <fmt/core.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "sacker/error.h"
 #include "sacker/names.h"
@@ -37,23 +43,65 @@ struct FileConfig {
   std::vector<std::string> stores;
 };
 
+// Where a syntax error is, as "line L, column C". Never the text around it: the
+// file may hold a password, and the parser's "last read" would echo it.
+std::string position_of(const std::string& text, std::size_t byte) {
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return fmt::format("line {}, column {}", line, column);
+}
+
+// Parses the file's JSON, refusing a key given twice in one object (which would
+// otherwise silently take the last value).
+nlohmann::json parse_config_json(const std::string& text, const std::string& path) {
+  std::vector<std::set<std::string>> keys;
+  std::optional<std::string> duplicate;
+  auto check = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) keys.emplace_back();
+    if (event == Event::object_end && !keys.empty()) keys.pop_back();
+    if (event == Event::key && !keys.empty() && !keys.back().insert(parsed.get<std::string>()).second && !duplicate)
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text, check);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(ErrorKind::Invalid,
+                fmt::format("config file {}: not valid JSON (syntax error at {})", path, position_of(text, e.byte)));
+  }
+  if (duplicate)
+    throw Error(ErrorKind::Invalid, fmt::format("config file {}: duplicate key \"{}\"", path, printable(*duplicate)));
+  return j;
+}
+
 FileConfig read_config_file(const std::string& path, bool must_exist) {
   FileConfig fc;
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    if (must_exist) throw Error(ErrorKind::NotFound, fmt::format("config file {}: does not exist", path));
-    return fc;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) {
+      if (must_exist) throw Error(ErrorKind::NotFound, fmt::format("config file {}: does not exist", path));
+      return fc;
+    }
+    throw_errno(fmt::format("config file {}", path), err);
   }
+  if (S_ISDIR(st.st_mode))
+    throw Error(ErrorKind::Invalid, fmt::format("config file {}: is a directory, not a file", path));
   std::ifstream in(path);
   if (!in) throw Error(ErrorKind::Denied, fmt::format("config file {}: cannot be read", path));
   std::stringstream text;
   text << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::Invalid, fmt::format("config file {}: not valid JSON: {}", path, e.what()));
-  }
+  if (in.bad()) throw Error(ErrorKind::LocalIO, fmt::format("config file {}: cannot be read", path));
+  nlohmann::json j = parse_config_json(text.str(), path);
   if (!j.is_object()) throw Error(ErrorKind::Invalid, fmt::format("config file {}: must be a JSON object", path));
   for (const auto& [key, value] : j.items()) {
     if (key == "ledger") {
@@ -85,6 +133,11 @@ FileConfig read_config_file(const std::string& path, bool must_exist) {
 }  // namespace
 
 Config resolve_config(const ConfigFlags& flags, const EnvLookup& env) {
+  // An empty flag is a mistake (an unset variable in a CI script), never "use the
+  // default": that would record into a throw-away ledger and print a version.
+  for (const auto& [flag, value] :
+       {std::pair{"--ledger", &flags.ledger}, {"--store", &flags.store}, {"--config", &flags.config_file}})
+    if (*value && (*value)->empty()) throw Error(ErrorKind::Invalid, fmt::format("{}: must not be empty", flag));
   std::string file;
   bool explicit_file = false;
   if (flags.config_file) {

@@ -41,9 +41,22 @@ std::string decode_leniently(std::string_view part) {
 
 bool looks_secret(std::string name) {
   name = codec::to_lower(name);
-  for (const char* word : {"password", "secret", "token", "key", "signature", "credential"})
+  for (const char* word : {"pass", "pwd", "secret", "token", "key", "signature", "credential", "auth"})
     if (name.find(word) != std::string::npos) return true;
   return false;
+}
+
+// A query value that holds a URI of its own (git:///cache.git?remote=https://u:pw@host/r.git),
+// raw or percent-encoded, or a scp-like remote (TOKEN@host:path): its userinfo goes too.
+// A decoded value comes back percent-encoded, so the redacted URI still parses
+// to the same query names.
+std::string redact_query_value(std::string_view value) {
+  if (value.find("://") != std::string_view::npos) return redact_uri(value);
+  std::string decoded = decode_leniently(value);
+  if (decoded.find("://") != std::string::npos) return codec::percent_encode(redact_uri(decoded), ":/@*");
+  auto at = decoded.rfind('@', decoded.find('/'));
+  if (at != std::string::npos) return codec::percent_encode("***" + decoded.substr(at), ":/@*");
+  return std::string(value);
 }
 
 }  // namespace
@@ -83,33 +96,30 @@ Uri parse_uri(std::string_view text) {
 
 std::string redact_uri(std::string_view text) {
   std::string out(text);
-  auto scheme_end = out.find("://");
-  if (scheme_end != std::string::npos) {
+  // Userinfo, user and password alike: a token is often given as the user name
+  // (https://ghp_TOKEN@host/r.git, postgres://TOKEN@host/db).
+  if (auto scheme_end = out.find("://"); scheme_end != std::string::npos) {
     auto auth_start = scheme_end + 3;
-    auto auth_end = out.find_first_of("/?", auth_start);
-    if (auth_end == std::string::npos) auth_end = out.size();
+    auto auth_end = std::min(out.find_first_of("/?", auth_start), out.size());  // as parse_uri splits
     auto at = out.rfind('@', auth_end);
-    if (at != std::string::npos && at >= auth_start) {
-      auto pw = out.find(':', auth_start);
-      if (pw != std::string::npos && pw < at) out.replace(pw + 1, at - pw - 1, "***");
-    }
+    if (at != std::string::npos && at >= auth_start) out.replace(auth_start, at - auth_start, "***");
   }
   auto q = out.find('?');
   if (q == std::string::npos) return out;
   std::string result = out.substr(0, q + 1);
   std::string_view query(out);
   query.remove_prefix(q + 1);
-  bool first = true;
-  while (true) {
+  for (bool first = true;; first = false) {
     auto amp = query.find('&');
     std::string_view item = query.substr(0, amp);
     auto eq = item.find('=');
     if (!first) result += '&';
-    first = false;
-    if (eq != std::string_view::npos && looks_secret(decode_leniently(item.substr(0, eq))))
+    if (eq == std::string_view::npos)
+      result += std::string(item);
+    else if (looks_secret(decode_leniently(item.substr(0, eq))))
       result += std::string(item.substr(0, eq)) + "=***";
     else
-      result += std::string(item);
+      result += std::string(item.substr(0, eq + 1)) + redact_query_value(item.substr(eq + 1));
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }

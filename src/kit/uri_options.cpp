@@ -66,9 +66,13 @@ void UriOptions::finish() const {
 }
 
 std::filesystem::path local_path(const Uri& uri, std::string_view example) {
+  // The authority is named only when it holds no userinfo (a password must not be echoed).
   if (!uri.authority.empty())
-    throw_invalid_uri(uri, fmt::format("'{}' before the path is not allowed here (expected {}, with three slashes)",
-                                       printable(uri.authority), example));
+    throw_invalid_uri(uri, uri.authority.find('@') != std::string::npos
+                               ? fmt::format("a user or password is not allowed here (expected {})", example)
+                               : fmt::format("'{}' before the path is not allowed here (expected {}, with three "
+                                             "slashes)",
+                                             printable(uri.authority), example));
   if (uri.path.empty() || uri.path.front() != '/') throw_invalid_uri(uri, fmt::format("expected {}", example));
   return uri.path;
 }

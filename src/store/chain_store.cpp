@@ -1,12 +1,23 @@
+// A chain of stores: cache first, then remotes (chain_store.h).
+//
+// A blob counts as stored when every remote has it; the cache only ever holds
+// verified bytes: a cache copy is checked before it is handed out, and a copy that
+// does not hash to its name is evicted and read from the remotes instead.
+// gc decides on the remotes' view (list merges them, newest modification time
+// per blob) and deletes remote by remote with each one's conditional delete, so
+// an add that re-uses the blob during gc keeps it in every remote.
 #include "store/chain_store.h"
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "core/files.h"
 #include "sacker/error.h"
 #include "sacker/sha256.h"
+#include "store/gc_support.h"
 
 namespace sacker {
 namespace {
@@ -31,7 +42,22 @@ class TeeSink final : public BlobSink {
   std::uint64_t size_ = 0;
 };
 
-class ChainStore final : public Store {
+// Hashes what passes through and drops it (to check a cache copy).
+class HashingSink final : public BlobSink {
+ public:
+  void write(const char* data, std::size_t size) override {
+    hash_.update(data, size);
+    size_ += size;
+  }
+  std::string sha256() { return hash_.finish_hex(); }
+  std::uint64_t size() const { return size_; }
+
+ private:
+  Sha256 hash_;
+  std::uint64_t size_ = 0;
+};
+
+class ChainStore final : public Store, public GcSupport {
  public:
   explicit ChainStore(std::vector<std::unique_ptr<Store>> stores) : stores_(std::move(stores)) {}
 
@@ -61,10 +87,10 @@ class ChainStore final : public Store {
   }
 
   void get(const std::string& sha256, BlobSink& sink, Progress* progress) override {
-    if (stores_[0]->contains(sha256) == true) return stores_[0]->get(sha256, sink, progress);
+    if (cache_copy_is_good(sha256)) return stores_[0]->get(sha256, sink, progress);
     for (std::size_t i = 1; i < stores_.size(); ++i) {
       if (stores_[i]->contains(sha256) == false) continue;
-      TempFile copy(std::filesystem::temp_directory_path(), sha256);
+      TempFile copy(temp_directory(), sha256);
       TeeSink tee(sink, copy);
       try {
         stores_[i]->get(sha256, tee, progress);
@@ -112,13 +138,39 @@ class ChainStore final : public Store {
     return any;
   }
 
-  std::vector<BlobInfo> list() override {
-    // gc decides on the remotes' view; the cache is trimmed with them.
-    std::vector<BlobInfo> out;
+  // Remote by remote: the first that keeps the blob (re-used since gc listed it)
+  // stops the delete, and the add that re-used it puts it back into the remotes
+  // before it (their conditional deletes ran first, so its put finds them empty).
+  bool remove_if_not_modified_after(const std::string& sha256, std::int64_t not_after) override {
+    bool removed = false;
     for (std::size_t i = 1; i < stores_.size(); ++i) {
-      auto part = stores_[i]->list();
-      out.insert(out.end(), part.begin(), part.end());
+      if (sacker::remove_if_not_modified_after(*stores_[i], sha256, not_after))
+        removed = true;
+      else if (stores_[i]->contains(sha256) != false)
+        return false;
     }
+    stores_[0]->remove(sha256);  // the cache is trimmed with the remotes
+    return removed;
+  }
+
+  std::size_t remove_abandoned_uploads(std::int64_t min_idle_seconds) override {
+    std::size_t removed = 0;
+    for (auto& s : stores_) removed += sacker::remove_abandoned_uploads(*s, min_idle_seconds);
+    return removed;
+  }
+
+  std::vector<BlobInfo> list() override {
+    // gc decides on the remotes' view: one entry per blob, with the latest time
+    // any remote last wrote it.
+    std::map<std::string, BlobInfo> merged;
+    for (std::size_t i = 1; i < stores_.size(); ++i)
+      for (auto& b : stores_[i]->list()) {
+        auto [it, fresh] = merged.emplace(b.sha256, b);
+        if (!fresh) it->second.modified = std::max(it->second.modified, b.modified);
+      }
+    std::vector<BlobInfo> out;
+    out.reserve(merged.size());
+    for (auto& [sha, b] : merged) out.push_back(std::move(b));
     return out;
   }
 
@@ -135,6 +187,23 @@ class ChainStore final : public Store {
   }
 
  private:
+  // A cache copy is handed out only after it was read once and hashed to its
+  // name (local reads are cheap next to a wrong deploy); a bad one is evicted.
+  bool cache_copy_is_good(const std::string& sha256) {
+    Store& cache = *stores_[0];
+    if (cache.contains(sha256) != true) return false;
+    HashingSink check;
+    try {
+      cache.get(sha256, check, nullptr);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::NotFound) return false;
+      throw;
+    }
+    if (check.sha256() == sha256) return true;
+    cache.remove(sha256);
+    return false;
+  }
+
   std::vector<std::unique_ptr<Store>> stores_;
 };
 

@@ -1,10 +1,14 @@
 // The in-memory store: sha256 -> bytes in a process-wide map keyed by the URI's
-// name. put_file hashes the source before the blob becomes visible (invariant 4);
-// every call holds the map's mutex, so each is atomic.
+// name. put_file hashes the source before the blob becomes visible (invariant 4)
+// and re-uses a blob only if its bytes hash to its name (else it replaces them);
+// every call holds the map's mutex, so each is atomic, gc's conditional remove
+// included. Re-use moves `modified` forward by at least a second, as the file
+// store does, so a gc that listed the blob sees that it was re-used.
 #include "store/mem_store.h"
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -14,6 +18,7 @@
 #include "sacker/error.h"
 #include "sacker/names.h"
 #include "sacker/sha256.h"
+#include "store/gc_support.h"
 
 namespace sacker {
 namespace {
@@ -36,7 +41,7 @@ std::shared_ptr<Shared> shared_state(const std::string& name) {
   return slot;
 }
 
-class MemStore final : public Store {
+class MemStore final : public Store, public GcSupport {
  public:
   MemStore(std::shared_ptr<Shared> shared, std::string uri) : shared_(std::move(shared)), uri_(std::move(uri)) {}
 
@@ -60,8 +65,10 @@ class MemStore final : public Store {
     {
       std::lock_guard lock(shared_->mutex);
       auto it = shared_->blobs.find(sha256);
-      if (it != shared_->blobs.end() && it->second.bytes.size() == size) {
-        it->second.modified = std::time(nullptr);  // fresh for gc's grace period
+      if (it != shared_->blobs.end() && it->second.bytes.size() == size &&
+          Sha256::hex_of(it->second.bytes.data(), it->second.bytes.size()) == sha256) {
+        // Fresh for gc's grace period, and later than any time gc listed.
+        it->second.modified = std::max<std::int64_t>(std::time(nullptr), it->second.modified + 1);
         return false;
       }
     }
@@ -74,9 +81,8 @@ class MemStore final : public Store {
       progress->finish();
     }
     if (Sha256::hex_of(bytes.data(), bytes.size()) != sha256 || bytes.size() != size)
-      throw Error(ErrorKind::Integrity,
-                  fmt::format("cannot store {}: its content does not hash to {} ({} bytes)", source.string(), sha256,
-                              size));
+      throw Error(ErrorKind::Integrity, fmt::format("cannot store {}: its content does not hash to {} ({} bytes)",
+                                                    source.string(), sha256, size));
     std::lock_guard lock(shared_->mutex);
     shared_->blobs[sha256] = Blob{std::move(bytes), std::time(nullptr)};
     return true;
@@ -98,8 +104,8 @@ class MemStore final : public Store {
     if (!if_match.empty() && if_match != sha256)
       throw Error(ErrorKind::Conflict, fmt::format("blob {} in {} changed (ETag)", sha256, uri_));
     if (offset > bytes.size() || length > bytes.size() - offset)
-      throw Error(ErrorKind::Invalid, fmt::format("blob {} in {}: range {}+{} is past its end ({} bytes)", sha256,
-                                                  uri_, offset, length, bytes.size()));
+      throw Error(ErrorKind::Invalid, fmt::format("blob {} in {}: range {}+{} is past its end ({} bytes)", sha256, uri_,
+                                                  offset, length, bytes.size()));
     sink.write(bytes.data() + offset, static_cast<std::size_t>(length));
   }
 
@@ -107,6 +113,16 @@ class MemStore final : public Store {
     std::lock_guard lock(shared_->mutex);
     return shared_->blobs.erase(sha256) > 0;
   }
+
+  bool remove_if_not_modified_after(const std::string& sha256, std::int64_t not_after) override {
+    std::lock_guard lock(shared_->mutex);
+    auto it = shared_->blobs.find(sha256);
+    if (it == shared_->blobs.end() || it->second.modified > not_after) return false;
+    shared_->blobs.erase(it);
+    return true;
+  }
+
+  std::size_t remove_abandoned_uploads(std::int64_t) override { return 0; }  // uploads are never half done
 
   std::vector<BlobInfo> list() override {
     std::lock_guard lock(shared_->mutex);
@@ -121,8 +137,7 @@ class MemStore final : public Store {
   std::string copy_of(const std::string& sha256) {
     std::lock_guard lock(shared_->mutex);
     auto it = shared_->blobs.find(sha256);
-    if (it == shared_->blobs.end())
-      throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_));
+    if (it == shared_->blobs.end()) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_));
     return it->second.bytes;
   }
 

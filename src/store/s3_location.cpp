@@ -15,6 +15,10 @@ S3Uri parse_s3_uri(const Uri& uri, const std::vector<std::string>& allowed) {
   S3Uri out;
   out.display = redact_uri(uri.text);
   if (uri.authority.empty()) throw_invalid_uri(uri, "expected s3://bucket[/prefix]");
+  // Never echo userinfo: it is where a pasted key or token would be.
+  if (uri.authority.find('@') != std::string::npos)
+    throw_invalid_uri(uri, "an s3 URI takes no user or password (credentials come from the AWS chain: "
+                           "environment, profile, instance role)");
   out.bucket = uri.authority;
   // S3's rules (3-63 of a-z 0-9 . -), loosened to the legacy us-east-1 names
   // (upper case and '_'); nothing that could change the URL's structure.

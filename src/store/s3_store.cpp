@@ -37,6 +37,7 @@
 
 #include "aws/s3_client.h"
 #include "kit/parallel.h"
+#include "store/s3_location.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 #include "sacker/sha256.h"
@@ -104,7 +105,7 @@ class Fd {
 
 class S3Store final : public Store {
  public:
-  S3Store(std::shared_ptr<S3Client> client, aws::S3Uri uri, Tuning tuning)
+  S3Store(std::shared_ptr<S3Client> client, S3Uri uri, Tuning tuning)
       : client_(std::move(client)), uri_(std::move(uri)), tuning_(tuning) {}
 
   void init() override { client_->create_bucket(uri_.bucket); }
@@ -391,23 +392,23 @@ class S3Store final : public Store {
   }
 
   std::shared_ptr<S3Client> client_;
-  aws::S3Uri uri_;
+  S3Uri uri_;
   Tuning tuning_;
 };
 
 }  // namespace
 
 std::unique_ptr<Store> open_s3_store(const Uri& uri) {
-  aws::S3Uri s3 = aws::parse_s3_uri(
+  S3Uri s3 = parse_s3_uri(
       uri, {"multipart_threshold", "part_size", "download_part_size", "concurrency", "acl", "refresh_after"});
   Tuning t;
-  t.multipart_threshold = aws::s3_size_option(s3, "multipart_threshold", kDefaultMultipartThreshold, 0, kMaxPart);
-  t.part_size = aws::s3_size_option(s3, "part_size", 0, kMinPart, kMaxPart);
-  t.download_part = aws::s3_size_option(s3, "download_part_size", kDefaultDownloadPart, 64 << 10, kGiB);
-  t.concurrency = static_cast<std::size_t>(aws::s3_size_option(s3, "concurrency", kDefaultConcurrency, 1, 64));
-  t.acl = aws::s3_acl_headers(s3);
+  t.multipart_threshold = s3_size_option(s3, "multipart_threshold", kDefaultMultipartThreshold, 0, kMaxPart);
+  t.part_size = s3_size_option(s3, "part_size", 0, kMinPart, kMaxPart);
+  t.download_part = s3_size_option(s3, "download_part_size", kDefaultDownloadPart, 64 << 10, kGiB);
+  t.concurrency = static_cast<std::size_t>(s3_size_option(s3, "concurrency", kDefaultConcurrency, 1, 64));
+  t.acl = s3_acl_headers(s3);
   t.refresh_after = static_cast<std::int64_t>(
-      aws::s3_size_option(s3, "refresh_after", kRefreshAfterSeconds, 0, 10ULL * 365 * 24 * 3600));
+      s3_size_option(s3, "refresh_after", kRefreshAfterSeconds, 0, 10ULL * 365 * 24 * 3600));
   return std::make_unique<S3Store>(aws::shared_s3_client(), std::move(s3), t);
 }
 

@@ -94,7 +94,7 @@ TEST_F(BadInput, BadUrisAndConfigAreRefused) {
   write_file(s.home() / "typo.json", "{\"ledgr\": \"sqlite:///x\"}");
   expect_refused({"list"}, 2, "unknown key \"ledgr\"", "", {"SACKER_CONFIG=" + (s.home() / "typo.json").string()});
   expect_refused({"--config", (s.home() / "absent.json").string(), "list"}, 3, "does not exist");
-  expect_refused({"bogus-command"}, 2, "usage");
+  expect_refused({"bogus-command"}, 2, "unknown command 'bogus-command'");
 }
 
 TEST_F(BadInput, UnwritableDestination) {

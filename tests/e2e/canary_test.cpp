@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
+
 #include <nlohmann/json.hpp>
 
 #include "e2e/sandbox.h"
+#include "sacker/sha256.h"
 
 namespace sacker::test {
 namespace {
@@ -133,9 +136,13 @@ TEST(Canary, GcRemovesOnlyUnreferencedBlobsOlderThanTheGrace) {
   auto young = s.run({"gc"});
   ASSERT_EQ(young.exit_code, 0) << young.err;
   EXPECT_THAT(young.out, HasSubstr("removed 0 blobs"));
-  auto dry = s.run({"gc", "--dry-run", "--grace", "0"});
+  // The removed version's blob, written two hours ago as far as gc can tell.
+  const std::string dropped = Sha256::hex_of("drop me", 7);
+  const auto blob = s.data() / "blobs" / dropped.substr(0, 2) / dropped;
+  std::filesystem::last_write_time(blob, std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
+  auto dry = s.run({"gc", "--dry-run"});
   EXPECT_THAT(dry.out, HasSubstr("would remove 1 blobs"));
-  auto real = s.run({"--json", "gc", "--grace", "0"});
+  auto real = s.run({"--json", "gc"});
   ASSERT_EQ(real.exit_code, 0) << real.err;
   auto j = nlohmann::json::parse(real.out);
   EXPECT_EQ(j["removed"].size(), 1u);

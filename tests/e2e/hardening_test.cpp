@@ -49,6 +49,9 @@ fs::path blob_path(const Sandbox& s, const std::string& sha) { return s.data() /
 
 fs::path ledger_db(const Sandbox& s) { return s.data() / "ledger.db"; }
 
+// The columns of a version row every SQLite ledger format has (format 2 adds more with defaults).
+#define VERSION_COLUMNS "(package, version, sha256, size, basename, mode, created, metadata)"
+
 // Runs SQL on an SQLite file the way someone with write access to the ledger would.
 void sql(const fs::path& db, const std::string& statements) {
   sqlite3* h = nullptr;
@@ -590,9 +593,9 @@ TEST(Hardening, P06_ConfigSyntaxErrorDoesNotEchoTheFile) {
 TEST(Hardening, P07_PackageNamesFromTheLedgerAreValidated) {
   Sandbox s;
   add_app(s);
-  sql(ledger_db(s),
-      "INSERT INTO versions SELECT 'evil' || char(27) || '[2J' || char(27) || ']0;owned' || char(7), version, "
-      "sha256, size, basename, mode, created, metadata FROM versions WHERE package = 'app'");
+  sql(ledger_db(s), "INSERT INTO versions " VERSION_COLUMNS
+                    " SELECT 'evil' || char(27) || '[2J' || char(27) || ']0;owned' || char(7), version, "
+                    "sha256, size, basename, mode, created, metadata FROM versions WHERE package = 'app'");
   for (const auto& args : std::vector<std::vector<std::string>>{{"list"}, {"--json", "list"}, {"export"}}) {
     auto r = s.run(args);
     EXPECT_FALSE(has_raw_control(r.out + r.err)) << args.back() << ": " << visible(r.out + r.err);
@@ -603,7 +606,8 @@ TEST(Hardening, P07_PackageNamesFromTheLedgerAreValidated) {
 TEST(Hardening, P07_TagNamesFromTheLedgerAreValidated) {
   Sandbox s;
   add_app(s);
-  sql(ledger_db(s), "INSERT INTO tags VALUES ('app', 'x' || char(27) || ']0;owned' || char(7), 1)");
+  sql(ledger_db(s),
+      "INSERT INTO tags (package, tag, version) VALUES ('app', 'x' || char(27) || ']0;owned' || char(7), 1)");
   for (const auto& args : std::vector<std::vector<std::string>>{{"tags", "app"}, {"info", "app", "1"}}) {
     auto r = s.run(args);
     EXPECT_FALSE(has_raw_control(r.out + r.err)) << args[0] << ": " << visible(r.out + r.err);
@@ -614,7 +618,7 @@ TEST(Hardening, P07_TagNamesFromTheLedgerAreValidated) {
 TEST(Hardening, P07_ReservedAndAllDigitTagsFromTheLedgerAreRefused) {
   Sandbox s;
   add_app(s);
-  sql(ledger_db(s), "INSERT INTO tags VALUES ('app', 'latest', 1), ('app', '123', 1)");
+  sql(ledger_db(s), "INSERT INTO tags (package, tag, version) VALUES ('app', 'latest', 1), ('app', '123', 1)");
   auto tags = s.run({"tags", "app"});
   EXPECT_EQ(tags.exit_code, 2) << tags.out << tags.err;
   EXPECT_THAT(tags.out, Not(HasSubstr("123 ")));
@@ -844,12 +848,12 @@ TEST(Hardening, P14_JsonDownloadToANonUtf8PathIsRefusedBeforeWriting) {
 TEST(Hardening, P14_JsonWithNonUtf8NamesFromTheLedgerIsExit2) {
   Sandbox s;
   add_app(s);
-  sql(ledger_db(s), "INSERT INTO tags VALUES ('app', CAST(X'FF' AS TEXT), 1)");
+  sql(ledger_db(s), "INSERT INTO tags (package, tag, version) VALUES ('app', CAST(X'FF' AS TEXT), 1)");
   auto tags = s.run({"--json", "tags", "app"});
   EXPECT_EQ(tags.exit_code, 2) << tags.err;
-  sql(ledger_db(s),
-      "DELETE FROM tags; INSERT INTO versions SELECT CAST(X'FF' AS TEXT), version, sha256, size, basename, mode, "
-      "created, metadata FROM versions WHERE package = 'app'");
+  sql(ledger_db(s), "DELETE FROM tags; INSERT INTO versions " VERSION_COLUMNS
+                    " SELECT CAST(X'FF' AS TEXT), version, sha256, size, basename, mode, "
+                    "created, metadata FROM versions WHERE package = 'app'");
   auto list = s.run({"--json", "list"});
   EXPECT_EQ(list.exit_code, 2) << list.err;
 }
@@ -917,8 +921,8 @@ TEST(Hardening, P15_NegativeSizeFromTheLedgerIsRefused) {
 TEST(Hardening, P15_NegativeVersionFromTheLedgerIsRefused) {
   Sandbox s;
   add_app(s);
-  sql(ledger_db(s),
-      "INSERT INTO versions SELECT package, -3, sha256, size, basename, mode, created, metadata FROM versions");
+  sql(ledger_db(s), "INSERT INTO versions " VERSION_COLUMNS
+                    " SELECT package, -3, sha256, size, basename, mode, created, metadata FROM versions");
   for (const auto& args : std::vector<std::vector<std::string>>{{"versions", "app"}, {"--json", "versions", "app"}}) {
     auto r = s.run(args);
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;

@@ -16,8 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "net/http.h"
 #include "aws/sigv4.h"
+#include "net/http.h"
 #include "unit/fixtures/local_server.h"
 
 namespace sacker::net {

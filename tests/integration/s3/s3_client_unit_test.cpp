@@ -68,27 +68,6 @@ TEST(S3ClientUnit, PresignedUrlsCarryTheQueryAuthAndNoSecret) {
   EXPECT_EQ(kind_of([&] { c->presign_get("b", "k", std::chrono::seconds(8 * 24 * 3600)); }), ErrorKind::Invalid);
 }
 
-TEST(S3ClientUnit, UrisAndOptions) {
-  auto u = parse_s3_uri(parse_uri("s3://my-bucket/team/artifacts?concurrency=4&part_size=32MiB"),
-                        {"concurrency", "part_size"});
-  EXPECT_EQ(u.bucket, "my-bucket");
-  EXPECT_EQ(u.prefix, "team/artifacts/");
-  EXPECT_EQ(s3_size_option(u, "part_size", 0, 1, 1ULL << 40), 32ULL << 20);
-  EXPECT_EQ(s3_size_option(u, "concurrency", 8, 1, 64), 4u);
-  EXPECT_EQ(s3_size_option(u, "missing", 7, 1, 64), 7u);
-  EXPECT_EQ(parse_s3_uri(parse_uri("s3://my-bucket"), {}).prefix, "");
-  EXPECT_EQ(parse_s3_uri(parse_uri("s3://my-bucket/"), {}).prefix, "");
-  EXPECT_EQ(parse_s3_uri(parse_uri("s3://my-bucket/p/"), {}).prefix, "p/");
-  EXPECT_EQ(kind_of([] { parse_s3_uri(parse_uri("s3://b/p?x=1"), {"y"}); }), ErrorKind::Invalid);
-  EXPECT_EQ(kind_of([] { parse_s3_uri(parse_uri("s3://b%2Fx/p"), {}); }), ErrorKind::Invalid);
-  auto big = parse_s3_uri(parse_uri("s3://bucket?concurrency=65"), {"concurrency"});
-  EXPECT_EQ(kind_of([&] { s3_size_option(big, "concurrency", 8, 1, 64); }), ErrorKind::Invalid);
-  auto acl = parse_s3_uri(parse_uri("s3://bucket?acl=bucket-owner-full-control"), {"acl"});
-  EXPECT_EQ(s3_acl_headers(acl), (net::HttpHeaders{{"x-amz-acl", "bucket-owner-full-control"}}));
-  auto bad_acl = parse_s3_uri(parse_uri("s3://bucket?acl=everyone"), {"acl"});
-  EXPECT_EQ(kind_of([&] { s3_acl_headers(bad_acl); }), ErrorKind::Invalid);
-}
-
 TEST(S3ClientUnit, ErrorDocumentsAndChecksums) {
   EXPECT_EQ(s3_error_code("<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message></Message></Error>"),
             "NoSuchKey");

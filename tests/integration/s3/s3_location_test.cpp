@@ -41,7 +41,7 @@ TEST(S3Location, BadUrisAndOptionsAreInvalidWithOneMessageFormat) {
                 &message),
             ErrorKind::Invalid);
   EXPECT_NE(message.find("unknown option 'x' (known: acl, page_size)"), std::string::npos) << message;
-  for (const char* bad : {"s3:///p", "s3://ab/p", "s3://b%2Fx/p", "s3://b?c/p", "s3://bucket/a//b"})
+  for (const char* bad : {"s3:///p", "s3://ab/p", "s3://b%2Fx/p", "s3://b?c/p", "s3://bucket/a//b", "s3://key:secret@bucket"})
     EXPECT_EQ(kind_of([&] { parse_s3_uri(parse_uri(bad), {}); }), ErrorKind::Invalid) << bad;
   for (const char* value : {"65", "-1", "1.5", "", "0x10", "4K", "99999999999999999999999", "16E"}) {
     auto u = parse_s3_uri(parse_uri(std::string("s3://bucket?concurrency=") + value), {"concurrency"});

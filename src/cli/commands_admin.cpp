@@ -1,0 +1,114 @@
+// Commands that look after the backends: init, gc, prune, and help.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/command.h"
+#include "sacker/error.h"
+
+namespace sacker::cli {
+namespace {
+
+void init(Session& s, const Args&) {
+  Client& client = s.client();
+  client.init();
+  if (s.json()) return s.out().json({{"ledger", client.ledger().describe()}, {"store", client.store().describe()}});
+  if (!s.quiet())
+    s.out().text(
+        diagnostic(fmt::format("ready: ledger {}, store {}", client.ledger().describe(), client.store().describe())));
+}
+
+void declare_gc(CLI::App& c, Args& a) {
+  c.add_flag("--dry-run", a.dry_run, "only say what would be deleted");
+  c.add_option("--grace", a.grace, "keep unreferenced blobs younger than this (default 1h, at least 60s)");
+}
+
+void gc(Session& s, const Args& a) {
+  auto report = s.client().gc(a.dry_run, parse_duration_seconds(a.grace));
+  std::uint64_t bytes = 0;
+  std::vector<std::string> shas;
+  for (const auto& b : report.removed) {
+    bytes += b.size;
+    shas.push_back(b.sha256);
+  }
+  if (s.json())
+    return s.out().json({{"dry_run", a.dry_run},
+                         {"removed", shas},
+                         {"bytes", bytes},
+                         {"referenced", report.referenced},
+                         {"young", report.young}});
+  if (s.quiet()) return;
+  const char* verb = a.dry_run ? "would remove" : "removed";
+  for (const auto& sha : shas) s.out().text(fmt::format("{} {}", verb, sha));
+  s.out().text(fmt::format("{} {} blobs ({}); kept {} referenced and {} younger than {}", verb, shas.size(),
+                           human_size(bytes), report.referenced, report.young, a.grace));
+}
+
+void declare_prune(CLI::App& c, Args& a) {
+  c.add_option("package", a.packages, "the packages to prune (or --all)");
+  c.add_flag("--all", a.all, "every package in the ledger");
+  c.add_option("--keep-last", a.keep_last, "keep the newest N versions of each package")->required();
+  c.add_option_function<std::string>(
+      "--keep-newer", [&a](const std::string& d) { a.keep_newer = d; },
+      "also keep versions created within DURATION (e.g. 7d)");
+  c.add_option("--keep-rollback", a.keep_rollback,
+               "also keep the versions a tag pointed to in its last K moves (default 5)");
+  c.add_flag("--apply", a.apply, "remove the version records (default: only print the plan)");
+  c.add_option("--comment", a.comment, "why: recorded in each remove's event");
+}
+
+void prune(Session& s, const Args& a) {
+  if (a.all == !a.packages.empty())
+    throw Error(ErrorKind::Invalid, "prune: name the packages or give --all (not both)");
+  PruneRequest request;
+  request.packages = a.packages;
+  request.keep_last = a.keep_last;
+  request.keep_newer_seconds = a.keep_newer ? parse_duration_seconds(*a.keep_newer) : 0;
+  request.keep_rollback = a.keep_rollback;
+  request.apply = a.apply;
+  request.comment = a.comment;
+  auto report = s.client().prune(request);
+  std::size_t planned = 0;
+  for (const auto& d : report.decisions) planned += d.remove;
+  if (s.json()) {
+    Json decisions = Json::array();
+    for (const auto& d : report.decisions)
+      decisions.push_back({{"package", d.package}, {"version", d.version}, {"remove", d.remove}, {"reason", d.reason}});
+    return s.out().json({{"apply", a.apply}, {"removed", report.removed}, {"decisions", decisions}});
+  }
+  std::vector<std::vector<std::string>> rows = {{"PACKAGE", "VERSION", "PLAN", "WHY"}};
+  for (const auto& d : report.decisions)
+    rows.push_back(
+        {d.package, std::to_string(d.version), d.remove ? (a.apply ? "removed" : "remove") : "keep", d.reason});
+  if (!report.decisions.empty()) s.out().text(table(rows));
+  if (a.apply)
+    s.out().text(fmt::format("removed {} of {} versions; gc removes their blobs after its grace period", report.removed,
+                             report.decisions.size()));
+  else
+    s.out().text(fmt::format("would remove {} of {} versions; run again with --apply to remove them", planned,
+                             report.decisions.size()));
+}
+
+// main.cpp hands `help`'s words over unparsed: `sacker help add` must not run add's parser.
+void declare_help(CLI::App& c, Args& a) { c.add_option("command", a.command, "the command to explain"); }
+
+void help(Session& s, const Args& a) { s.out().text(s.help(a.command)); }
+
+}  // namespace
+
+const std::vector<Command>& admin_commands() {
+  static const std::vector<Command> commands = {
+      {"init", "create the tables, buckets or paths the backends need (idempotent)", "sacker init",
+       "sacker --ledger postgres://sacker@db/artifacts init", no_options, init},
+      {"gc", "delete blobs no version references (older than the grace period)", "sacker gc [--dry-run] [--grace 1h]",
+       "sacker gc --dry-run", declare_gc, gc},
+      {"prune", "retention: plan which version records to remove; --apply removes them",
+       "sacker prune <pkg>...|--all --keep-last N [--keep-newer DURATION] [--keep-rollback K] [--apply]",
+       "sacker prune frontend-server --keep-last 10 --keep-newer 30d", declare_prune, prune},
+      {"help", "a command's usage, options and an example", "sacker help [COMMAND]", "sacker help tag", declare_help,
+       help},
+  };
+  return commands;
+}
+
+}  // namespace sacker::cli
