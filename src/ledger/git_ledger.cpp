@@ -26,17 +26,41 @@
 // (add: v = max(next, highest + 1), then next = v + 1; the event's seq = highest + 1; a
 // tag's compare-and-swap checks the tag file in T's tree), writes one commit whose parent
 // is T holding the change AND its event, and moves the branch from T to that commit with
-// a compare-and-swap (git_repo.h): the local ref under its lock file with T as the
-// expected old id, or a push whose old id is T, checked by the server's receive-pack under
-// its lock. T may be "no branch yet": then the expected old id is the all-zero id, which
-// both libgit2 and receive-pack accept only while the ref does not exist, so even the
-// first commit of a fresh ledger is a compare-and-swap and cannot overwrite another
-// first commit (issue 7: a non-forced create could). A lost race published nothing; the
-// change is rebuilt from the new tip (kit Retry, contention policy: Conflict when it
-// runs out). So every version and seq comes from exactly one successful swap from a tip
-// that allowed it, a tag moves only from the value its expectation was checked against,
-// and a change and its event are in the same commit or neither is. The signers run
-// inside each attempt, on the numbers that attempt would publish.
+// a compare-and-swap (git_repo.h), never otherwise. T may be "no branch yet": then the
+// expected old id is the all-zero id, so even the first commit of a fresh ledger is a
+// compare-and-swap against a known state, "absent". Checked in the sources of what runs
+// here (Debian 12: libgit2 1.5.1, git 2.39; Debian's patches do not touch refs or push):
+//   - local: git_reference_create_matching(force=1, old_id=T or zero) -> reference__create
+//     -> refdb_fs_backend__write: reference_path_available (with force: no "exists?"
+//     look, only name collisions with packed refs), then loose_lock takes
+//     refs/heads/<branch>.lock with O_CREAT|O_EXCL (held: GIT_ELOCKED), then, under that
+//     lock, write_tail -> cmp_old_ref reads the ref afresh (loose, then packed-refs): absent
+//     matches only the zero id, present matches only its own id, anything else is
+//     GIT_EMODIFIED and nothing is written; the lock file, holding the new value, is
+//     then renamed over the ref. (Issue 7: the old code's non-forced create without an old
+//     id did its "exists?" look in reference_path_available, before the lock, and
+//     cmp_old_ref then compared nothing: two first writers could both pass, and the
+//     second overwrote the first.) The only other refs written are forced on purpose
+//     and are not the ledger: the cache's hint ref and a push's own random source ref.
+//   - remote: git_remote_upload on the receive-pack connection T was read from (a
+//     connected remote is reused, not reconnected); git_push_finish takes the refs this
+//     connection advertised, calculate_work makes each command's old id the advertised
+//     one (zero when the branch is not advertised), our push_negotiation callback
+//     refuses to send unless that old id is exactly T, and the command "T new ref" goes
+//     out. receive-pack's update() passes that old id to ref_transaction_update, and the
+//     files backend checks it under the ref's lock (check_old_oid: the null id means
+//     "must not exist", refused with "reference already exists"); a refusal comes back
+//     as "ng ... failed to update ref", a lost race.
+// Tests that pin both: Hardening.P01 (three CLI adds held at the ref lock of a fresh
+// local ledger), GitLedgerTest.AWriterOvertakenBeforeItPublishesRebuildsOnTheNewTip
+// (a writer overtaken on the very first commit, locally and through git daemon) and the
+// conformance first-write barrier race (git and git-remote).
+// A lost race published nothing; the change is rebuilt from the new tip (kit Retry,
+// contention policy: Conflict when it runs out). So every version and seq comes from
+// exactly one successful swap from a tip that allowed it, a tag moves only from the
+// value its expectation was checked against, and a change and its event are in the
+// same commit or neither is. The signers run inside each attempt, on the numbers that
+// attempt would publish.
 //
 // libgit2's push to a file:// or plain-path remote overwrites the ref without checking
 // its old value, so such a remote is not pushed to: the ledger operates on that repository
