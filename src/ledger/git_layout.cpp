@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/codec.h"
+#include "kit/ledger_kit.h"
 
 namespace sacker::git_layout {
 namespace {
@@ -46,16 +47,7 @@ std::optional<std::uint64_t> parse_number_file(std::string_view text) {
 std::string record_file(const VersionRecord& record) { return indented(record_to_json(record)); }
 std::string event_file(const Event& event) { return indented(event_to_json(event)); }
 
-std::string tag_file(const TagValue& value) {
-  nlohmann::ordered_json j;
-  j["version"] = value.version;
-  j["seq"] = value.seq;
-  if (!value.signatures.empty()) {
-    j["signatures"] = nlohmann::ordered_json::array();
-    for (const auto& s : value.signatures) j["signatures"].push_back(nlohmann::ordered_json::parse(s));
-  }
-  return j.dump(2) + "\n";
-}
+std::string tag_file(const TagValue& value) { return indented(ledger_kit::tag_value_to_json(value)); }
 
 std::optional<TagValue> parse_tag_file(const std::string& text) {
   if (auto legacy = parse_number_file(text)) return TagValue{*legacy, 0, {}};
