@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "core/files.h"
@@ -327,16 +328,28 @@ bool Repo::try_write(const std::function<std::optional<Commit>(const Snapshot&)>
     return !commit || publish_local(base, make_commit(base, *commit), lost_because);
   }
   // One receive-pack connection per attempt: its advertisement is the tip we build on,
-  // and the push goes through it. Only a tip the cache lacks costs a fetch.
-  Connection c(*this, GIT_DIRECTION_PUSH, "cannot push");
-  std::string tip = c.advertised_tip(*this);
-  if (!tip.empty() && !has_object(tip) && fetch_tip() != tip) {
-    lost_because = "the remote branch moved";
-    return false;
+  // and the push goes through it. A tip the cache lacks is fetched first, on a
+  // connection of its own, and the push connection is then opened anew: so the time
+  // from the advertisement to the push holds no fetch, for any writer. (With the fetch
+  // inside it, a writer that just lost a race always had the longer window, and the
+  // writer that won, whose cache holds its own tip, won again and again: under load a
+  // loser gave up after 60 s of lost races.)
+  std::optional<Connection> c;
+  c.emplace(*this, GIT_DIRECTION_PUSH, "cannot push");
+  std::string tip = c->advertised_tip(*this);
+  if (!tip.empty() && !has_object(tip)) {
+    c.reset();
+    fetch_tip();
+    c.emplace(*this, GIT_DIRECTION_PUSH, "cannot push");
+    tip = c->advertised_tip(*this);
+    if (!tip.empty() && !has_object(tip)) {
+      lost_because = "the remote branch moved";
+      return false;
+    }
   }
   Snapshot base = snapshot_at(tip);
   auto commit = build(base);
-  return !commit || push(c, base, make_commit(base, *commit), lost_because);
+  return !commit || push(*c, base, make_commit(base, *commit), lost_because);
 }
 
 std::string Repo::make_commit(const Snapshot& base, const Commit& commit) {
