@@ -5,10 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
-#include <optional>
 #include <set>
 
 #include "core/files.h"
@@ -78,6 +78,28 @@ SignaturePtr signature(const std::string& name, const std::string& email) {
   return SignaturePtr(sig);
 }
 
+// libgit2 1.5 writes git:// sockets with a plain send(): a connection closed mid-push
+// raises SIGPIPE, which kills a process that does not ignore it (the CLI does, an
+// embedding program need not). Blocked on this thread while a connection is open, one
+// raised meanwhile discarded before the old mask returns: the write fails with EPIPE.
+struct SigpipeBlock {
+  sigset_t pipe, old;
+  bool was_pending;
+  SigpipeBlock() {
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    sigpending(&old);
+    was_pending = sigismember(&old, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe, &old);
+  }
+  ~SigpipeBlock() {
+    const timespec zero{0, 0};
+    while (!was_pending && sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+};
+
 }  // namespace
 
 bool is_valid_branch_name(const std::string& branch) {
@@ -88,6 +110,7 @@ bool is_valid_branch_name(const std::string& branch) {
 
 // An open connection to the remote, with what libgit2's callbacks report back.
 struct Repo::Connection {
+  SigpipeBlock sigpipe;  // first: outlives the disconnect in ~Connection
   int credential_calls = 0;
   git_oid expected_old{};  // push: the old id the command must carry
   bool moved = false;      // push: the server advertised another old id
@@ -327,13 +350,9 @@ bool Repo::try_write(const std::function<std::optional<Commit>(const Snapshot&)>
     auto commit = build(base);
     return !commit || publish_local(base, make_commit(base, *commit), lost_because);
   }
-  // One receive-pack connection per attempt: its advertisement is the tip we build on,
-  // and the push goes through it. A tip the cache lacks is fetched first, on a
-  // connection of its own, and the push connection is then opened anew: so the time
-  // from the advertisement to the push holds no fetch, for any writer. (With the fetch
-  // inside it, a writer that just lost a race always had the longer window, and the
-  // writer that won, whose cache holds its own tip, won again and again: under load a
-  // loser gave up after 60 s of lost races.)
+  // One receive-pack connection per attempt: we build on its advertised tip and push
+  // through it. A tip the cache lacks is fetched first, then the connection reopened: no
+  // fetch between advertisement and push (a writer that just lost would lose again).
   std::optional<Connection> c;
   c.emplace(*this, GIT_DIRECTION_PUSH, "cannot push");
   std::string tip = c->advertised_tip(*this);
