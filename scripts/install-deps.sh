@@ -48,6 +48,7 @@ build_pkgs=(
   libsqlite3-dev libpugixml-dev libgit2-dev libzookeeper-mt-dev libpq-dev
   libcpp-httplib-dev                     # sacker serve (src/serve); a compiled library, not header-only
   googletest libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev               # scripts/ci-gates.sh: ASan/UBSan build and libFuzzer
 )
 server_pkgs=(
   ceph-mon ceph-osd radosgw ceph-common  # real S3 (RadosGW on a memstore OSD)

@@ -81,6 +81,18 @@ std::optional<std::uint64_t> total_from_content_range(const net::HttpResponse& r
   return total;
 }
 
+// "bytes FIRST-LAST/TOTAL" -> FIRST.
+std::optional<std::uint64_t> start_from_content_range(const net::HttpResponse& r) {
+  const auto* cr = r.header("Content-Range");
+  if (!cr || cr->rfind("bytes ", 0) != 0) return std::nullopt;
+  const auto dash = cr->find('-', 6);
+  if (dash == std::string::npos) return std::nullopt;
+  bool ok = false;
+  auto first = parse_u64(cr->substr(6, dash - 6), ok);
+  if (!ok) return std::nullopt;
+  return first;
+}
+
 std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -305,26 +317,31 @@ std::optional<S3Object> S3Client::get(const std::string& bucket, const std::stri
 std::optional<S3ObjectInfo> S3Client::get_range(const std::string& bucket, const std::string& key, std::uint64_t first,
                                                 std::uint64_t last,
                                                 const std::function<void(const char*, std::size_t)>& write,
-                                                const std::function<void()>& restart) {
+                                                const std::function<void()>& restart, const std::string& if_match) {
   net::HttpRequest req;
   req.method = "GET";
   req.url = url(bucket, key, "");
   req.idempotent = true;
   req.headers.emplace_back(
       "Range", last == UINT64_MAX ? fmt::format("bytes={}-", first) : fmt::format("bytes={}-{}", first, last));
+  if (!if_match.empty()) req.headers.emplace_back("If-Match", if_match);
   req.sink = net::ResponseSink{write, restart};
   net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status == 206 || r.status == 200) {
     S3ObjectInfo info = info_from(r);
     if (r.status == 206) {
       auto total = total_from_content_range(r);
-      if (!total)
+      if (!total || start_from_content_range(r) != first)
         throw Error(ErrorKind::Unavailable,
-                    fmt::format("{}: ranged GET answered 206 without a usable Content-Range", display(bucket, key)));
+                    fmt::format("{}: ranged GET from byte {} answered 206 without a matching Content-Range",
+                                display(bucket, key), first));
       info.size = *total;
     }
     return info;
   }
+  if (r.status == 412 && !if_match.empty())
+    throw Error(ErrorKind::Conflict,
+                fmt::format("{}: changed since it was first read (its ETag no longer matches)", display(bucket, key)));
   if (r.status == 416) {  // the range starts at or past the end (e.g. an empty object)
     S3ObjectInfo info = info_from(r);
     info.size = total_from_content_range(r).value_or(0);

@@ -142,10 +142,13 @@ class S3Client {
   // body: the receiver must drop what it got. Returns the object's info (size =
   // the whole object's size), nullopt if the object does not exist. A range that
   // starts past the end (e.g. any range of an empty object) returns the info with
-  // nothing written and `size` 0 when the server does not say more.
+  // nothing written and `size` 0 when the server does not say more. A 206 whose
+  // Content-Range does not start at `first` is Error(Unavailable). With `if_match`
+  // (an ETag as stat/head returned it) the GET carries If-Match, and an object that
+  // changed since is Error(Conflict) (412), with nothing written.
   std::optional<S3ObjectInfo> get_range(const std::string& bucket, const std::string& key, std::uint64_t first,
                                         std::uint64_t last, const std::function<void(const char*, std::size_t)>& write,
-                                        const std::function<void()>& restart);
+                                        const std::function<void()>& restart, const std::string& if_match = {});
 
   // PUT from memory / from a file range. See S3PutResult for 412.
   S3PutResult put(const std::string& bucket, const std::string& key, std::string body, S3PutOptions options = {});

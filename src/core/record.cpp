@@ -117,6 +117,15 @@ void validate_record(const VersionRecord& r) {
   validate_signatures(r.signatures, "malformed record");
 }
 
+namespace {
+// Signatures are kept as canonical JSON texts; in a document they are objects.
+nlohmann::ordered_json signature_array(const std::vector<std::string>& signatures) {
+  auto out = nlohmann::ordered_json::array();
+  for (const auto& sig : signatures) out.push_back(nlohmann::ordered_json::parse(sig));
+  return out;
+}
+}  // namespace
+
 std::string record_to_json(const VersionRecord& r) {
   nlohmann::ordered_json j;
   j["package"] = r.package;
@@ -128,10 +137,7 @@ std::string record_to_json(const VersionRecord& r) {
   j["created"] = format_utc(r.created);
   j["metadata"] = nlohmann::ordered_json::object();
   for (const auto& [k, v] : r.metadata) j["metadata"][k] = v;
-  if (!r.signatures.empty()) {
-    j["signatures"] = nlohmann::ordered_json::array();
-    for (const auto& sig : r.signatures) j["signatures"].push_back(nlohmann::ordered_json::parse(sig));
-  }
+  if (!r.signatures.empty()) j["signatures"] = signature_array(r.signatures);
   return j.dump();
 }
 
@@ -248,10 +254,7 @@ std::string event_to_json(const Event& e) {
   if (!e.sha256.empty()) j["sha256"] = e.sha256;
   if (!e.comment.empty()) j["comment"] = e.comment;
   if (!e.client.empty()) j["client"] = e.client;
-  if (!e.signatures.empty()) {
-    j["signatures"] = nlohmann::ordered_json::array();
-    for (const auto& sig : e.signatures) j["signatures"].push_back(nlohmann::ordered_json::parse(sig));
-  }
+  if (!e.signatures.empty()) j["signatures"] = signature_array(e.signatures);
   return j.dump();
 }
 

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "kit/ledger_kit.h"
+#include "kit/mem_registry.h"
 #include "kit/uri_options.h"
 
 namespace sacker {
@@ -31,15 +32,6 @@ struct Shared {
   std::mutex mutex;
   State packages;
 };
-
-std::shared_ptr<Shared> shared_state(const std::string& name) {
-  static std::mutex registry_mutex;
-  static std::map<std::string, std::shared_ptr<Shared>> registry;
-  std::lock_guard lock(registry_mutex);
-  auto& slot = registry[name];
-  if (!slot) slot = std::make_shared<Shared>();
-  return slot;
-}
 
 class MemLedger final : public Ledger {
  public:
@@ -221,9 +213,7 @@ class MemLedger final : public Ledger {
 }  // namespace
 
 std::unique_ptr<Ledger> open_mem_ledger(const Uri& uri) {
-  UriOptions(uri).finish();
-  if (uri.authority.empty() && uri.path.empty()) throw_invalid_uri(uri, "expected mem://name");
-  return std::make_unique<MemLedger>(shared_state(uri.authority + uri.path), redact_uri(uri.text));
+  return std::make_unique<MemLedger>(mem_instance<Shared>(uri), redact_uri(uri.text));
 }
 
 }  // namespace sacker

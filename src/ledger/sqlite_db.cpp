@@ -37,7 +37,10 @@ Db::Db(const std::filesystem::path& path) {
   sqlite3_busy_timeout(db_, 60000);
 }
 
-Db::~Db() { sqlite3_close(db_); }
+Db::~Db() {
+  for (auto& [sql, c] : cache_) sqlite3_finalize(c.stmt);
+  sqlite3_close(db_);
+}
 
 void Db::exec(const char* sql, const char* where) {
   char* err = nullptr;
@@ -54,8 +57,30 @@ std::vector<std::string> Db::table_names() {
 }
 
 Statement::Statement(Db& db, const char* sql, const std::string& where) : db_(db.handle()), where_(where) {
+  auto& cached = db.cache_[sql];
+  if (cached.stmt && !cached.in_use) {
+    stmt_ = cached.stmt;
+    cached.in_use = true;
+    cached_in_use_ = &cached.in_use;  // unordered_map nodes do not move
+    return;
+  }
   int rc = sqlite3_prepare_v2(db_, sql, -1, &stmt_, nullptr);
   if (rc != SQLITE_OK) fail(db_, rc, where);
+  if (!cached.stmt) {
+    cached.stmt = stmt_;
+    cached.in_use = true;
+    cached_in_use_ = &cached.in_use;
+  }
+}
+
+Statement::~Statement() {
+  if (!cached_in_use_) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  *cached_in_use_ = false;
 }
 
 Statement& Statement::bind(int i, const std::string& v) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace sacker::sqlite {
@@ -29,6 +30,15 @@ class Db {
   std::vector<std::string> table_names();
 
  private:
+  friend class Statement;
+  // Prepared statements by SQL text, kept for the connection's life: an import of
+  // 100k records would otherwise parse the same few statements 100k times. One in
+  // use is not handed out twice (a nested use of the same SQL prepares its own).
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+  std::unordered_map<std::string, Cached> cache_;
   sqlite3* db_ = nullptr;
 };
 
@@ -36,7 +46,7 @@ class Db {
 class Statement {
  public:
   Statement(Db& db, const char* sql, const std::string& where);
-  ~Statement() { sqlite3_finalize(stmt_); }
+  ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -52,6 +62,7 @@ class Statement {
   void check(int rc);
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool* cached_in_use_ = nullptr;  // the cache entry this borrows, or null (owned)
   std::string where_;
 };
 

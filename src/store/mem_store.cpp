@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 
+#include "kit/mem_registry.h"
 #include "kit/uri_options.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
@@ -31,15 +32,6 @@ struct Shared {
   std::mutex mutex;
   std::map<std::string, Blob> blobs;
 };
-
-std::shared_ptr<Shared> shared_state(const std::string& name) {
-  static std::mutex registry_mutex;
-  static std::map<std::string, std::shared_ptr<Shared>> registry;
-  std::lock_guard lock(registry_mutex);
-  auto& slot = registry[name];
-  if (!slot) slot = std::make_shared<Shared>();
-  return slot;
-}
 
 class MemStore final : public Store, public GcSupport {
  public:
@@ -148,9 +140,7 @@ class MemStore final : public Store, public GcSupport {
 }  // namespace
 
 std::unique_ptr<Store> open_mem_store(const Uri& uri) {
-  UriOptions(uri).finish();
-  if (uri.authority.empty() && uri.path.empty()) throw_invalid_uri(uri, "expected mem://name");
-  return std::make_unique<MemStore>(shared_state(uri.authority + uri.path), redact_uri(uri.text));
+  return std::make_unique<MemStore>(mem_instance<Shared>(uri), redact_uri(uri.text));
 }
 
 }  // namespace sacker

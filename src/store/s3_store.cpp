@@ -161,18 +161,30 @@ class S3Store final : public Store {
     return BlobInfo{sha256, info->size, info->last_modified, info->etag};
   }
 
-  // A first cut for the Store contract: a plain ranged GET. If-Match and the
-  // Content-Range checks of resumable downloads come with them (issue 10).
+  // One ranged GET (If-Match when an ETag is given: a changed object is Conflict);
+  // only a 206 whose Content-Range starts at `offset` with exactly `length` bytes is
+  // delivered, and only once all of them arrived.
   void get_range(const std::string& sha256, std::uint64_t offset, std::uint64_t length, const std::string& if_match,
                  BlobSink& sink) override {
-    if (!if_match.empty())
-      throw Error(ErrorKind::Internal, "s3 store: get_range with an ETag to match is not implemented yet");
-    if (length == 0) return;
+    if (length == 0) {
+      auto info = stat(sha256);
+      if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
+      if (!if_match.empty() && info->etag != if_match)
+        throw Error(ErrorKind::Conflict, fmt::format("blob {} in {} changed (its ETag no longer matches)", sha256,
+                                                     uri_.display));
+      if (offset > info->size)
+        throw Error(ErrorKind::Invalid, fmt::format("blob {} in {}: offset {} is past its end ({} bytes)", sha256,
+                                                    uri_.display, offset, info->size));
+      return;
+    }
     std::string got;
     auto info = client_->get_range(
         uri_.bucket, key(sha256), offset, offset + length - 1, [&](const char* d, std::size_t n) { got.append(d, n); },
-        [&] { got.clear(); });
+        [&] { got.clear(); }, if_match);
     if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
+    if (offset + length > info->size)
+      throw Error(ErrorKind::Invalid, fmt::format("blob {} in {}: {} bytes at {} go past its end ({} bytes)", sha256,
+                                                  uri_.display, length, offset, info->size));
     if (got.size() != length)
       throw Error(ErrorKind::Unavailable, fmt::format("blob {} in {}: asked for {} bytes at {}, got {}", sha256,
                                                       uri_.display, length, offset, got.size()));

@@ -13,6 +13,7 @@
 #include "sacker/client.h"
 #include "sacker/error.h"
 #include "sacker/sha256.h"
+#include "store/gc_support.h"
 #include "support/process.h"
 #include "support/test_env.h"
 

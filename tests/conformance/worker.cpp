@@ -8,6 +8,9 @@
 //                                                          prints "SEQ VERSION" of each accepted move
 //   conformance_worker remove URI PACKAGE COUNT V...     tries COUNT rounds to remove each V; prints the removed
 //   conformance_worker latency URI PACKAGE COUNT         microseconds per add, one per line
+//   conformance_worker tag-latency URI PACKAGE COUNT     adds 2 versions, then microseconds per move of
+//                                                        "live" between them, one per line
+//   conformance_worker history-latency URI PACKAGE COUNT microseconds per history(limit 20), one per line
 //   conformance_worker add-at-once URIS PACKAGE WORKER READY GO0 GO1
 //                                                        for each ledger URI in the file URIS (one a line,
 //                                                        a round each): open it and read from it (sessions,
@@ -178,6 +181,30 @@ int run(int argc, char** argv) {
     for (int i = 0; i < count; ++i) {
       auto start = std::chrono::steady_clock::now();
       ledger->add(make_record(argv[3], "latency", i));
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+      std::printf("%lld\n", static_cast<long long>(us.count()));
+    }
+    return 0;
+  }
+  if ((cmd == "tag-latency" || cmd == "history-latency") && argc == 5) {
+    auto ledger = open_ledger(uri);
+    const int count = std::stoi(argv[4]);
+    const std::uint64_t targets[2] = {ledger->add(make_record(argv[3], "latency", 0)),
+                                      ledger->add(make_record(argv[3], "latency", 1))};
+    if (cmd == "history-latency")  // something to read: 2 adds and 20 moves
+      for (int i = 0; i < 20; ++i) ledger->set_tag(argv[3], "live", targets[i % 2]);
+    for (int i = 0; i < count; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      if (cmd == "tag-latency") {
+        ledger->set_tag(argv[3], "live", targets[i % 2]);
+      } else {
+        HistoryQuery query;
+        query.limit = 20;
+        if (ledger->history(argv[3], query).empty()) {
+          std::fprintf(stderr, "conformance_worker: history is empty after 22 changes\n");
+          return 1;
+        }
+      }
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
       std::printf("%lld\n", static_cast<long long>(us.count()));
     }
