@@ -16,7 +16,8 @@
 //                                                        a round each): open it and read from it (sessions,
 //                                                        repository open), write one byte to the FIFO READY,
 //                                                        wait for one byte from the FIFO GO<round % 2> (the
-//                                                        barrier), add one version; prints it, one line a round
+//                                                        barrier), add one version; prints it, one line a round.
+//                                                        A 'q' from GO instead: stop there, exit 0
 //   conformance_worker put URI FILE SHA256 SIZE          store put; prints 1 if uploaded, 0 if already there
 #include <fcntl.h>
 #include <unistd.h>
@@ -88,6 +89,7 @@ int run(int argc, char** argv) {
       while ((n = ::read(go[round % 2], &c, 1)) < 0 && errno == EINTR) {
       }
       if (n != 1) return 1;
+      if (c == 'q') return 0;
       auto v = ledger->add(make_record(package, worker, round));
       std::printf("%llu\n", static_cast<unsigned long long>(v));
       std::fflush(stdout);
@@ -141,7 +143,8 @@ int run(int argc, char** argv) {
       try {
         auto e = ledger->set_tag(argv[3], "live", target,
                                  current ? TagExpectation::at(*current) : TagExpectation::absent(), ctx);
-        if (e) std::printf("%llu %llu\n", static_cast<unsigned long long>(e->seq), static_cast<unsigned long long>(target));
+        if (e)
+          std::printf("%llu %llu\n", static_cast<unsigned long long>(e->seq), static_cast<unsigned long long>(target));
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::Conflict) throw;  // another worker moved it first
       }

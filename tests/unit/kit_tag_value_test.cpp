@@ -54,6 +54,14 @@ TEST(KitTagValue, RefusesHostileValuesNamingTheLedgerAndThePlace) {
             }),
             ErrorKind::Invalid)
       << "at most 16 signatures";
+  EXPECT_EQ(kind_of([&] { checked_tag_value("L", "w", TagValue{1, 1, {R"({"b":1,"a":2})"}}); }), ErrorKind::Invalid)
+      << "not canonical";
+  EXPECT_EQ(kind_of([&] { checked_tag_value("L", "w", TagValue{1, 1, {"{not json"}}); }), ErrorKind::Invalid);
+  EXPECT_EQ(kind_of([&] {
+              checked_tag_value("L", "w", TagValue{1, 1, {"{\"s\":\"" + std::string(70000, 'x') + "\"}"}});
+            }),
+            ErrorKind::Invalid)
+      << "a signature over 64 KiB";
 }
 
 TEST(KitSignatures, RoundTripInCanonicalFormAlsoAfterAStoreReorderedTheKeys) {

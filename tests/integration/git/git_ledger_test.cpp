@@ -5,124 +5,20 @@
 // ledger's back with the git CLI, a hook that refuses, a server that is down or lacks
 // the repository, and URIs that make no sense.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
 #include <functional>
-#include <map>
 #include <set>
-#include <sstream>
 
-#include "sacker/backends.h"
+#include "integration/git/git_fixture.h"
 #include "sacker/error.h"
-#include "support/process.h"
-#include "support/records.h"
-#include "support/test_env.h"
 
 namespace sacker {
 namespace {
 
-namespace fs = std::filesystem;
-
-using test::sample_record;
-
+using namespace git_test;
 using test::error_of;
-
-std::vector<std::uint64_t> parse_versions(const std::string& out) {
-  std::vector<std::uint64_t> v;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) v.push_back(std::stoull(line));
-  return v;
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
-// `name` found on $PATH (the test helpers exec without searching it).
-std::string on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');)
-    if (!dir.empty() && access((dir + "/" + name).c_str(), X_OK) == 0) return dir + "/" + name;
-  return name;
-}
-
-// A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
-int unused_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-class GitLedgerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    test::load_test_env();
-    root_ = test::expand_template("{GIT_DAEMON_ROOT}", "");
-    url_ = test::expand_template("{GIT_DAEMON_URL}", "");
-    name_ = test::unique_token() + ".git";
-    served_ = root_ + "/" + name_;
-    tmp_ = test::make_temp_dir("sacker-git-test");
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
-
-  // The served repository, operated on directly (as its host would).
-  std::string direct_uri() const { return "git://" + served_; }
-  // Through git daemon, with a cache of its own.
-  std::string remote_uri(const std::string& cache) const {
-    return "git://" + (tmp_ / cache).string() + "?remote=" + url_ + name_;
-  }
-  void create_served() { open_ledger(direct_uri())->init(); }
-
-  // Runs git; the test fails if git does.
-  std::string git(const std::vector<std::string>& args, const fs::path& cwd = {}) {
-    static const std::string git_path = on_path("git");
-    std::vector<std::string> argv = {git_path};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = test::run_process(
-        argv, {"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t"}, "",
-        cwd);
-    EXPECT_EQ(r.exit_code, 0) << "git " << args[0] << ": " << r.err;
-    return r.out;
-  }
-
-  // Commits `files` (path -> content; "" deletes) on main of the served repository,
-  // behind the ledger's back.
-  void tamper(const std::map<std::string, std::string>& files) {
-    fs::path work = tmp_ / "work";
-    fs::remove_all(work);
-    git({"clone", "-q", "--branch", "main", served_, work.string()});
-    for (const auto& [path, content] : files) {
-      if (content.empty()) {
-        git({"rm", "-q", "-r", path}, work);
-      } else {
-        fs::create_directories((work / path).parent_path());
-        test::write_file(work / path, content);
-        git({"add", path}, work);
-      }
-    }
-    git({"commit", "-q", "-m", "tamper"}, work);
-    git({"push", "-q", "origin", "main"}, work);
-  }
-
-  std::string root_, url_, name_, served_;
-  fs::path tmp_;
-};
+using test::sample_record;
 
 // The acceptance test: 4 processes x 50 adds through git daemon, each process with its
 // own cache, so they meet only at the server's receive-pack.
@@ -270,12 +166,18 @@ TEST_F(GitLedgerTest, FileRemoteIsOperatedOnDirectly) {
   EXPECT_FALSE(fs::exists(tmp_ / "unused-cache.git"));
 }
 
-TEST_F(GitLedgerTest, GitLogIsTheAuditTrail) {
+// One commit per change, named after it (and its actor), holding the change's files
+// and its event file together; imports write no event.
+TEST_F(GitLedgerTest, GitLogIsTheAuditTrailAndEachCommitHoldsItsEvent) {
   create_served();
   auto ledger = open_ledger(remote_uri("c.git"));
+  ChangeContext alice;
+  alice.time = 1764600000;
+  alice.actor = "alice";
+  alice.comment = "first release";
   auto v1 = ledger->add(sample_record("frontend-server", 1));
   auto v2 = ledger->add(sample_record("frontend-server", 2));
-  ledger->set_tag("frontend-server", "live", v2);
+  ledger->set_tag("frontend-server", "live", v2, TagExpectation::absent(), alice);
   ledger->set_tag("frontend-server", "live", v2);  // no change: no commit
   EXPECT_TRUE(ledger->remove_tag("frontend-server", "live"));
   EXPECT_TRUE(ledger->remove_version("frontend-server", v1));
@@ -291,20 +193,42 @@ TEST_F(GitLedgerTest, GitLogIsTheAuditTrail) {
   std::vector<std::string> expected = {
       "add frontend-server 1|sacker <sacker@localhost>|sacker",
       "add frontend-server 2|sacker <sacker@localhost>|sacker",
-      "tag frontend-server 2 live|sacker <sacker@localhost>|sacker",
+      "tag frontend-server 2 live by alice|sacker <sacker@localhost>|sacker",
       "untag frontend-server live (was 2)|sacker <sacker@localhost>|sacker",
       "remove frontend-server 1|sacker <sacker@localhost>|sacker",
       "import frontend-server 40|sacker <sacker@localhost>|sacker",
       "add frontend-server 41|CI Bot <ci@example.com>|CI Bot",
   };
   EXPECT_EQ(log, expected);
-  // The documented layout.
-  auto files = lines(git({"--git-dir", served_, "ls-tree", "-r", "--name-only", "main"}));
-  EXPECT_EQ(files, (std::vector<std::string>{"packages/frontend-server/next",
-                                             "packages/frontend-server/versions/00000000000000000002.json",
-                                             "packages/frontend-server/versions/00000000000000000040.json",
-                                             "packages/frontend-server/versions/00000000000000000041.json"}));
-  EXPECT_EQ(git({"--git-dir", served_, "show", "main:packages/frontend-server/next"}), "42\n");
+  EXPECT_NE(git({"--git-dir", served_, "log", "-1", "--skip=4", "--format=%b", "main"}).find("comment: first release"),
+            std::string::npos);
+
+  // The files each commit changed: the change and its event, in one commit.
+  const std::string p = "packages/frontend-server/";
+  auto event = [&](int seq) { return p + "events/" + std::string(19, '0') + std::to_string(seq) + ".json"; };
+  auto version = [&](const char* v) { return p + "versions/" + v + ".json"; };
+  std::vector<std::vector<std::string>> changed;
+  for (const auto& line : lines(git({"--git-dir", served_, "log", "--reverse", "--format=tformat:@", "--name-only", "main"})))
+    if (line == "@")
+      changed.emplace_back();
+    else if (!line.empty())
+      changed.back().push_back(line);
+  std::vector<std::vector<std::string>> expected_files = {
+      {event(1), p + "next", version("00000000000000000001")},
+      {event(2), p + "next", version("00000000000000000002")},
+      {event(3), p + "tags/live"},
+      {event(4), p + "tags/live"},
+      {event(5), version("00000000000000000001")},  // `next` (3) is above 1 already
+      {p + "next", version("00000000000000000040")},
+      {event(6), p + "next", version("00000000000000000041")},
+  };
+  EXPECT_EQ(changed, expected_files);
+  Event tagged = event_from_json(git({"--git-dir", served_, "show", "main:" + event(3)}));
+  EXPECT_EQ(tagged.action, EventAction::Tag);
+  EXPECT_EQ(tagged.actor, "alice");
+  EXPECT_EQ(tagged.version, v2);
+  EXPECT_EQ(ledger->history("frontend-server", {}).size(), 6u);
+  EXPECT_EQ(git({"--git-dir", served_, "show", "main:" + p + "next"}), "42\n");
 }
 
 TEST_F(GitLedgerTest, EditsWithTheGitCliAreReadBack) {
@@ -321,6 +245,10 @@ TEST_F(GitLedgerTest, HostileContentIsInvalidAndNamesThePath) {
   auto ledger = open_ledger(remote_uri("c.git"));
   auto v = ledger->add(sample_record("svc", 1));
   std::string record_path = "packages/svc/versions/00000000000000000001.json";
+  std::string event_path = "packages/svc/events/00000000000000000001.json";
+  std::string too_many_signatures = R"({"version":1,"seq":1,"signatures":[{})";
+  for (int i = 0; i < 16; ++i) too_many_signatures += ",{}";
+  too_many_signatures += "]}";
   struct Case {
     std::map<std::string, std::string> files;
     std::function<void()> op;
@@ -341,6 +269,17 @@ TEST_F(GitLedgerTest, HostileContentIsInvalidAndNamesThePath) {
       {{{"packages/svc/tags/bad tag", "1\n"}}, [&] { ledger->tags("svc"); }, "packages/svc/tags/bad tag"},
       {{{"packages/svc/next", "-5\n"}}, [&] { ledger->add(sample_record("svc", 2)); }, "packages/svc/next"},
       {{{"packages/.hidden/next", "1\n"}}, [&] { ledger->packages(); }, "packages/.hidden"},
+      {{{"packages/svc/tags/live", R"({"version":-1,"seq":1})"}},
+       [&] { ledger->tags("svc"); },
+       "packages/svc/tags/live"},
+      {{{"packages/svc/tags/live", too_many_signatures}},
+       [&] { ledger->tag_value("svc", "live"); },
+       "packages/svc/tags/live"},
+      {{{"packages/svc/events/7.json", "{}"}}, [&] { ledger->history("svc", {}); }, "packages/svc/events/7.json"},
+      {{{event_path, "{not json"}}, [&] { ledger->history("svc", {}); }, event_path},
+      {{{event_path, R"({"seq":1,"time":"2025-12-01T00:00:00Z","action":"add","package":"other","version":1})"}},
+       [&] { ledger->history("svc", {}); },
+       event_path},
       {{{"packages/README", "hello\n"}}, [&] { ledger->packages(); }, "packages/README"},
   };
   for (const auto& c : cases) {
