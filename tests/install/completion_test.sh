@@ -39,7 +39,7 @@ expect '' sacker download ''
 expect $'--dry-run' sacker gc --dr
 expect $'--json' sacker --js
 expect $'--keep-last\n--keep-newer\n--keep-rollback' sacker prune --keep-
-expect $'--verify-first' sacker --json download --ver
+expect $'--verify-first' sacker --json download --verif
 
 # Names from the ledger.
 printf 'bytes\n' >"$tmp/a.jar"
