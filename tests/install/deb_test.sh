@@ -23,8 +23,9 @@ field() { dpkg-deb -f "$1" "$2"; }
 [ -n "$(field "$deb" Maintainer)" ] && [ -n "$(field "$deb" Description)" ] || fail "Maintainer or Description missing"
 depends=$(field "$deb" Depends)
 # From dpkg-shlibdeps: the shared libraries the binary links, with versions.
+depend_names=$(sed 's/, /\n/g' <<<"$depends" | sed 's/ .*//')
 for lib in libc6 libstdc++6 libssl3 libsqlite3-0 libfmt9; do
-  grep -qE "(^|, )$lib( \(>= [^)]+\))?(,|$)" <<<"$depends" || fail "Depends lacks $lib: $depends"
+  grep -qxF "$lib" <<<"$depend_names" || fail "Depends lacks $lib: $depends"
 done
 grep -q '(>= ' <<<"$depends" || fail "Depends has no versions (not from shlibdeps?): $depends"
 files=$(dpkg-deb -c "$deb" | awk '{print $6}')
