@@ -17,7 +17,7 @@ struct Config {
   // Where each came from: "--ledger"/"--store" (a flag), "SACKER_LEDGER"/"SACKER_STORE"
   // (the environment), the config file's path, or "default".
   std::string ledger_from, store_from;
-  std::string config_file;  // the config file consulted ("" if none: no HOME)
+  std::string config_file;            // the config file consulted ("" if none: no HOME)
   bool config_file_explicit = false;  // named by --config or $SACKER_CONFIG
 };
 

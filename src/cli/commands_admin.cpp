@@ -107,16 +107,15 @@ void config(Session& s, const Args&) {
   for (const auto& uri : c.stores) stores.push_back(redact_uri(uri));
   auto from = [](const std::string& f) { return std::string(origin_kind(f)) == "file" ? "file " + f : f; };
   if (s.json())
-    return s.out().json({{"ledger", {{"uri", redact_uri(c.ledger)}, {"from", origin_kind(c.ledger_from)},
-                                     {"source", c.ledger_from}}},
-                         {"store", {{"uris", stores}, {"from", origin_kind(c.store_from)}, {"source", c.store_from}}},
-                         {"config_file", c.config_file.empty() ? Json() : Json(c.config_file)}});
+    return s.out().json(
+        {{"ledger", {{"uri", redact_uri(c.ledger)}, {"from", origin_kind(c.ledger_from)}, {"source", c.ledger_from}}},
+         {"store", {{"uris", stores}, {"from", origin_kind(c.store_from)}, {"source", c.store_from}}},
+         {"config_file", c.config_file.empty() ? Json() : Json(c.config_file)}});
   std::string store_text;
   for (const auto& uri : stores) store_text += (store_text.empty() ? "" : " ") + uri;
   s.out().text(fmt::format("ledger {}  ({})", printable(redact_uri(c.ledger)), printable(from(c.ledger_from))));
   s.out().text(fmt::format("store  {}  ({})", printable(store_text), printable(from(c.store_from))));
-  if (!s.quiet() && !c.config_file.empty())
-    s.out().text(fmt::format("config file {}", printable(c.config_file)));
+  if (!s.quiet() && !c.config_file.empty()) s.out().text(fmt::format("config file {}", printable(c.config_file)));
 }
 
 // main.cpp hands `help`'s words over unparsed: `sacker help add` must not run add's parser.
@@ -135,8 +134,8 @@ const std::vector<Command>& admin_commands() {
       {"prune", "retention: plan which version records to remove; --apply removes them",
        "sacker prune <pkg>...|--all --keep-last N [--keep-newer DURATION] [--keep-rollback K] [--apply]",
        "sacker prune frontend-server --keep-last 10 --keep-newer 30d", declare_prune, prune},
-      {"config", "the effective ledger and store and where each came from (flag, env, file, default)",
-       "sacker config", "sacker --json config", no_options, config},
+      {"config", "the effective ledger and store and where each came from (flag, env, file, default)", "sacker config",
+       "sacker --json config", no_options, config},
       {"help", "a command's usage, options and an example", "sacker help [COMMAND]", "sacker help tag", declare_help,
        help},
   };

@@ -99,8 +99,10 @@ std::vector<std::string> completions(const CLI::App& app, const std::vector<std:
       continue;
     }
     if (!command) {
-      if (find_command(w)) command = app.get_subcommand(w);
-      else return {};
+      if (find_command(w))
+        command = app.get_subcommand(w);
+      else
+        return {};
     } else {
       positionals.push_back(w);
     }
@@ -123,12 +125,15 @@ std::vector<std::string> completions(const CLI::App& app, const std::vector<std:
       const std::string name = slot->get_name(true);
       LedgerNames ledger(flags);
       const std::string package = positionals.empty() ? "" : positionals.front();
-      if (name == "package") candidates = ledger.packages();
+      if (name == "package")
+        candidates = ledger.packages();
       else if (name == "spec") {
         candidates = ledger.tags(package);
         for (auto& v : ledger.versions(package)) candidates.push_back(v);
-      } else if (name == "version") candidates = ledger.versions(package);
-      else if (name == "tag") candidates = ledger.tags(package);
+      } else if (name == "version")
+        candidates = ledger.versions(package);
+      else if (name == "tag")
+        candidates = ledger.tags(package);
       else if (name == "command")
         for (const auto& c : command_table()) candidates.push_back(c.name);
     }

@@ -231,7 +231,7 @@ int main(int argc, char** argv) {
   using namespace sacker;
   cli::guard_standard_descriptors();
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is a write error (exit 8), not a silent death
-  install_cleanup_on_signals();  // SIGINT/SIGTERM/SIGHUP remove this process's temp files first
+  install_cleanup_on_signals();   // SIGINT/SIGTERM/SIGHUP remove this process's temp files first
   cli::Output out;
   try {
     cli::Parser().run(argc, argv, out);

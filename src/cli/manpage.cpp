@@ -33,7 +33,8 @@ const std::vector<ReferenceEntry>& environment_variables() {
       {"XDG_DATA_HOME", "the embedded default lives in $XDG_DATA_HOME/sacker (else ~/.local/share/sacker)"},
       {"HOME", "where ~/.sacker.json and the default data directory are"},
       {"AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN", "AWS credentials, as the AWS CLI reads them"},
-      {"AWS_REGION, AWS_DEFAULT_REGION, AWS_PROFILE", "AWS region and the profile in ~/.aws/credentials and ~/.aws/config"},
+      {"AWS_REGION, AWS_DEFAULT_REGION, AWS_PROFILE",
+       "AWS region and the profile in ~/.aws/credentials and ~/.aws/config"},
       {"AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB", "S3-compatible and local servers"},
       {"AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE", "web identity credentials (CI OIDC)"},
       {"AWS_CA_BUNDLE, HTTPS_PROXY, NO_PROXY", "TLS trust and proxies"},
@@ -86,7 +87,8 @@ std::string roff(const std::string& text) {
 std::string option_label(const CLI::Option& o) {
   if (o.get_positional() && !o.nonpositional()) return "<" + o.get_name(true) + ">";
   std::string label = o.get_name(false, true);
-  if (o.get_items_expected_min() > 0) label += " " + std::string(o.get_type_name().empty() ? "VALUE" : o.get_type_name());
+  if (o.get_items_expected_min() > 0)
+    label += " " + std::string(o.get_type_name().empty() ? "VALUE" : o.get_type_name());
   return label;
 }
 
@@ -110,16 +112,19 @@ std::string man_page(const CLI::App& app) {
   out += ".SH SYNOPSIS\n.B sacker\n" +
          roff("[--ledger URI] [--store URI] [--config FILE] [--actor NAME] [--json] [-q|-v] <command> ...") + "\n";
   out += ".SH DESCRIPTION\n" +
-         roff("sacker records package name -> monotonically increasing version -> sha256 of a blob, puts tags on "
-              "versions (\"latest\" is reserved and always means the highest version), keeps those records in a "
-              "ledger and the bytes in a store addressed only by sha256. Ledger and store are backends chosen by URI; "
-              "the embedded default (SQLite and a directory under $XDG_DATA_HOME/sacker) needs no server.") +
+         roff(
+             "sacker records package name -> monotonically increasing version -> sha256 of a blob, puts tags on "
+             "versions (\"latest\" is reserved and always means the highest version), keeps those records in a "
+             "ledger and the bytes in a store addressed only by sha256. Ledger and store are backends chosen by URI; "
+             "the embedded default (SQLite and a directory under $XDG_DATA_HOME/sacker) needs no server.") +
          "\n.PP\n" +
-         roff("A spec is a version number (23) or a tag (live, latest). Errors go to standard error as one line, "
-              "'sacker: <what failed>: <why>'; 'sacker config' shows the effective ledger and store.") +
+         roff(
+             "A spec is a version number (23) or a tag (live, latest). Errors go to standard error as one line, "
+             "'sacker: <what failed>: <why>'; 'sacker config' shows the effective ledger and store.") +
          "\n.PP\n" +
-         roff("Configuration precedence: command-line flags > $SACKER_LEDGER / $SACKER_STORE > the config file "
-              "($SACKER_CONFIG, else ~/.sacker.json) > the embedded default.") +
+         roff(
+             "Configuration precedence: command-line flags > $SACKER_LEDGER / $SACKER_STORE > the config file "
+             "($SACKER_CONFIG, else ~/.sacker.json) > the embedded default.") +
          "\n";
   out += ".SH GLOBAL OPTIONS\n";
   options_section(out, app);

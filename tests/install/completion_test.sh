@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "completion_test: $*" >&2; exit 1; }
 mkdir -p "$tmp/bin" "$tmp/home"
 ln -s "$sacker" "$tmp/bin/sacker"
-export HOME=$tmp/home XDG_DATA_HOME= SACKER_CONFIG= SACKER_LEDGER= SACKER_STORE=
+export HOME=$tmp/home XDG_DATA_HOME='' SACKER_CONFIG='' SACKER_LEDGER='' SACKER_STORE=''
 export PATH=$tmp/bin:$PATH
 
 # complete WORD... : the candidates for the last word, sorted, one a line.

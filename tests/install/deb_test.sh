@@ -45,5 +45,5 @@ grep -q libfmt-dev <<<"$(field "$dev" Depends)" || fail "sacker-dev Depends lack
 # The packaged binary and man page work from an extracted copy.
 dpkg-deb -x "$deb" "$tmp/root"
 [ "$("$tmp/root/usr/bin/sacker" --version | head -1)" = "sacker $version" ] || fail "the packaged sacker --version"
-MANPAGER=cat man -l "$tmp/root/usr/share/man/man1/sacker.1.gz" 2>/dev/null | grep -q 'sacker' || fail "man -l of the packaged page"
+MANPAGER='cat' man -l "$tmp/root/usr/share/man/man1/sacker.1.gz" 2>/dev/null | grep -q 'sacker' || fail "man -l of the packaged page"
 echo "deb_test: ok ($(basename "$deb"): $depends)"

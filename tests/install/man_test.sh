@@ -46,5 +46,5 @@ env_section=$(section "ENVIRONMENT" 0)
 for v in SACKER_LEDGER SACKER_STORE SACKER_CONFIG SACKER_ACTOR XDG_DATA_HOME AWS_PROFILE; do
   grep -q "$v" <<<"$env_section" || fail "$v is not in ENVIRONMENT"
 done
-grep -q '\.sacker\.json' <<<"$(section FILES 0)" || fail "~/.sacker.json is not in FILES"
+grep -q '\.sacker\.json' <<<"$(section FILES 0)" || fail "the config file .sacker.json is not in FILES"
 echo "man_test: ok ($(wc -w <<<"$commands") commands)"
