@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 
 #include "cli/command.h"
 #include "sacker/error.h"
@@ -103,6 +104,8 @@ const char* origin_kind(const std::string& from) {
 // Every URI goes through redact_uri: a password in a URI is never printed.
 void config(Session& s, const Args&) {
   const Config& c = s.config();
+  std::error_code ec;  // resolve_config read it, or found it absent (or it was not looked for)
+  const bool file_exists = !c.config_file.empty() && std::filesystem::exists(c.config_file, ec);
   std::vector<std::string> stores;
   for (const auto& uri : c.stores) stores.push_back(redact_uri(uri));
   auto from = [](const std::string& f) { return std::string(origin_kind(f)) == "file" ? "file " + f : f; };
@@ -110,12 +113,14 @@ void config(Session& s, const Args&) {
     return s.out().json(
         {{"ledger", {{"uri", redact_uri(c.ledger)}, {"from", origin_kind(c.ledger_from)}, {"source", c.ledger_from}}},
          {"store", {{"uris", stores}, {"from", origin_kind(c.store_from)}, {"source", c.store_from}}},
-         {"config_file", c.config_file.empty() ? Json() : Json(c.config_file)}});
+         {"config_file", c.config_file.empty() ? Json() : Json(c.config_file)},
+         {"config_file_exists", file_exists}});
   std::string store_text;
   for (const auto& uri : stores) store_text += (store_text.empty() ? "" : " ") + uri;
   s.out().text(fmt::format("ledger {}  ({})", printable(redact_uri(c.ledger)), printable(from(c.ledger_from))));
   s.out().text(fmt::format("store  {}  ({})", printable(store_text), printable(from(c.store_from))));
-  if (!s.quiet() && !c.config_file.empty()) s.out().text(fmt::format("config file {}", printable(c.config_file)));
+  if (!s.quiet() && !c.config_file.empty())
+    s.out().text(fmt::format("config file {}{}", printable(c.config_file), file_exists ? "" : " (absent)"));
 }
 
 // main.cpp hands `help`'s words over unparsed: `sacker help add` must not run add's parser.

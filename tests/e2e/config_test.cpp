@@ -31,11 +31,13 @@ TEST(Config, DefaultNeedsNothingAndCreatesNothing) {
   EXPECT_EQ(j["store"]["uris"], nlohmann::json::array({"file://" + s.data().string() + "/blobs"}));
   EXPECT_EQ(j["store"]["from"], "default");
   EXPECT_EQ(j["config_file"], (s.home() / ".sacker.json").string());
+  EXPECT_EQ(j["config_file_exists"], false);
   EXPECT_FALSE(std::filesystem::exists(s.data())) << "config opened the default backends";
   auto text = s.run({"config"});
   EXPECT_EQ(text.exit_code, 0);
   EXPECT_THAT(text.out, HasSubstr("ledger sqlite://" + s.data().string() + "/ledger.db  (default)"));
   EXPECT_THAT(text.out, HasSubstr("store  file://" + s.data().string() + "/blobs  (default)"));
+  EXPECT_THAT(text.out, HasSubstr("config file " + (s.home() / ".sacker.json").string() + " (absent)"));
 }
 
 TEST(Config, SaysWhereEachValueCameFrom) {
@@ -47,6 +49,8 @@ TEST(Config, SaysWhereEachValueCameFrom) {
   EXPECT_EQ(j["ledger"]["source"], file.string());
   EXPECT_EQ(j["store"]["uris"], nlohmann::json::array({"file:///cache", "mem://remote"}));
   EXPECT_EQ(j["store"]["from"], "file");
+  EXPECT_EQ(j["config_file"], file.string());
+  EXPECT_EQ(j["config_file_exists"], true);
 
   j = config_json(s, {"--config", file.string()}, {"SACKER_LEDGER=mem://from-env"});
   EXPECT_EQ(j["ledger"]["uri"], "mem://from-env");
