@@ -51,6 +51,8 @@ build_pkgs=(
   libcpp-httplib-dev                     # sacker serve (src/serve); a compiled library, not header-only
   googletest libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev               # scripts/ci-gates.sh: ASan/UBSan build and libFuzzer
+  dpkg-dev                               # scripts/package.sh: cpack's dpkg-shlibdeps (the .deb's Depends)
+  man-db                                 # tests/install: man -l renders sacker(1)
 )
 server_pkgs=(
   ceph-mon ceph-osd radosgw ceph-common  # real S3 (RadosGW on a memstore OSD)

@@ -14,6 +14,11 @@ struct Config {
   std::string ledger;               // a URI
   std::vector<std::string> stores;  // one URI, or cache first then remotes
   std::string source;               // where the values came from, for -v
+  // Where each came from: "--ledger"/"--store" (a flag), "SACKER_LEDGER"/"SACKER_STORE"
+  // (the environment), the config file's path, or "default".
+  std::string ledger_from, store_from;
+  std::string config_file;            // the config file consulted ("" if none: no HOME)
+  bool config_file_explicit = false;  // named by --config or $SACKER_CONFIG
 };
 
 // Reads an environment variable; injectable for tests. Returns nullopt if unset.

@@ -14,6 +14,7 @@
 
 #include "cli/output.h"
 #include "sacker/client.h"
+#include "sacker/config.h"
 #include "sacker/spec.h"
 
 namespace CLI {
@@ -51,6 +52,8 @@ class Session {
   bool verbose() const { return globals_.verbose; }
   Output& out() { return out_; }
   Client& client();
+  // The effective configuration (flags > environment > config file > default).
+  const Config& config();
   // The help of one command ("" for the overview); Error(Invalid) for an unknown one.
   std::string help(const std::string& command) const { return help_(command); }
 
@@ -59,6 +62,7 @@ class Session {
   Output& out_;
   std::function<std::string(const std::string&)> help_;
   std::unique_ptr<Client> client_;
+  std::optional<Config> config_;
 };
 
 struct Command {

@@ -2,9 +2,12 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 
 #include "cli/command.h"
 #include "sacker/error.h"
+#include "sacker/names.h"
+#include "sacker/uri.h"
 
 namespace sacker::cli {
 namespace {
@@ -89,6 +92,37 @@ void prune(Session& s, const Args& a) {
                              report.decisions.size()));
 }
 
+// Where a value came from, as a word: flag, env, file or default.
+const char* origin_kind(const std::string& from) {
+  if (from.rfind("--", 0) == 0) return "flag";
+  if (from.rfind("SACKER_", 0) == 0) return "env";
+  if (from == "default") return "default";
+  return "file";
+}
+
+// The effective ledger and store and where each came from; never opens them.
+// Every URI goes through redact_uri: a password in a URI is never printed.
+void config(Session& s, const Args&) {
+  const Config& c = s.config();
+  std::error_code ec;  // resolve_config read it, or found it absent (or it was not looked for)
+  const bool file_exists = !c.config_file.empty() && std::filesystem::exists(c.config_file, ec);
+  std::vector<std::string> stores;
+  for (const auto& uri : c.stores) stores.push_back(redact_uri(uri));
+  auto from = [](const std::string& f) { return std::string(origin_kind(f)) == "file" ? "file " + f : f; };
+  if (s.json())
+    return s.out().json(
+        {{"ledger", {{"uri", redact_uri(c.ledger)}, {"from", origin_kind(c.ledger_from)}, {"source", c.ledger_from}}},
+         {"store", {{"uris", stores}, {"from", origin_kind(c.store_from)}, {"source", c.store_from}}},
+         {"config_file", c.config_file.empty() ? Json() : Json(c.config_file)},
+         {"config_file_exists", file_exists}});
+  std::string store_text;
+  for (const auto& uri : stores) store_text += (store_text.empty() ? "" : " ") + uri;
+  s.out().text(fmt::format("ledger {}  ({})", printable(redact_uri(c.ledger)), printable(from(c.ledger_from))));
+  s.out().text(fmt::format("store  {}  ({})", printable(store_text), printable(from(c.store_from))));
+  if (!s.quiet() && !c.config_file.empty())
+    s.out().text(fmt::format("config file {}{}", printable(c.config_file), file_exists ? "" : " (absent)"));
+}
+
 // main.cpp hands `help`'s words over unparsed: `sacker help add` must not run add's parser.
 void declare_help(CLI::App& c, Args& a) { c.add_option("command", a.command, "the command to explain"); }
 
@@ -105,6 +139,8 @@ const std::vector<Command>& admin_commands() {
       {"prune", "retention: plan which version records to remove; --apply removes them",
        "sacker prune <pkg>...|--all --keep-last N [--keep-newer DURATION] [--keep-rollback K] [--apply]",
        "sacker prune frontend-server --keep-last 10 --keep-newer 30d", declare_prune, prune},
+      {"config", "the effective ledger and store and where each came from (flag, env, file, default)", "sacker config",
+       "sacker --json config", no_options, config},
       {"help", "a command's usage, options and an example", "sacker help [COMMAND]", "sacker help tag", declare_help,
        help},
   };

@@ -14,16 +14,13 @@
 
 #include "cli/command.h"
 #include "cli/output.h"
+#include "cli/reference.h"
 #include "core/files.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 
 namespace sacker::cli {
 namespace {
-
-constexpr const char* kExitCodes =
-    "Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found, 4 conflict,\n"
-    "5 integrity (sha256 mismatch), 6 permission denied, 7 backend unavailable, 8 local I/O error.";
 
 constexpr const char* kGlobals =
     "Global options (--ledger, --store, --config, --actor, --json, -q, -v) go before or after the command.";
@@ -105,7 +102,7 @@ class Parser {
  public:
   Parser() : app_("sacker: package -> version -> sha256 in a ledger, blobs in a store", "sacker") {
     app_.formatter(std::make_shared<Formatter>());
-    app_.footer(std::string(kWorkflow) + "\n" + kExitCodes);
+    app_.footer(std::string(kWorkflow) + "\n" + exit_codes_line());
     app_.set_version_flag("--version", "sacker");
     app_.fallthrough();
     auto text = [](std::optional<std::string>& field) { return [&field](const std::string& v) { field = v; }; };
@@ -122,13 +119,16 @@ class Parser {
     app_.add_flag("-v,--verbose", g_.verbose, "say which backends are used and what happened");
     for (const auto& c : command_table()) {
       auto* sub = app_.add_subcommand(c.name, c.help);
-      sub->footer(fmt::format("Example:\n  {}\n\n{}\n{}", c.example, kGlobals, kExitCodes));
+      sub->footer(fmt::format("Example:\n  {}\n\n{}\n{}", c.example, kGlobals, exit_codes_line()));
       c.declare(*sub, a_);
     }
   }
 
   void run(int argc, char** argv, Output& out) {
     if (argc <= 1) return out.text(overview());
+    // Hidden, not in the table: the build's man page generator and the bash completion.
+    if (std::string_view(argv[1]) == "__man") return out.text(man_page(app_));
+    if (std::string_view(argv[1]) == "__complete") return complete(argc, argv, out);
     // `sacker help add`: CLI11 would take "add" for the add command and parse it.
     if (auto at = command_word(argc, argv); at && std::string_view(argv[*at]) == "help") {
       if (argc - *at > 2) throw Error(ErrorKind::Invalid, "usage: sacker help [COMMAND]");
@@ -155,6 +155,21 @@ class Parser {
   void dispatch(const std::string& name, Output& out) {
     Session session(g_, out, [this](const std::string& command) { return help(command); });
     find_command(name)->run(session, a_);
+  }
+
+  // `sacker __complete CWORD sacker WORD...`: one candidate a line, nothing on any error.
+  void complete(int argc, char** argv, Output& out) const {
+    if (argc < 3) return;
+    std::size_t cword = 0;
+    for (const char* p = argv[2]; *p; ++p) {
+      if (*p < '0' || *p > '9' || cword > 1000) return;
+      cword = cword * 10 + static_cast<std::size_t>(*p - '0');
+    }
+    std::vector<std::string> words(argv + 3, argv + argc);
+    std::string text;
+    for (const auto& c : completions(app_, words, cword)) text += c + "\n";
+    if (!text.empty()) text.pop_back();
+    if (!text.empty()) out.text(text);
   }
 
   // The index of the first word that is neither a global option nor its value.
@@ -216,7 +231,7 @@ int main(int argc, char** argv) {
   using namespace sacker;
   cli::guard_standard_descriptors();
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is a write error (exit 8), not a silent death
-  install_cleanup_on_signals();  // SIGINT/SIGTERM/SIGHUP remove this process's temp files first
+  install_cleanup_on_signals();   // SIGINT/SIGTERM/SIGHUP remove this process's temp files first
   cli::Output out;
   try {
     cli::Parser().run(argc, argv, out);

@@ -20,9 +20,14 @@ Session::Session(const Globals& globals, Output& out, std::function<std::string(
     : globals_(globals), out_(out), help_(std::move(help)) {}
 Session::~Session() = default;
 
+const Config& Session::config() {
+  if (!config_) config_ = resolve_config({globals_.ledger, globals_.store, globals_.config}, process_env());
+  return *config_;
+}
+
 Client& Session::client() {
   if (client_) return *client_;
-  Config config = resolve_config({globals_.ledger, globals_.store, globals_.config}, process_env());
+  const Config& config = this->config();
   if (globals_.verbose) {
     set_verbose_log([](const std::string& line) { report_line(line); });
     std::string stores;

@@ -186,6 +186,10 @@ Config resolve_config(const ConfigFlags& flags, const EnvLookup& env) {
     }
   }
   config.source = fmt::format("ledger from {}, store from {}", ledger_from, store_from);
+  config.ledger_from = ledger_from;
+  config.store_from = store_from;
+  config.config_file = file;
+  config.config_file_explicit = explicit_file;
   return config;
 }
 
