@@ -20,6 +20,7 @@
 using fuzz::check;
 using fuzz::must_succeed;
 namespace net = sacker::net;
+namespace aws = sacker::aws;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;

@@ -11,9 +11,11 @@
 #include "fuzz_check.h"
 #include "aws/s3_client.h"
 #include "sacker/uri.h"
+#include "store/s3_location.h"
 
 using fuzz::check;
 namespace net = sacker::net;
+namespace aws = sacker::aws;
 
 namespace {
 
@@ -30,16 +32,16 @@ void response_body(const std::string& body) {
 void s3_uri(const std::string& text) {
   try {
     const sacker::Uri uri = sacker::parse_uri(text);
-    const aws::S3Uri s3 = aws::parse_s3_uri(uri, {"multipart_threshold", "part_size", "download_part_size",
+    const sacker::S3Uri s3 = sacker::parse_s3_uri(uri, {"multipart_threshold", "part_size", "download_part_size",
                                                   "concurrency", "acl", "refresh_after", "page_size"});
     check(!s3.bucket.empty(), "a bucket is named");
     for (char c : s3.bucket) check(c != '/' && c != '?' && c != '@' && c != ':', "the bucket is a plain name");
     check(s3.prefix.empty() || s3.prefix.back() == '/', "the prefix ends with '/'");
     check(s3.prefix.empty() || s3.prefix.front() != '/', "the prefix is relative");
-    (void)aws::s3_acl_headers(s3);
-    const auto v = aws::s3_size_option(s3, "part_size", 0, 5 << 20, 5ULL << 30);
+    (void)sacker::s3_acl_headers(s3);
+    const auto v = sacker::s3_size_option(s3, "part_size", 0, 5 << 20, 5ULL << 30);
     check(v == 0 || (v >= (5 << 20) && v <= (5ULL << 30)), "size options stay in range");
-    (void)aws::s3_size_option(s3, "concurrency", 8, 1, 64);
+    (void)sacker::s3_size_option(s3, "concurrency", 8, 1, 64);
   } catch (const sacker::Error&) {
   }
 }

@@ -21,6 +21,7 @@
 using fuzz::check;
 using fuzz::must_succeed;
 namespace net = sacker::net;
+namespace aws = sacker::aws;
 
 namespace {
 

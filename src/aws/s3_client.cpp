@@ -10,6 +10,7 @@
 #include <pugixml.hpp>
 
 #include "aws/sigv4.h"
+#include "core/codec.h"
 #include "sacker/config.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
@@ -69,44 +70,6 @@ S3ObjectInfo info_from(const net::HttpResponse& r) {
   return info;
 }
 
-// "bytes 0-99/1234" or "bytes */1234" -> 1234.
-std::optional<std::uint64_t> total_from_content_range(const net::HttpResponse& r) {
-  const auto* cr = r.header("Content-Range");
-  if (!cr) return std::nullopt;
-  auto slash = cr->rfind('/');
-  if (slash == std::string::npos) return std::nullopt;
-  bool ok = false;
-  auto total = parse_u64(cr->substr(slash + 1), ok);
-  if (!ok) return std::nullopt;
-  return total;
-}
-
-// "bytes FIRST-LAST/TOTAL" -> FIRST.
-std::optional<std::uint64_t> start_from_content_range(const net::HttpResponse& r) {
-  const auto* cr = r.header("Content-Range");
-  if (!cr || cr->rfind("bytes ", 0) != 0) return std::nullopt;
-  const auto dash = cr->find('-', 6);
-  if (dash == std::string::npos) return std::nullopt;
-  bool ok = false;
-  auto first = parse_u64(cr->substr(6, dash - 6), ok);
-  if (!ok) return std::nullopt;
-  return first;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 struct ErrorDoc {
   std::string code, message, region;
@@ -330,8 +293,9 @@ std::optional<S3ObjectInfo> S3Client::get_range(const std::string& bucket, const
   if (r.status == 206 || r.status == 200) {
     S3ObjectInfo info = info_from(r);
     if (r.status == 206) {
-      auto total = total_from_content_range(r);
-      if (!total || start_from_content_range(r) != first)
+      const net::ContentRange range = net::content_range(r);
+      const auto& total = range.total;
+      if (!total || range.first != first)
         throw Error(ErrorKind::Unavailable,
                     fmt::format("{}: ranged GET from byte {} answered 206 without a matching Content-Range",
                                 display(bucket, key), first));
@@ -344,7 +308,7 @@ std::optional<S3ObjectInfo> S3Client::get_range(const std::string& bucket, const
                 fmt::format("{}: changed since it was first read (its ETag no longer matches)", display(bucket, key)));
   if (r.status == 416) {  // the range starts at or past the end (e.g. an empty object)
     S3ObjectInfo info = info_from(r);
-    info.size = total_from_content_range(r).value_or(0);
+    info.size = net::content_range(r).total.value_or(0);
     return info;
   }
   if (r.status == 404 && s3_error_code(r.body) != "NoSuchBucket") return std::nullopt;
@@ -485,7 +449,7 @@ S3PutResult S3Client::complete_multipart(const std::string& bucket, const std::s
                                          const net::HttpHeaders& headers) {
   std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (const auto& p : parts)
-    body += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", p.number, xml_escape(p.etag));
+    body += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", p.number, codec::xml_escape(p.etag));
   body += "</CompleteMultipartUpload>";
   net::HttpRequest req;
   req.method = "POST";
@@ -556,7 +520,7 @@ void S3Client::create_bucket(const std::string& bucket) {
     req.body = fmt::format(
         "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
         "<LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
-        xml_escape(region_));
+        codec::xml_escape(region_));
   std::string payload = sha256_hex(req.body);
   net::HttpResponse r = send(std::move(req), payload);
   if (r.status == 200) return;

@@ -43,40 +43,6 @@ BlobProperties properties_from(const net::HttpResponse& r) {
   return p;
 }
 
-// "bytes 0-99/1234" -> {0, 99, 1234}; "bytes */1234" -> total only.
-struct ContentRange {
-  std::optional<std::uint64_t> first, last, total;
-};
-ContentRange parse_content_range(const std::string* header) {
-  ContentRange cr;
-  if (!header) return cr;
-  std::string_view v = codec::trim(*header);
-  if (v.rfind("bytes ", 0) != 0) return cr;
-  v.remove_prefix(6);
-  const auto slash = v.find('/');
-  if (slash == std::string_view::npos) return cr;
-  cr.total = codec::parse_decimal(v.substr(slash + 1));
-  std::string_view range = v.substr(0, slash);
-  const auto dash = range.find('-');
-  if (range != "*" && dash != std::string_view::npos) {
-    cr.first = codec::parse_decimal(range.substr(0, dash));
-    cr.last = codec::parse_decimal(range.substr(dash + 1));
-  }
-  return cr;
-}
-
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string host_of(const std::string& endpoint) {
   try {
@@ -263,7 +229,7 @@ void BlobClient::put_block(const std::string& container, const std::string& blob
 PutResult BlobClient::put_block_list(const std::string& container, const std::string& blob,
                                      const std::vector<std::string>& block_ids) {
   std::string xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
-  for (const auto& id : block_ids) xml += "<Latest>" + xml_escape(id) + "</Latest>";
+  for (const auto& id : block_ids) xml += "<Latest>" + codec::xml_escape(id) + "</Latest>";
   xml += "</BlockList>";
   net::HttpRequest req;
   req.method = "PUT";
@@ -300,7 +266,7 @@ std::optional<RangeAnswer> BlobClient::get_range(const std::string& container, c
   if (r.status == 206 || r.status == 200) {
     a.partial = r.status == 206;
     if (a.partial) {
-      ContentRange cr = parse_content_range(r.header("Content-Range"));
+      net::ContentRange cr = net::content_range(r);
       if (!cr.first || !cr.last || !cr.total)
         throw Error(ErrorKind::Unavailable, fmt::format("{}: a ranged Get Blob answered 206 without a usable "
                                                         "Content-Range",
@@ -315,7 +281,7 @@ std::optional<RangeAnswer> BlobClient::get_range(const std::string& container, c
   }
   if (r.status == 416) {
     a.unsatisfiable = true;
-    a.properties.size = parse_content_range(r.header("Content-Range")).total.value_or(0);
+    a.properties.size = net::content_range(r).total.value_or(0);
     return a;
   }
   if (r.status == 404 && error_code(r) != "ContainerNotFound") return std::nullopt;

@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "core/codec.h"
 #include "core/random.h"
 #include "sacker/log.h"
 
@@ -561,6 +562,25 @@ HttpClientPool::Lease HttpClientPool::acquire() {
 void HttpClientPool::release(std::unique_ptr<HttpClient> client) {
   std::lock_guard lock(mutex_);
   idle_.push_back(std::move(client));
+}
+
+ContentRange content_range(const HttpResponse& response) {
+  ContentRange cr;
+  const std::string* header = response.header("Content-Range");
+  if (!header) return cr;
+  std::string_view v = codec::trim(*header);
+  if (v.rfind("bytes ", 0) != 0) return cr;
+  v.remove_prefix(6);
+  const auto slash = v.find('/');
+  if (slash == std::string_view::npos) return cr;
+  cr.total = codec::parse_decimal(v.substr(slash + 1));
+  const std::string_view range = v.substr(0, slash);
+  const auto dash = range.find('-');
+  if (range != "*" && dash != std::string_view::npos) {
+    cr.first = codec::parse_decimal(range.substr(0, dash));
+    cr.last = codec::parse_decimal(range.substr(dash + 1));
+  }
+  return cr;
 }
 
 }  // namespace sacker::net

@@ -131,6 +131,13 @@ struct HttpResponse {
   const std::string* header(std::string_view name) const { return find_header(headers, name); }
 };
 
+// A Content-Range header: "bytes 0-99/1234" -> {0, 99, 1234}; "bytes */1234" ->
+// total only; anything else (or no header) -> all empty.
+struct ContentRange {
+  std::optional<std::uint64_t> first, last, total;
+};
+ContentRange content_range(const HttpResponse& response);
+
 struct HttpOptions {
   std::chrono::milliseconds connect_timeout{10'000};
   // Abort an attempt that moves fewer than low_speed_bytes per second for
