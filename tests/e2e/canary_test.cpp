@@ -54,6 +54,54 @@ TEST(Canary, AddDownloadTagPromoteAndAddAgain) {
   EXPECT_EQ(s.run({"list"}).out, "frontend-server\n");
 }
 
+// Issue 9: the promotion with a comment, its history, a compare-and-swap that loses,
+// a rollback and a rollback of the rollback, through the binary.
+TEST(Canary, PromotionHistoryAndRollback) {
+  Sandbox s;
+  for (const char* build : {"build 1", "build 2"}) {
+    s.write("frontend-server.jar", build);
+    ASSERT_EQ(s.run({"add", "frontend-server", "frontend-server.jar"}).exit_code, 0);
+  }
+  ASSERT_EQ(s.run({"--actor", "alice", "tag", "frontend-server", "1", "live", "--comment", "first release"}).exit_code,
+            0);
+  auto moved = s.run({"--actor", "bob", "tag", "frontend-server", "2", "live", "--expect", "1", "--comment",
+                      "canary ok"});
+  ASSERT_EQ(moved.exit_code, 0) << moved.err;
+  auto lost = s.run({"tag", "frontend-server", "1", "live", "--expect", "1"});
+  EXPECT_EQ(lost.exit_code, 4) << "--expect 1 while live is at 2: " << lost.err;
+  EXPECT_THAT(lost.err, HasSubstr("2"));
+
+  auto history = s.run({"--json", "history", "frontend-server", "--tag", "live"});
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  auto events = nlohmann::json::parse(history.out);
+  ASSERT_EQ(events.size(), 2u) << history.out;
+  EXPECT_EQ(events[0]["version"], 2);
+  EXPECT_EQ(events[0]["previous"], 1);
+  EXPECT_EQ(events[0]["actor"], "bob");
+  EXPECT_EQ(events[0]["comment"], "canary ok");
+  EXPECT_EQ(events[1]["actor"], "alice");
+  EXPECT_GT(events[0]["seq"].get<int>(), events[1]["seq"].get<int>()) << "newest first";
+
+  auto back = s.run({"rollback", "frontend-server", "live", "--comment", "error rate up"});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(s.run({"tags", "frontend-server"}).out, "latest 2\nlive 1\n");
+  std::filesystem::create_directories(s.work() / "prod");
+  ASSERT_EQ(s.run({"download", "frontend-server", "live", "-o", "prod"}).exit_code, 0);
+  EXPECT_EQ(read_file(s.work() / "prod/frontend-server.jar"), "build 1");
+  ASSERT_EQ(s.run({"rollback", "frontend-server", "live"}).exit_code, 0) << "a rollback can be rolled back";
+  EXPECT_EQ(s.run({"tags", "frontend-server"}).out, "latest 2\nlive 2\n");
+
+  auto all = nlohmann::json::parse(s.run({"--json", "history", "frontend-server"}).out);
+  ASSERT_EQ(all.size(), 6u) << "2 adds, 2 moves, 2 rollbacks";
+  EXPECT_EQ(all[0]["action"], "rollback");
+  EXPECT_EQ(all[1]["action"], "rollback");
+  EXPECT_EQ(all[1]["comment"], "error rate up");
+  EXPECT_EQ(all[5]["action"], "add");
+  auto text = s.run({"history", "frontend-server", "--limit", "1"});
+  EXPECT_THAT(text.out, HasSubstr("rollback"));
+  EXPECT_THAT(text.out, HasSubstr("SEQ"));
+}
+
 TEST(Canary, DownloadOfAnUnchangedVersionMovesNoBytes) {
   Sandbox s;
   s.write("app.bin", std::string(100000, 'x'));
