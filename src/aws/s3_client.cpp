@@ -31,19 +31,6 @@ std::string make_query(std::vector<std::pair<std::string, std::string>> params) 
   return out;
 }
 
-std::uint64_t parse_u64(const std::string& s, bool& ok) {
-  ok = !s.empty() && s.size() <= 20;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9' || v > (UINT64_MAX - 9) / 10) {
-      ok = false;
-      return 0;
-    }
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return v;
-}
-
 // "Wed, 21 Oct 2015 07:28:00 GMT" -> Unix seconds; 0 if unparsable.
 std::int64_t parse_http_date(const std::string& s) {
   std::tm tm{};
@@ -62,8 +49,7 @@ std::int64_t parse_iso_time(const std::string& s) {
 
 S3ObjectInfo info_from(const net::HttpResponse& r) {
   S3ObjectInfo info;
-  bool ok = false;
-  if (const auto* cl = r.header("Content-Length")) info.size = parse_u64(*cl, ok);
+  if (const auto* cl = r.header("Content-Length")) info.size = codec::parse_decimal(*cl).value_or(0);
   if (const auto* et = r.header("ETag")) info.etag = *et;
   if (const auto* lm = r.header("Last-Modified")) info.last_modified = parse_http_date(*lm);
   info.headers = r.headers;
@@ -126,8 +112,7 @@ S3ListPage parse_list_page(const std::string& body, const std::string& what, con
   for (auto c : root.children("Contents")) {
     S3ListEntry e;
     e.key = c.child_value("Key");
-    bool ok = false;
-    e.size = parse_u64(c.child_value("Size"), ok);
+    e.size = codec::parse_decimal(c.child_value("Size")).value_or(0);
     e.last_modified = parse_iso_time(c.child_value("LastModified"));
     e.etag = c.child_value("ETag");
     page.objects.push_back(std::move(e));
