@@ -10,23 +10,12 @@
 
 #include <fmt/format.h>
 
+#include "core/codec.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 
 namespace sacker::aws {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -34,7 +23,7 @@ std::string upper(std::string_view s) {
   return out;
 }
 
-bool is_true(const std::optional<std::string>& v) { return v && lower(trim(*v)) == "true"; }
+bool is_true(const std::optional<std::string>& v) { return v && codec::to_lower(codec::trim(*v)) == "true"; }
 
 // Reads a whole file; nullopt if it does not exist.
 std::optional<std::string> read_optional_file(const std::string& path) {
@@ -69,16 +58,16 @@ AwsIniFile parse_aws_ini(std::string_view text, bool config_file) {
     pos = eol + 1;
     if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
     const bool indented = !raw.empty() && (raw.front() == ' ' || raw.front() == '\t');
-    std::string_view line = trim(raw);
+    std::string_view line = codec::trim(raw);
     if (line.empty() || line.front() == '#' || line.front() == ';') continue;
     if (line.front() == '[' && line.back() == ']') {
-      std::string name(trim(line.substr(1, line.size() - 2)));
+      std::string name(codec::trim(line.substr(1, line.size() - 2)));
       parent.clear();
       if (config_file) {
         if (name.rfind("profile ", 0) == 0) {
-          name = std::string(trim(std::string_view(name).substr(8)));
+          name = std::string(codec::trim(std::string_view(name).substr(8)));
         } else if (name.rfind("services ", 0) == 0) {
-          name = "services " + std::string(trim(std::string_view(name).substr(9)));
+          name = "services " + std::string(codec::trim(std::string_view(name).substr(9)));
         } else if (name != "default") {
           // Other section types (sso-session, plugins, ...) are kept under
           // their full name; they never collide with a profile.
@@ -91,12 +80,12 @@ AwsIniFile parse_aws_ini(std::string_view text, bool config_file) {
     if (!section) continue;
     const auto eq = line.find('=');
     if (eq == std::string_view::npos) continue;
-    std::string key = lower(trim(line.substr(0, eq)));
-    std::string value(trim(line.substr(eq + 1)));
+    std::string key = codec::to_lower(codec::trim(line.substr(0, eq)));
+    std::string value(codec::trim(line.substr(eq + 1)));
     // Inline comments need whitespace before '#' or ';' (as botocore does).
     for (std::size_t i = 1; i < value.size(); ++i) {
       if ((value[i] == '#' || value[i] == ';') && std::isspace(static_cast<unsigned char>(value[i - 1]))) {
-        value = std::string(trim(std::string_view(value).substr(0, i)));
+        value = std::string(codec::trim(std::string_view(value).substr(0, i)));
         break;
       }
     }
@@ -198,7 +187,7 @@ std::string AwsConfig::region() const {
 }
 
 AwsEndpoint AwsConfig::endpoint(std::string_view service_id) const {
-  const std::string id = lower(service_id);
+  const std::string id = codec::to_lower(service_id);
   const bool ignore =
       is_true(getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) || is_true(config_value("ignore_configure_endpoint_urls"));
   if (!ignore) {

@@ -16,6 +16,7 @@
 
 #include "aws/credential_process.h"
 #include "aws/sigv4.h"
+#include "core/codec.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 
@@ -32,19 +33,7 @@ constexpr const char* kNoCredentials =
     "profile in ~/.aws/credentials or ~/.aws/config, or run with a web identity (AWS_ROLE_ARN + "
     "AWS_WEB_IDENTITY_TOKEN_FILE), a container role or an EC2 instance role";
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view text) {
-  std::string s(text);
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-bool is_true(const std::optional<std::string>& v) { return v && lower(trim(*v)) == "true"; }
+bool is_true(const std::optional<std::string>& v) { return v && codec::to_lower(codec::trim(*v)) == "true"; }
 
 // Untrusted text (a server's error message, a process's stderr) as one line for a
 // message: control and non-ASCII bytes as \xNN, at most `max` bytes of input.
@@ -80,7 +69,7 @@ std::string read_secret_file(const std::string& path, std::string_view what) {
   }
   std::ostringstream ss;
   ss << in.rdbuf();
-  std::string text(trim(ss.str()));
+  std::string text(codec::trim(ss.str()));
   if (text.empty()) throw Error(ErrorKind::Invalid, fmt::format("{} {} is empty", what, path));
   return text;
 }
@@ -209,7 +198,7 @@ StsEndpoint sts_endpoint(const AwsConfig& config) {
   auto mode = config.getenv("AWS_STS_REGIONAL_ENDPOINTS");
   if (!mode) mode = config.config_value("sts_regional_endpoints");
   if (mode) {
-    const std::string m = lower(trim(*mode));
+    const std::string m = codec::to_lower(codec::trim(*mode));
     if (m != "legacy" && m != "regional")
       throw Error(ErrorKind::Invalid,
                   fmt::format("sts_regional_endpoints must be 'legacy' or 'regional', not '{}'", printable(*mode)));
@@ -359,7 +348,7 @@ std::optional<AwsCredentials> static_keys(const AwsConfig& config, bool credenti
 
 std::chrono::system_clock::time_point parse_iso8601_utc(std::string_view text) {
   auto bad = [&] { return Error(ErrorKind::Invalid, fmt::format("not an ISO 8601 UTC time: '{}'", text)); };
-  std::string s(trim(text));
+  std::string s(codec::trim(text));
   std::tm tm{};
   int consumed = 0;
   if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
@@ -426,9 +415,9 @@ std::optional<AwsCredentials> credentials_from_process(const AwsConfig& config) 
                           ? fmt::format("'{}' was killed by signal {} ({})", program, p.signal, strsignal(p.signal))
                           : fmt::format("'{}' exited with status {}", program, p.exit_status);
     // The first line of stderr says why, usually; stdout is never quoted.
-    std::string_view err = trim(p.err);
+    std::string_view err = codec::trim(p.err);
     err = err.substr(0, err.find('\n'));
-    if (!err.empty()) why += ": " + one_line(trim(err), 200);
+    if (!err.empty()) why += ": " + one_line(codec::trim(err), 200);
     throw Error(ErrorKind::Denied, fmt::format("{}: {}", what, why));
   }
   auto bad = [&](std::string_view why) {
@@ -545,7 +534,7 @@ std::optional<AwsCredentials> credentials_from_instance_metadata(const AwsConfig
   auto tr = request("PUT", "/latest/api/token", std::nullopt);
   if (!tr) return std::nullopt;
   if (tr->status == 200) {
-    token = std::string(trim(tr->body));
+    token = std::string(codec::trim(tr->body));
   } else if (tr->status != 403 && tr->status != 404 && tr->status != 405) {
     return std::nullopt;  // not a metadata service we can use
   }                       // else: IMDSv1 only
@@ -553,7 +542,7 @@ std::optional<AwsCredentials> credentials_from_instance_metadata(const AwsConfig
   const std::string roles_path = "/latest/meta-data/iam/security-credentials/";
   auto rr = request("GET", roles_path, token);
   if (!rr || rr->status != 200) return std::nullopt;  // no instance role
-  std::string role(trim(std::string_view(rr->body).substr(0, rr->body.find('\n'))));
+  std::string role(codec::trim(std::string_view(rr->body).substr(0, rr->body.find('\n'))));
   if (role.empty()) return std::nullopt;
 
   const std::string what = fmt::format("instance metadata credentials of role {}", role);

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "core/codec.h"
+
 namespace sacker::aws {
 namespace {
 
@@ -24,12 +26,6 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // Trims and collapses inner runs of whitespace to one space (AWS "Trimall").
@@ -88,7 +84,7 @@ struct CanonicalHeaders {
 CanonicalHeaders canonical_headers(const net::HttpHeaders& headers) {
   std::map<std::string, std::string> merged;
   for (const auto& [name, value] : headers) {
-    std::string lname = lower(name);
+    std::string lname = codec::to_lower(name);
     if (unsigned_header(lname)) continue;
     auto [it, inserted] = merged.try_emplace(lname, trim_all(value));
     if (!inserted) it->second += "," + trim_all(value);

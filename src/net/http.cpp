@@ -34,13 +34,6 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
-
 void global_init() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -137,8 +130,8 @@ size_t header_cb(char* buffer, size_t size, size_t nitems, void* userdata) {
   }
   const auto colon = line.find(':');
   if (colon != std::string_view::npos && colon > 0)
-    at->response.headers.emplace_back(std::string(trim(line.substr(0, colon))),
-                                      std::string(trim(line.substr(colon + 1))));
+    at->response.headers.emplace_back(std::string(codec::trim(line.substr(0, colon))),
+                                      std::string(codec::trim(line.substr(colon + 1))));
   return n;
 }
 
