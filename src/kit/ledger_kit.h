@@ -71,4 +71,15 @@ std::string tag_value_to_json(const TagValue& value);
 // then the checks of checked_tag_value above. Otherwise throws corrupt(ledger, "<where> ...").
 TagValue checked_tag_value(const std::string& ledger, const std::string& where, const std::string& json);
 
+// A base for ledgers whose import_batch is their one verbatim write path:
+// put_record, put_tag and put_event are batches of one.
+class BatchedVerbatimWrites : public Ledger {
+ public:
+  void put_record(const VersionRecord& record) override { import_batch(ImportBatch{{record}, {}, {}}); }
+  void put_tag(const std::string& package, const std::string& tag, const TagValue& value) override {
+    import_batch(ImportBatch{{}, {{package, tag, value}}, {}});
+  }
+  void put_event(const Event& event) override { import_batch(ImportBatch{{}, {}, {event}}); }
+};
+
 }  // namespace sacker::ledger_kit

@@ -109,7 +109,7 @@ struct Attempt {
   std::vector<Op> ops;
 };
 
-class EtcdLedger final : public Ledger {
+class EtcdLedger final : public ledger_kit::BatchedVerbatimWrites {
  public:
   EtcdLedger(etcd::ClientConfig cfg, const std::string& root)
       : described_(cfg.described), layout_(root, cfg.described), etcd_(std::move(cfg)) {}
@@ -269,11 +269,6 @@ class EtcdLedger final : public Ledger {
     return out;
   }
 
-  void put_record(const VersionRecord& record) override { import_batch(ImportBatch{{record}, {}, {}}); }
-  void put_tag(const std::string& package, const std::string& tag, const TagValue& value) override {
-    import_batch(ImportBatch{{}, {{package, tag, value}}, {}});
-  }
-  void put_event(const Event& event) override { import_batch(ImportBatch{{}, {}, {event}}); }
 
   // See the top: all-or-nothing when it fits one txn; otherwise txn by txn.
   void import_batch(const ImportBatch& batch) override {

@@ -115,7 +115,7 @@ struct Counters {
   std::uint64_t version = 1, seq = 1;
 };
 
-class PostgresLedger final : public Ledger {
+class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
  public:
   PostgresLedger(pg::ConnectParams params, std::string schema, std::string described)
       : session_(std::move(params)),
@@ -282,11 +282,6 @@ class PostgresLedger final : public Ledger {
     });
   }
 
-  void put_record(const VersionRecord& record) override { import_batch(ImportBatch{{record}, {}, {}}); }
-  void put_tag(const std::string& package, const std::string& tag, const TagValue& value) override {
-    import_batch(ImportBatch{{}, {{package, tag, value}}, {}});
-  }
-  void put_event(const Event& event) override { import_batch(ImportBatch{{}, {}, {event}}); }
 
   // One transaction: all or nothing (see the top).
   void import_batch(const ImportBatch& batch) override {

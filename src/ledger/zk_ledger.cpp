@@ -87,7 +87,7 @@ struct Pending {
 };
 
 // Paths and node contents come from zk::Nodes (zk_nodes.h), the wire from zk::Session.
-class ZkLedger final : public Ledger, private zk::Nodes {
+class ZkLedger final : public ledger_kit::BatchedVerbatimWrites, private zk::Nodes {
  public:
   ZkLedger(zk::SessionSettings s, std::string root, std::string uri)
       : Nodes(std::move(root), uri), session_(std::move(s), "zookeeper ledger " + uri), uri_(std::move(uri)) {}
@@ -240,12 +240,7 @@ class ZkLedger final : public Ledger, private zk::Nodes {
     return out;
   }
 
-  // Verbatim writes: batches of one (each one multi).
-  void put_record(const VersionRecord& record) override { import_batch(ImportBatch{{record}, {}, {}}); }
-  void put_tag(const std::string& package, const std::string& tag, const TagValue& value) override {
-    import_batch(ImportBatch{{}, {{package, tag, value}}, {}});
-  }
-  void put_event(const Event& event) override { import_batch(ImportBatch{{}, {}, {event}}); }
+  // Verbatim writes: batches of one (BatchedVerbatimWrites), each one multi.
 
   void import_batch(const ImportBatch& batch) override {
     std::set<std::string> packages;
