@@ -77,6 +77,9 @@ nlohmann::json parse_config_json(const std::string& text, const std::string& pat
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(ErrorKind::Invalid,
                 fmt::format("config file {}: not valid JSON (syntax error at {})", path, position_of(text, e.byte)));
+  } catch (const nlohmann::json::exception&) {
+    // out_of_range: a number too large for any C++ type (found by fuzz_config).
+    throw Error(ErrorKind::Invalid, fmt::format("config file {}: not valid JSON (a number out of range)", path));
   }
   if (duplicate)
     throw Error(ErrorKind::Invalid, fmt::format("config file {}: duplicate key \"{}\"", path, printable(*duplicate)));
