@@ -116,6 +116,9 @@ void read_line(Stream& s, std::size_t number, const std::string& line) {
   } catch (const nlohmann::json::parse_error& e) {
     // Never the parser's own message: it quotes the input, which may hold anything.
     throw Error(ErrorKind::Invalid, fmt::format("not JSON (syntax error at byte {})", e.byte));
+  } catch (const nlohmann::json::exception&) {
+    // out_of_range: a number no C++ type holds ("1e4649"; found by fuzz_import).
+    throw Error(ErrorKind::Invalid, "not JSON (a number out of range)");
   }
   if (!j.is_object()) throw Error(ErrorKind::Invalid, "not a JSON object");
   auto type = j.find("type");

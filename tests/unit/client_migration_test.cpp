@@ -124,6 +124,8 @@ TEST_F(Migration, EveryBadLineIsNamedAndNothingIsWritten) {
   };
   const std::vector<Case> cases = {
       {good + "not json\n", ErrorKind::Invalid, "import: line 2: not JSON"},
+      // A number no C++ type holds (found by fuzz_import): Invalid, not an internal error.
+      {good + "{\"type\":\"version\",\"size\":1e4649}\n", ErrorKind::Invalid, "import: line 2: not JSON"},
       {good + "\n[1]\n", ErrorKind::Invalid, "line 3: not a JSON object"},
       {good + "{\"type\":\"nope\"}\n", ErrorKind::Invalid, "line 2: unknown type"},
       {good + version_line("other", 2, "xyz"), ErrorKind::Invalid, "line 2:"},

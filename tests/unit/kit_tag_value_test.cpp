@@ -57,6 +57,8 @@ TEST(KitTagValue, RefusesHostileValuesNamingTheLedgerAndThePlace) {
   EXPECT_EQ(kind_of([&] { checked_tag_value("L", "w", TagValue{1, 1, {R"({"b":1,"a":2})"}}); }), ErrorKind::Invalid)
       << "not canonical";
   EXPECT_EQ(kind_of([&] { checked_tag_value("L", "w", TagValue{1, 1, {"{not json"}}); }), ErrorKind::Invalid);
+  EXPECT_EQ(kind_of([&] { checked_tag_value("L", "w", TagValue{1, 1, {R"({"n":1e999})"}}); }), ErrorKind::Invalid)
+      << "a number no C++ type holds";
   EXPECT_EQ(kind_of([&] {
               checked_tag_value("L", "w", TagValue{1, 1, {"{\"s\":\"" + std::string(70000, 'x') + "\"}"}});
             }),
