@@ -43,6 +43,7 @@ void global_init() {
 struct BodySource {
   const std::string* memory = nullptr;
   const FileRange* file = nullptr;
+  const std::function<void(std::uint64_t, const char*, std::size_t)>* on_body = nullptr;
   std::FILE* fp = nullptr;
   std::uint64_t pos = 0;  // bytes of the body already handed to curl
   std::exception_ptr error;
@@ -79,12 +80,11 @@ size_t read_cb(char* buffer, size_t size, size_t nitems, void* userdata) {
   auto* src = static_cast<BodySource*>(userdata);
   const std::uint64_t want = std::min<std::uint64_t>(size * nitems, src->size() - src->pos);
   if (want == 0) return 0;
-  if (src->memory) {
+  size_t got = want;
+  if (src->memory)
     std::memcpy(buffer, src->memory->data() + src->pos, want);
-    src->pos += want;
-    return want;
-  }
-  const size_t got = std::fread(buffer, 1, want, src->fp);
+  else
+    got = std::fread(buffer, 1, want, src->fp);
   if (got != want) {
     src->error = std::make_exception_ptr(
         Error(ErrorKind::LocalIO, std::ferror(src->fp)
@@ -92,6 +92,14 @@ size_t read_cb(char* buffer, size_t size, size_t nitems, void* userdata) {
                                       : fmt::format("{}: file is shorter than the {} bytes to send", src->file->path,
                                                     src->file->offset + src->file->length)));
     return CURL_READFUNC_ABORT;
+  }
+  if (src->on_body && *src->on_body) {
+    try {
+      (*src->on_body)(src->pos, buffer, got);
+    } catch (...) {
+      src->error = std::current_exception();
+      return CURL_READFUNC_ABORT;
+    }
   }
   src->pos += got;
   return got;
@@ -321,7 +329,8 @@ std::string redact_url(std::string_view url) {
     const auto eq = item.find('=');
     std::string_view name = item.substr(0, eq);
     if (eq != std::string_view::npos && (iequals(name, "X-Amz-Signature") || iequals(name, "X-Amz-Credential") ||
-                                         iequals(name, "X-Amz-Security-Token") || iequals(name, "sig"))) {
+                                         iequals(name, "X-Amz-Security-Token") || iequals(name, "sig") ||
+                                         iequals(name, "delegation"))) {
       out.append(name);
       out.append("=REDACTED");
     } else {
@@ -409,6 +418,10 @@ struct HttpClient::Impl {
     if (original.timeout.count() > 0)
       curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(original.timeout.count()));
     if (!options.ca_bundle.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options.ca_bundle.c_str());
+    if (original.negotiate) {
+      curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_NEGOTIATE));
+      curl_easy_setopt(easy, CURLOPT_USERPWD, ":");  // no user: the name comes from the ticket
+    }
     // libcurl reads the proxy variables itself, except upper-case HTTP_PROXY,
     // which it ignores on purpose (CGI "httpoxy"); the AWS CLI honours it, so we
     // do too. NO_PROXY still applies: curl checks it for explicit proxies as well.
@@ -476,6 +489,7 @@ struct HttpClient::Impl {
         body.file = &*request.body_file;
       else
         body.memory = &request.body;
+      body.on_body = &request.on_body;
       body.open();
 
       Attempt at;

@@ -30,7 +30,11 @@
 //   when http_proxy is unset, as the AWS CLI does. NO_PROXY applies to all.
 // - TLS: the system CA store unless HttpOptions::ca_bundle names a PEM file (the
 //   AWS code sets it from AWS_CA_BUNDLE / profile ca_bundle, see aws_config.h).
-// - Redirects are not followed (a signed request cannot be replayed elsewhere).
+// - Redirects are not followed (a signed request cannot be replayed elsewhere);
+//   a 3xx is returned like any other status and the caller reads its Location.
+// - Authentication is the caller's (signed headers, query tokens), except SPNEGO,
+//   which libcurl does through GSS-API for requests that ask for it
+//   (HttpRequest::negotiate).
 #pragma once
 
 #include <chrono>
@@ -115,6 +119,16 @@ struct HttpRequest {
   // Upload progress: called on the sending thread with the body bytes sent so far
   // in the current attempt (back to 0 when an attempt is retried). Must not throw.
   std::function<void(std::uint64_t sent)> on_upload;
+  // Sees every byte of the body as it is handed to libcurl, with its offset in
+  // the body: for hashing exactly the bytes that were sent. An attempt that starts
+  // over (a retry, a rewind) begins again at a smaller offset. Called on the
+  // sending thread; an exception aborts the request and send() rethrows it.
+  std::function<void(std::uint64_t offset, const char* data, std::size_t size)> on_body;
+  // Authenticate with SPNEGO (CURLAUTH_NEGOTIATE: GSS-API and the caller's Kerberos
+  // credential cache; the service is HTTP@<host of the URL>). Set it only on
+  // requests to the service that wants it (a WebHDFS namenode), never on one to a
+  // host that must not see the credentials (the datanode it redirects to).
+  bool negotiate = false;
 };
 
 struct HttpResponse {
@@ -155,8 +169,8 @@ struct HttpOptions {
   //   "GET https://host/bucket/key?partNumber=2 206 35 ms"
   //   "PUT https://host/bucket/key -> connection refused 1 ms (attempt 1/5)"
   // Query values of X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token and
-  // sig (an Azure SAS signature) are replaced by "REDACTED"; header values are
-  // never logged.
+  // sig (an Azure SAS signature) and delegation (a WebHDFS token) are replaced
+  // by "REDACTED"; header values are never logged.
   std::function<void(const std::string& line)> log;
 };
 
@@ -234,8 +248,9 @@ struct UrlParts {
 UrlParts parse_url(std::string_view url);
 
 // The URL with userinfo dropped and the values of the query parameters
-// X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token and sig (an Azure SAS
-// signature; any case) replaced by "REDACTED". For logs and error messages.
+// X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, sig (an Azure SAS
+// signature) and delegation (a WebHDFS token), any case, replaced by "REDACTED".
+// For logs and error messages.
 std::string redact_url(std::string_view url);
 
 // 401/403 -> Denied, 404 -> NotFound, 409/412 -> Conflict, 429 and 5xx ->

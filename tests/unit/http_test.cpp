@@ -434,6 +434,49 @@ TEST(HttpClient, FileRangeUploadStreamsWithoutLoading) {
   std::filesystem::remove(path);
 }
 
+// on_body (for hashing what is sent): every byte of the body, in order, with its
+// offset, from a file range and from memory; a throwing observer aborts the request.
+TEST(HttpClient, OnBodySeesExactlyTheBytesSent) {
+  LocalServer server;
+  Recorder rec;
+  HttpClient client(rec.options());
+  const auto path = std::filesystem::temp_directory_path() / ("sacker-onbody-" + std::to_string(::getpid()));
+  std::mt19937 rng(11);
+  std::string content(3 << 20, '\0');
+  for (char& c : content) c = static_cast<char>(rng());
+  std::ofstream(path, std::ios::binary) << content;
+  HttpRequest r = get(server.url("/upload"));
+  r.method = "PUT";
+  r.body_file = FileRange{path.string(), 777, 2 << 20};
+  std::string seen;
+  bool in_order = true;
+  r.on_body = [&](std::uint64_t offset, const char* data, std::size_t n) {
+    in_order = in_order && offset == seen.size();
+    seen.append(data, n);
+  };
+  const json j = json::parse(client.send(r).body);
+  EXPECT_TRUE(in_order);
+  EXPECT_EQ(seen, content.substr(777, 2 << 20));
+  EXPECT_EQ(j["sha256"], sha256_hex(seen));
+
+  HttpRequest m = get(server.url("/upload"));
+  m.method = "PUT";
+  m.body = "small body";
+  seen.clear();
+  m.on_body = r.on_body;
+  client.send(m);
+  EXPECT_EQ(seen, "small body");
+
+  m.on_body = [](std::uint64_t, const char*, std::size_t) { throw Error(ErrorKind::Integrity, "observer says no"); };
+  try {
+    client.send(m);
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Integrity) << e.what();
+  }
+  std::filesystem::remove(path);
+}
+
 TEST(HttpClient, ConnectionRefusedIsUnavailableWithHostAndPort) {
   const int port = sacker::testing::unused_local_port();
   Recorder rec;
@@ -630,6 +673,8 @@ TEST(HttpUrl, ParseAndRedact) {
   EXPECT_THROW(parse_url("http://h:99999/"), Error);
   EXPECT_EQ(redact_url("https://u:p@h/k?x-amz-signature=abc&a=1&X-Amz-Credential=AK%2F1&X-Amz-Security-Token=t"),
             "https://h/k?x-amz-signature=REDACTED&a=1&X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED");
+  EXPECT_EQ(redact_url("http://dn:9864/webhdfs/v1/x?op=OPEN&delegation=SECRET&DELEGATION=S2&offset=0"),
+            "http://dn:9864/webhdfs/v1/x?op=OPEN&delegation=REDACTED&DELEGATION=REDACTED&offset=0");
 }
 
 TEST(HttpUrl, ErrorKindsForStatuses) {
