@@ -55,7 +55,7 @@ sv_start() {
   case "$auth" in simple|token|kerberos) ;; *) die "SACKER_WEBHDFS_AUTH=$auth: want simple, token or kerberos" ;; esac
   base=$(free_port_block 5) || return 1
   nn1=$base nn2=$((base + 1)) dn1=$((base + 2)) dn2=$((base + 3)) dead=$((base + 4))
-  token=$(head -c 27 /dev/urandom | base64 | tr '+/' '-_')
+  token=$(head -c 27 /dev/urandom | base64 | tr '+/' '-_')  # may start with "-": passed as --token=VALUE
   host=127.0.0.1 http=http scheme=webhdfs
   if [ "$auth" = kerberos ]; then
     "$PY" -c 'import gssapi' 2>/dev/null || die "python3-gssapi not found; run scripts/install-deps.sh"
@@ -85,7 +85,7 @@ sv_start() {
   start_detached "$dir/webhdfs.log" "$dir/webhdfs.pid" \
     env "${kenv[@]}" "$PY" -u "$STANDIN" --data-dir "$dir/data" \
     --nn "$nn1" --nn "$nn2" --dn "$dn1" --dn "$dn2" --dead-port "$dead" --standby nn2 \
-    --auth "$auth" --user sacker --extra-user other --superuser hdfs --token "$token" \
+    --auth "$auth" --user sacker --extra-user other --superuser hdfs --token="$token" \
     --page-size "${SACKER_WEBHDFS_PAGE_SIZE:-1000}" --dn-host "$host" "${args[@]}" || return 1
   pid=$(pidfile_pid "$dir/webhdfs.pid")
   wait_for "curl -sfk --max-time 1 -o /dev/null $http://127.0.0.1:$nn1/__control &&

@@ -67,8 +67,7 @@ std::uint64_t unsigned_field(const json& o, const char* name, const std::string&
     if (required) bad_shape(where, fmt::format("no \"{}\"", name));
     return 0;
   }
-  if (!it->is_number_unsigned())
-    bad_shape(where, fmt::format("\"{}\" is not a non-negative integer", name));
+  if (!it->is_number_unsigned()) bad_shape(where, fmt::format("\"{}\" is not a non-negative integer", name));
   return it->get<std::uint64_t>();
 }
 
@@ -125,8 +124,8 @@ Error remote_error(const std::string& where, std::string_view op, const std::str
   if (exception.empty()) {
     if (status == 401)
       return Error(ErrorKind::Denied,
-                   kerberos ? fmt::format("{}: the namenode refused SPNEGO (HTTP 401): no Kerberos ticket? run kinit "
-                                          "(KRB5CCNAME names the cache)",
+                   kerberos ? fmt::format("{}: the namenode wants Kerberos and got no ticket (HTTP 401): kinit? "
+                                          "(KRB5CCNAME names the credential cache)",
                                           head)
                             : fmt::format("{}: the namenode wants authentication (HTTP 401): use auth=kerberos or a "
                                           "delegation token (token_file= or $WEBHDFS_DELEGATION_TOKEN)",
@@ -134,7 +133,7 @@ Error remote_error(const std::string& where, std::string_view op, const std::str
     return Error(net::error_kind_for_status(status),
                  fmt::format("{}: HTTP {} without a RemoteException (is this a WebHDFS server?)", head, status));
   }
-  ErrorKind kind = status >= 500 ? ErrorKind::Unavailable
+  ErrorKind kind = status >= 500   ? ErrorKind::Unavailable
                    : status == 401 ? ErrorKind::Denied
                    : status == 400 ? ErrorKind::Invalid
                                    : ErrorKind::Unavailable;
@@ -184,7 +183,9 @@ bool parse_boolean(std::string_view text, const std::string& where) {
   return b->get<bool>();
 }
 
-std::string webhdfs_url_path(std::string_view hdfs_path) { return "/webhdfs/v1" + codec::percent_encode(hdfs_path, "/"); }
+std::string webhdfs_url_path(std::string_view hdfs_path) {
+  return "/webhdfs/v1" + codec::percent_encode(hdfs_path, "/");
+}
 
 std::string datanode_url(std::string_view location, bool tls, const std::string& token, const std::string& where) {
   net::UrlParts u;
@@ -286,7 +287,8 @@ struct WebHdfsClient::Impl {
   net::HttpResponse expect(net::HttpResponse r, long want, std::string_view op, const std::string& path) const {
     if (r.status == want) return r;
     if (r.status >= 200 && r.status < 400)
-      throw Error(ErrorKind::Unavailable, fmt::format("{}: unexpected HTTP {} (wanted {})", what(op, path), r.status, want));
+      throw Error(ErrorKind::Unavailable,
+                  fmt::format("{}: unexpected HTTP {} (wanted {})", what(op, path), r.status, want));
     throw remote_error(config.display, op, path, r.status, r.body, kerberos());
   }
 
@@ -342,7 +344,8 @@ bool WebHdfsClient::list(const std::string& dir, const std::function<void(const 
     auto r = impl_->namenode(*http, "GET", "LISTSTATUS_BATCH", dir, params);
     const std::string exception = r.status == 200 ? "" : remote_exception(r.body);
     if (exception == "FileNotFoundException") return false;
-    if (first && r.status == 400 && (exception == "IllegalArgumentException" || exception == "UnsupportedOperationException")) {
+    if (first && r.status == 400 &&
+        (exception == "IllegalArgumentException" || exception == "UnsupportedOperationException")) {
       // An older namenode (LISTSTATUS_BATCH came with Hadoop 2.8): one LISTSTATUS.
       r = impl_->namenode(*http, "GET", "LISTSTATUS", dir);
       if (r.status == 404 && remote_exception(r.body) == "FileNotFoundException") return false;
@@ -417,7 +420,8 @@ std::string WebHdfsClient::create_new(const std::function<std::string()>& fresh_
       continue;
     }
     if (r.status == 201 || r.status == 200) return path;
-    if (!retryable_status(r.status)) throw remote_error(impl_->config.display, "CREATE (datanode)", path, r.status, r.body, false);
+    if (!retryable_status(r.status))
+      throw remote_error(impl_->config.display, "CREATE (datanode)", path, r.status, r.body, false);
     Impl::exclude(excluded, url);
     impl_->discard(*http, path);
     retry.failed(FailureCause::ServerTrouble, fmt::format("the datanode answered HTTP {}", r.status));
