@@ -42,6 +42,7 @@
 #include "core/random.h"
 #include "hdfs/webhdfs_client.h"
 #include "kit/parallel.h"
+#include "kit/upload_progress.h"
 #include "kit/uri_options.h"
 #include "sacker/config.h"
 #include "sacker/error.h"
@@ -272,17 +273,10 @@ class WebHdfsStore final : public Store, public GcSupport {
   bool upload(const std::string& sha256, const std::filesystem::path& source, std::uint64_t size, Progress* progress) {
     const std::string final_path = path(sha256);
     SentHash hash;
-    std::uint64_t reported = 0;  // a retried attempt starts again from 0: report only growth
-    std::function<void(std::uint64_t)> on_upload;
-    if (progress) {
-      progress->start(size);
-      on_upload = [&](std::uint64_t sent) {
-        if (sent > reported) progress->advance(sent - reported), reported = sent;
-      };
-    }
+    UploadProgress bar(progress, size);
     const std::string temp = client_->create_new(
         [&] { return tmp_dir() + "/" + sha256 + "." + random_hex(8); }, net::FileRange{source.string(), 0, size},
-        [&](std::uint64_t offset, const char* d, std::size_t n) { hash.see(offset, d, n); }, on_upload);
+        [&](std::uint64_t offset, const char* d, std::size_t n) { hash.see(offset, d, n); }, bar.on_upload());
     const std::string actual = hash.finish(size);
     if (actual != sha256) {
       client_->remove(temp);
@@ -296,10 +290,7 @@ class WebHdfsStore final : public Store, public GcSupport {
       throw Error(ErrorKind::Unavailable, fmt::format("{}: the uploaded {} has {} bytes instead of {}", display(),
                                                       printable(temp), written ? written->length : 0, size));
     }
-    if (progress) {
-      if (size > reported) progress->advance(size - reported);
-      progress->finish();
-    }
+    bar.finish();
     if (client_->rename(temp, final_path)) return true;
     // false: the destination exists, or the source or the parent is missing.
     auto there = client_->status(final_path);

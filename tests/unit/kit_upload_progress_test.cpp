@@ -1,0 +1,41 @@
+// kit/upload_progress.h: attempts that start over never move the bar back or twice.
+#include <gtest/gtest.h>
+
+#include "kit/upload_progress.h"
+
+namespace sacker {
+namespace {
+
+struct Recorder : Progress {
+  std::uint64_t total = 0, advanced = 0;
+  int finished = 0;
+  void start(std::uint64_t t) override { total = t; }
+  void advance(std::uint64_t n) override { advanced += n; }
+  void finish() override { ++finished; }
+};
+
+TEST(UploadProgress, ARetriedAttemptOnlyAddsGrowthAndFinishCompletes) {
+  Recorder r;
+  UploadProgress p(&r, 100);
+  EXPECT_EQ(r.total, 100u);
+  auto cb = p.on_upload();
+  cb(30);
+  cb(60);
+  cb(0);  // a retry starts over
+  cb(40);
+  EXPECT_EQ(r.advanced, 60u);
+  cb(90);
+  EXPECT_EQ(r.advanced, 90u);
+  p.finish();
+  EXPECT_EQ(r.advanced, 100u);
+  EXPECT_EQ(r.finished, 1);
+}
+
+TEST(UploadProgress, WithoutAProgressNothingHappens) {
+  UploadProgress p(nullptr, 100);
+  EXPECT_FALSE(p.on_upload());
+  p.finish();
+}
+
+}  // namespace
+}  // namespace sacker
