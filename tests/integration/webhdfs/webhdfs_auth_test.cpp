@@ -75,6 +75,14 @@ TEST_F(WebHdfsTokenTls, AWrongTokenIsDeniedAndAnUntrustedCertificateUnavailable)
   EXPECT_THAT(r.err, Not(HasSubstr(env_or_empty("WEBHDFS_TOKEN"))));
 }
 
+TEST_F(WebHdfsTokenTls, TheTokenAndTheCaComeFromAFileOptionAndTheEnvironmentToo) {
+  const auto token_file = run_.home() / "token";
+  write_file(token_file, env_or_empty("WEBHDFS_TOKEN") + "\n");
+  const std::string uri = "swebhdfs://" + env_or_empty("WEBHDFS_NN1") + dir_ + "?token_file=" + token_file.string();
+  round_trip(uri, {"WEBHDFS_CA_BUNDLE=" + env_or_empty("WEBHDFS_CA")});
+  for (const auto& e : standin_.log()) EXPECT_EQ(param(e, "delegation"), env_or_empty("WEBHDFS_TOKEN")) << e.dump();
+}
+
 TEST_F(WebHdfsKerberos, ATicketAuthenticatesAndTheDatanodeNeverSeesNegotiate) {
   const std::string ccache = "FILE:" + (run_.home() / "ccache").string();
   auto k = run_process({"kinit", "-k", "-t", env_or_empty("KDC_CLIENT_KEYTAB"), env_or_empty("KDC_USER_PRINCIPAL")},

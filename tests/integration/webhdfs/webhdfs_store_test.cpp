@@ -138,6 +138,19 @@ TEST_F(WebHdfsStandin, OnlyAStandbyFailsOverNotADenial) {
   EXPECT_TRUE(standin_.where([](const json& e) { return e["listener"] == "nn2"; }).empty());
 }
 
+TEST_F(WebHdfsStandin, DoasActsForAnotherUserOnlyForAProxyUser) {
+  // The fixture lets sacker (and only sacker) act for others.
+  const auto f = run_.file("a.bin", 5000, 11);
+  const std::string dir = "/user/other/" + unique_token();
+  add_ok(f, "1", "webhdfs://" + nn1_ + dir + "?user=sacker&doas=other");
+  for (const auto& e : standin_.log()) {
+    EXPECT_EQ(param(e, "doas"), "other") << e.dump();
+    EXPECT_EQ(param(e, "user.name"), "sacker") << e.dump();
+  }
+  auto r = run_("webhdfs://" + nn1_ + dir + "?user=other&doas=sacker", {"add", "app", f.string()});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+}
+
 TEST_F(WebHdfsStandin, ATruncatedDatanodeBodyIsReadAgainElsewhere) {
   const auto f = run_.file("a.bin", 300000, 5);
   add_ok(f, "1", store());
