@@ -127,6 +127,26 @@ TEST_F(WebHdfsStandin, AStandbyNamenodeMovesToTheNextOne) {
   EXPECT_GE(on_nn2.size(), 4u);  // GETFILESTATUS, CREATE, GETFILESTATUS, RENAME, ...
 }
 
+TEST_F(WebHdfsStandin, AnUnreachableNamenodeOrA5xxMovesOnOrBacksOff) {
+  const auto f = run_.file("a.bin", 5000, 12);
+  // The first namenode of the list refuses connections (the stand-in's dead port).
+  const std::string uri = store("", env_or_empty("WEBHDFS_DEAD_DN") + "," + nn1_);
+  add_ok(f, "1", uri);
+  download_equals(f, "1", uri);
+  // A 503 from the active namenode: the standby is asked, then nn1 again after a backoff.
+  standin_.set({{"fail_next", 1}, {"fail_status", 503}, {"fail_listener", "nn1"}});
+  standin_.mark();
+  download_equals(f, "latest", store("", nn1_ + "," + nn2_));  // another -o: the first one is up to date
+  auto log = standin_.log();
+  ASSERT_GE(log.size(), 3u);
+  EXPECT_EQ(log[0]["listener"], "nn1");
+  EXPECT_EQ(log[0]["status"], 503);
+  EXPECT_EQ(log[1]["listener"], "nn2");
+  EXPECT_EQ(log[1]["status"], 403);  // standby
+  EXPECT_EQ(log[2]["listener"], "nn1");
+  EXPECT_EQ(log[2]["status"], 200);
+}
+
 TEST_F(WebHdfsStandin, OnlyAStandbyFailsOverNotADenial) {
   // /user/other is not writable for sacker: 403 AccessControlException, exit 6, nn2 never asked.
   standin_.set({{"nn2", "active"}});
