@@ -75,10 +75,10 @@ class Steps {
       if (c.step == step) return &c;
     return nullptr;
   }
-  // Denied by policy (AccessDenied), not by a wrong key: the PutObject-only pattern.
-  bool access_denied(const std::string& step) {
+  // Denied (a wrong key cannot write, so with a working write this is policy).
+  bool denied(const std::string& step) {
     const DoctorCheck* c = find(step);
-    return c && c->status == CheckStatus::Failed && c->kind == ErrorKind::Denied && contains(c->detail, "AccessDenied");
+    return c && c->status == CheckStatus::Failed && c->kind == ErrorKind::Denied;
   }
   bool ok(const std::string& step) {
     const DoctorCheck* c = find(step);
@@ -226,7 +226,7 @@ std::vector<DoctorCheck> check_ledger(const Config& config, const DoctorOptions&
     auto record = ledger->get(package, versions.back());
     return fmt::format("read {} version {}{}", printable(package), versions.back(), record ? "" : " (gone meanwhile)");
   });
-  const bool write_only = store_writes && steps.access_denied("can list") && steps.access_denied("can read");
+  const bool write_only = store_writes && steps.denied("can list") && steps.denied("can read");
   if (options.read_only) {
     steps.add("can write", CheckStatus::Skipped, "skipped (--read-only)");
   } else if (write_only) {
@@ -290,7 +290,7 @@ DoctorReport run_doctor(const Config& config, const DoctorOptions& options) {
     int denied_reads = 0;
     for (const auto& c : store)
       denied_reads += (c.step == "can list" || c.step == "can read") && c.status == CheckStatus::Failed &&
-                      c.kind == ErrorKind::Denied && contains(c.detail, "AccessDenied");
+                      c.kind == ErrorKind::Denied;
     store_write_only = denied_reads == 2;
   }
   if (store_write_only)

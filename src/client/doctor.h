@@ -9,7 +9,8 @@
 // version of the package "sacker-doctor-probe" added to and removed from the
 // ledger (the ledger keeps the two events, as it does for every change).
 //
-// A client whose every read and list is AccessDenied but whose store write works
+// A client whose every read and list is denied but whose store write works (a
+// wrong key cannot write, so this is the credentials' policy)
 // is a PutObject-only client (examples/ci-aws-iam-policy.json): its denied steps
 // are expected, the ledger probe is not written (it could not be removed) and
 // the report is ok. Messages never contain secrets (they come from the backends'

@@ -84,7 +84,7 @@ exits 0
 has "this is a PutObject-only client: add works, reads are denied (expected)"
 has "✔ can write: put a 64-byte probe blob"
 has "– can write: not probed: a PutObject-only client"
-[ "$(grep -c '^  – can \(list\|read\): .*AccessDenied.* (expected)$' <<<"$out")" = 4 ] || fail "expected denials: $out"
+[ "$(grep -c '^  – can \(list\|read\): .*access denied.* (expected)$' <<<"$out")" = 4 ] || fail "expected denials: $out"
 hasnt "$ci_secret"
 printf 'ci build\n' >"$tmp/app.jar"
 "$sacker" --ledger "s3://$ci_ledger" --store "s3://$ci_store" add app "$tmp/app.jar" >/dev/null ||
