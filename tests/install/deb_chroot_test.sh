@@ -58,13 +58,13 @@ deb=$(bash "$source_dir/scripts/package.sh" "$build" "$cache/packages" | grep '/
 
 root=$(mktemp -d "$cache/root.XXXXXX")
 cleanup() {
-  mountpoint -q "$root/proc" && umount "$root/proc"
+  if mountpoint -q "$root/proc"; then umount "$root/proc"; fi
   rm -rf --one-file-system "$root"
 }
 trap cleanup EXIT
 tar -C "$root" -xf "$tarball"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
-mount -t proc proc "$root/proc"
+mount -t proc proc "$root/proc" 2>/dev/null || log "cannot mount /proc in the root (a container?); going on without it"
 cp "$deb" "$root/tmp/"
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 apt_log=$cache/apt.log
