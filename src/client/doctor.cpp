@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 #include <memory>
+#include <stdexcept>
 
 #include "core/files.h"
 #include "core/random.h"
@@ -80,10 +81,6 @@ class Steps {
     const DoctorCheck* c = find(step);
     return c && c->status == CheckStatus::Failed && c->kind == ErrorKind::Denied;
   }
-  bool ok(const std::string& step) {
-    const DoctorCheck* c = find(step);
-    return c && c->status == CheckStatus::Ok;
-  }
   std::vector<DoctorCheck>& checks() { return checks_; }
 
  private:
@@ -91,15 +88,16 @@ class Steps {
   std::vector<DoctorCheck> checks_;
 };
 
-// Runs one step; an Error becomes its Failed line. Returns whether it succeeded.
+// Runs one step; an exception becomes its Failed line (anything but an Error is a
+// bug: Internal).
 template <class F>
-bool step(Steps& steps, const std::string& name, F f) {
+void step(Steps& steps, const std::string& name, F f) {
   try {
     steps.add(name, CheckStatus::Ok, f());
-    return true;
   } catch (const Error& e) {
     steps.failed(name, e);
-    return false;
+  } catch (const std::exception& e) {
+    steps.failed(name, Error(ErrorKind::Internal, fmt::format("internal error: {}", e.what())));
   }
 }
 
@@ -119,6 +117,7 @@ void reachable_from(Steps& steps, const std::optional<AwsProbe>& aws, const std:
   reached.status = CheckStatus::Ok;
   reached.detail = "the backend answered";
   reached.fix.clear();
+  reached.kind = ErrorKind::Internal;
   checks.insert(checks.begin(), reached);
 }
 
