@@ -48,3 +48,21 @@ install(FILES ${CMAKE_BINARY_DIR}/sacker.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR
 # bash-completion loads completions/<command> on demand.
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/bash-completion/sacker
   DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions COMPONENT runtime)
+# zsh: Debian's zsh reads /usr/share/zsh/vendor-completions (packages) and
+# /usr/local/share/zsh/site-functions (local installs); the prefix is known only at
+# install time (cpack installs into /usr), so the directory is chosen then.
+install(CODE [[
+  if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+    set(sacker_zsh_dir vendor-completions)
+  else()
+    set(sacker_zsh_dir site-functions)
+  endif()
+]] COMPONENT runtime)
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/zsh-completion/_sacker
+  DESTINATION "${CMAKE_INSTALL_DATADIR}/zsh/\${sacker_zsh_dir}" COMPONENT runtime)
+# fish reads <datadir>/fish/vendor_completions.d of every XDG data dir.
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/fish-completion/sacker.fish
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d COMPONENT runtime)
+# debian/copyright (machine-readable format), where Debian keeps it.
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/debian/copyright
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/sacker COMPONENT runtime)

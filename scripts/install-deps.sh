@@ -70,6 +70,8 @@ tool_pkgs=(
   krb5-user python3-gssapi               # kinit/klist/kvno; SPNEGO in the WebHDFS stand-in
   wrk                                    # HTTP load for the sacker serve benchmark
   iproute2 procps util-linux             # ss, ps, setsid/runuser used by scripts/servers
+  zsh fish                               # tests/install: the zsh and fish completions, for real
+  debootstrap                            # tests/install: the .deb installed into a fresh Debian root
 )
 # Node.js and npm (for dynalite and Azurite): the image ships Node 20 with its own npm. Only
 # when node is missing do we take Debian's nodejs + npm (never both: they conflict).

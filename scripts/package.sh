@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds the Debian packages with CPack: sacker_<version>_<arch>.deb (the command, man
-# page, bash completion; Depends from dpkg-shlibdeps) and sacker-dev_<version>_<arch>.deb
-# (static libraries, headers, the CMake package).
+# page, bash/zsh/fish completions, usr/share/doc/sacker/copyright; Depends from
+# dpkg-shlibdeps) and sacker-dev_<version>_<arch>.deb (static libraries, headers, the
+# CMake package).
 #
 #   bash scripts/package.sh [BUILD_DIR [OUT_DIR]]
 #
 # BUILD_DIR (default build) is configured first if it is not yet a CMake build tree
 # (with the options given in $SACKER_CMAKE_ARGS), then built. The packages go to OUT_DIR
 # (default BUILD_DIR/packages); their paths are printed, one a line. Nothing is installed
-# on this machine: scripts/deb-install-check.sh installs and removes the package for real.
+# on this machine: tests/install/deb_chroot_test.sh installs and removes the package for real
+# in a fresh Debian root (ctest install.deb_chroot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}

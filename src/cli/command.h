@@ -37,7 +37,7 @@ struct Args {
   std::string grace = "1h", expires = "1h";
   std::size_t limit = 0, keep_last = 0, keep_rollback = 5;
   std::uint64_t before = 0;
-  bool dry_run = false, verify_first = false, all = false, apply = false, no_resume = false;
+  bool dry_run = false, verify_first = false, all = false, apply = false, no_resume = false, read_only = false;
 };
 
 // What a running command works with: the options, standard output, the facade
@@ -76,9 +76,10 @@ struct Command {
 
 // Every command, in the order `sacker help` lists them.
 const std::vector<Command>& command_table();
-const std::vector<Command>& read_commands();   // commands_read.cpp
-const std::vector<Command>& write_commands();  // commands_write.cpp
-const std::vector<Command>& admin_commands();  // commands_admin.cpp
+const std::vector<Command>& read_commands();    // commands_read.cpp
+const std::vector<Command>& write_commands();   // commands_write.cpp
+const std::vector<Command>& admin_commands();   // commands_admin.cpp
+const std::vector<Command>& doctor_commands();  // commands_doctor.cpp
 const Command* find_command(const std::string& name);
 
 // Declarations shared by the commands: the <package> and <spec> positionals,

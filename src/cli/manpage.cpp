@@ -48,6 +48,9 @@ const std::vector<ReferenceEntry>& files() {
       {"$XDG_DATA_HOME/sacker/ledger.db", "the embedded default ledger (SQLite)"},
       {"$XDG_DATA_HOME/sacker/blobs", "the embedded default store (a directory)"},
       {"~/.aws/credentials, ~/.aws/config", "AWS credentials and profiles"},
+      {"/usr/share/bash-completion/completions/sacker, /usr/share/zsh/vendor-completions/_sacker, "
+       "/usr/share/fish/vendor_completions.d/sacker.fish",
+       "the shell completions; they ask the binary (sacker __complete) for commands, options, packages and tags"},
   };
   return list;
 }

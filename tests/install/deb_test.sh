@@ -29,7 +29,9 @@ for lib in libc6 libstdc++6 libssl3 libsqlite3-0 libfmt9; do
 done
 grep -q '(>= ' <<<"$depends" || fail "Depends has no versions (not from shlibdeps?): $depends"
 files=$(dpkg-deb -c "$deb" | awk '{print $6}')
-for f in ./usr/bin/sacker ./usr/share/man/man1/sacker.1.gz ./usr/share/bash-completion/completions/sacker; do
+for f in ./usr/bin/sacker ./usr/share/man/man1/sacker.1.gz ./usr/share/bash-completion/completions/sacker \
+         ./usr/share/zsh/vendor-completions/_sacker ./usr/share/fish/vendor_completions.d/sacker.fish \
+         ./usr/share/doc/sacker/copyright; do
   grep -qxF "$f" <<<"$files" || fail "$deb lacks $f"
 done
 if grep -qE '^\./usr/(include|lib)/' <<<"$files"; then fail "the runtime package holds development files"; fi

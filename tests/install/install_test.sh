@@ -14,7 +14,8 @@ cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || { cat "$tmp/i
 for f in bin/sacker include/sacker/client.h include/sacker/backends.h lib/cmake/sacker/sacker-config.cmake \
          lib/cmake/sacker/sacker-config-version.cmake lib/cmake/sacker/sacker-targets.cmake \
          lib/libsacker_client.a lib/libsacker_core.a share/man/man1/sacker.1.gz \
-         share/bash-completion/completions/sacker; do
+         share/bash-completion/completions/sacker share/zsh/site-functions/_sacker \
+         share/fish/vendor_completions.d/sacker.fish share/doc/sacker/copyright; do
   [ -f "$prefix/$f" ] || fail "missing after install: $f"
 done
 [ -x "$prefix/bin/sacker" ] || fail "bin/sacker is not executable"
