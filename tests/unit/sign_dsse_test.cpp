@@ -115,7 +115,16 @@ TEST(SignDsse, EverySingleBitFlipOfPayloadTypeSignatureOrKeyIdFails) {
   std::size_t flips = 0;
   auto expect_fails = [&](const Envelope& e, const char* field, std::size_t bit) {
     ++flips;
-    EXPECT_FALSE(verifies(envelope_to_json(e), ring)) << field << " bit " << bit;
+    EXPECT_TRUE(verified_key_ids(verify_envelope(e, ring)).empty()) << field << " bit " << bit;
+    // As stored text too, where it can be stored at all: a payload type that is
+    // not UTF-8 cannot be written as JSON.
+    std::string text;
+    try {
+      text = envelope_to_json(e);
+    } catch (const nlohmann::json::exception&) {
+      return;
+    }
+    EXPECT_FALSE(verifies(text, ring)) << field << " bit " << bit;
   };
   Envelope e = original;
   flip_every_bit(e.payload, [&](std::size_t bit) { expect_fails(e, "payload", bit); });
