@@ -12,8 +12,9 @@
 #   strict  the same with --trust (strict: one version and one promotion signature
 #           checked, the trust file and its two PEM keys parsed, the trust state read)
 #   minisign -Vm dest  (the alternative a user would pick to check a signed file)
-# Prints callgrind instruction counts (one run each) and the median wall time of RUNS
-# runs (default 20), the difference and the ratio. Needs valgrind and minisign
+# Prints callgrind instruction counts (one run each) and the median wall and CPU
+# (user+sys) time of RUNS runs (default 20), the difference and the ratio. On a loaded
+# machine wall time is noise; instructions are the stable number. Needs valgrind and minisign
 # (scripts/install-deps.sh installs both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,16 +64,20 @@ instructions() {  # callgrind's total instruction count of one run of "$@"
   awk '/^summary:|^totals:/ {print $2; exit}' "$out"
 }
 
-median_ms() {  # median wall milliseconds of $runs runs of "$@"
+median_ms() {  # "wall cpu": median wall and median CPU (user+sys) milliseconds of $runs runs of "$@"
   python3 - "$runs" "$@" <<'EOF'
-import statistics, subprocess, sys, time
+import os, statistics, subprocess, sys, time
 runs, cmd = int(sys.argv[1]), sys.argv[2:]
-times = []
+wall, cpu = [], []
 for _ in range(runs):
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    times.append((time.perf_counter() - t) * 1000)
-print(f"{statistics.median(times):.3f}")
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall.append((time.perf_counter() - t) * 1000)
+    cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
+    if status != 0:
+        sys.exit(f"verify_bench: {' '.join(cmd)} failed")
+print(f"{statistics.median(wall):.3f} {statistics.median(cpu):.3f}")
 EOF
 }
 
@@ -89,14 +94,16 @@ ms_minisign=-
 python3 - "$ir_plain" "$ir_strict" "$ms_plain" "$ms_strict" "$ms_plain2" "$ms_strict2" "$ms_minisign" "$runs" "$size" <<'EOF'
 import sys
 ir_p, ir_s = int(sys.argv[1]), int(sys.argv[2])
-ms_p = min(float(sys.argv[3]), float(sys.argv[5]))
-ms_s = min(float(sys.argv[4]), float(sys.argv[6]))
+pair = lambda a, b: [min(float(x), float(y)) for x, y in zip(a.split(), b.split())]
+(wall_p, cpu_p), (wall_s, cpu_s) = pair(sys.argv[3], sys.argv[5]), pair(sys.argv[4], sys.argv[6])
 mini, runs, size = sys.argv[7], sys.argv[8], int(sys.argv[9])
-print(f"download of an up-to-date {size} byte file, median of {runs} runs (the lower of two interleaved rounds)")
-print(f"{'':10} {'instructions':>14} {'wall ms':>9}")
-print(f"{'plain':10} {ir_p:>14,} {ms_p:>9.3f}")
-print(f"{'strict':10} {ir_s:>14,} {ms_s:>9.3f}")
-print(f"{'delta':10} {ir_s - ir_p:>14,} {ms_s - ms_p:>9.3f}   (strict/plain: {ir_s / ir_p:.3f}x instructions, {ms_s / ms_p:.3f}x wall)")
+print(f"download of an up-to-date {size} byte file; medians of {runs} runs (the lower of two interleaved rounds)")
+print(f"{'':10} {'instructions':>14} {'wall ms':>9} {'cpu ms':>9}")
+print(f"{'plain':10} {ir_p:>14,} {wall_p:>9.3f} {cpu_p:>9.3f}")
+print(f"{'strict':10} {ir_s:>14,} {wall_s:>9.3f} {cpu_s:>9.3f}")
+print(f"{'delta':10} {ir_s - ir_p:>14,} {wall_s - wall_p:>9.3f} {cpu_s - cpu_p:>9.3f}"
+      f"   (strict/plain: {ir_s / ir_p:.3f}x instructions, {wall_s / wall_p:.3f}x wall, {cpu_s / cpu_p:.3f}x cpu)")
 if mini != "-":
-    print(f"{'minisign':10} {'':>14} {float(mini):>9.3f}   (minisign -V of the same file, for comparison)")
+    w, c = (float(x) for x in mini.split())
+    print(f"{'minisign':10} {'':>14} {w:>9.3f} {c:>9.3f}   (minisign -V of the same file, for comparison)")
 EOF
