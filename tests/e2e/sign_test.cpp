@@ -324,5 +324,27 @@ TEST_F(Signed, RevokedKeysAuditLevelAndTheConfigFilesTrust) {
   EXPECT_EQ(run({"download", "loose", "live", "-o", "prod/app.jar"}).exit_code, 0);
 }
 
+// Signatures travel with export/import; "ledger_id" in the config file names the
+// ledger in statements, so a migrated ledger keeps verifying (and another does not).
+TEST_F(Signed, ExportImportCarriesSignaturesUnderAStableLedgerId) {
+  s_.write("sacker.json", "{\"ledger_id\": \"acme-prod\"}");
+  const std::string config = "SACKER_CONFIG=" + (s_.work() / "sacker.json").string();
+  s_.write("build.jar", "build 1");
+  ASSERT_EQ(run({"add", "app", "build.jar", "--sign", "keys/ci.key"}, {config}).exit_code, 0);
+  ASSERT_EQ(run({"tag", "app", "1", "live", "--sign", "keys/release.key"}, {config}).exit_code, 0);
+  auto exported = run({"export"}, {config});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  s_.write("backup.jsonl", exported.out);
+  const std::string other = "sqlite://" + (s_.home() / "migrated.db").string();
+  ASSERT_EQ(run({"--ledger", other, "import", "backup.jsonl"}, {config}).exit_code, 0);
+  auto r = run({"--ledger", other, "download", "app", "live", "-o", "prod/app.jar", "--trust", "trust.json"}, {config});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(deployed(), "build 1");
+  // Without the shared id the migrated ledger is another ledger: the statements name "acme-prod".
+  auto elsewhere = run({"--ledger", other, "verify", "app", "live", "--trust", "trust.json"});
+  EXPECT_EQ(elsewhere.exit_code, kNotTrusted);
+  EXPECT_THAT(elsewhere.err, HasSubstr("subject mismatch"));
+}
+
 }  // namespace
 }  // namespace sacker::test
