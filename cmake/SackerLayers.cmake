@@ -3,6 +3,8 @@
 #   core < kit < net < wire < backends < client < serve < cli
 #
 #   core      src/core     errors, names, specs, URIs, records, config, codecs, sha256, files
+#             src/sign     signing (needs only core): Ed25519 keys, DSSE envelopes, statements,
+#                          trust policy, trust state; its own target, sacker_sign
 #   kit       src/kit      the backend kit: retry, URI options, invariant errors and
 #                          read-back checks, the thread pool; the ledger/store contracts
 #   net       src/net      HTTP on libcurl
@@ -19,7 +21,7 @@
 # A relative "../" include would bypass the views; the configure step refuses those.
 
 set(SACKER_LAYERS core kit net wire backends client serve cli)
-set(SACKER_LAYER_DIRS_core core)
+set(SACKER_LAYER_DIRS_core core sign)
 set(SACKER_LAYER_DIRS_kit kit)
 set(SACKER_LAYER_DIRS_net net)
 set(SACKER_LAYER_DIRS_wire aws azure hdfs)

@@ -67,6 +67,7 @@ tool_pkgs=(
   awscli rclone python3-botocore hyperfine curl jq
   azure-cli python3-azure                # az (bench/azure_bench.sh); Microsoft's Python SDK checks
                                          # our Azure signer (tests/integration/azure)
+  minisign valgrind                      # sign_minisign_test.cpp's interop oracle; bench/verify_bench.sh
   krb5-user python3-gssapi               # kinit/klist/kvno; SPNEGO in the WebHDFS stand-in
   wrk                                    # HTTP load for the sacker serve benchmark
   iproute2 procps util-linux             # ss, ps, setsid/runuser used by scripts/servers

@@ -55,7 +55,7 @@ struct AddResult {
 struct DownloadResult {
   VersionRecord record;
   std::filesystem::path destination;
-  bool transferred = false;            // false: the destination already held that sha256
+  bool transferred = false;             // false: the destination already held that sha256
   std::uint64_t bytes_transferred = 0;  // fetched from the store by this call
   std::uint64_t resumed_from = 0;       // verified bytes kept from an interrupted download
 };
@@ -132,6 +132,25 @@ struct PruneReport {
   std::size_t removed = 0;               // with apply: version records actually removed
 };
 
+// A record resolved from a spec, with the tag it was resolved through ("" for a
+// version number or "latest") and that tag as the ledger returned it.
+struct ResolvedRecord {
+  VersionRecord record;
+  std::string tag;
+  std::optional<TagValue> tag_value;
+};
+
+// Signed deploys (issue 11; src/client/trust.h makes these from a key and a trust
+// file). The check runs on every record that resolve, info, download,
+// download_to_fd and presigned_url hand out, before any byte moves; it refuses
+// by throwing (Error(NotTrusted)). The signers go into every change's
+// ChangeContext (add: sign_record; tag, rollback and add --tag: sign_event).
+using RecordCheck = std::function<void(const ResolvedRecord&)>;
+struct Signers {
+  std::function<std::vector<std::string>(const VersionRecord&)> sign_record;
+  std::function<std::vector<std::string>(const Event&)> sign_event;
+};
+
 class Client {
  public:
   using Clock = std::function<std::int64_t()>;  // Unix seconds
@@ -158,6 +177,10 @@ class Client {
 
   // The record at spec. Error(NotFound) naming what is missing.
   VersionRecord resolve(const std::string& package, const Spec& spec);
+  // The same with the tag it went through, without the record check (sacker verify).
+  ResolvedRecord resolve_unchecked(const std::string& package, const Spec& spec);
+  void set_record_check(RecordCheck check) { record_check_ = std::move(check); }
+  void set_signers(Signers signers) { signers_ = std::move(signers); }
   // The record at spec with the tags that point at it (one lookup of "latest").
   VersionInfo info(const std::string& package, const Spec& spec);
 
@@ -243,6 +266,8 @@ class Client {
   std::unique_ptr<Store> store_;
   Clock clock_;
   ClientIdentity identity_;
+  RecordCheck record_check_;
+  Signers signers_;
 };
 
 }  // namespace sacker

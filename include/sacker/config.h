@@ -17,6 +17,10 @@ struct Config {
   // Where each came from: "--ledger"/"--store" (a flag), "SACKER_LEDGER"/"SACKER_STORE"
   // (the environment), the config file's path, or "default".
   std::string ledger_from, store_from;
+  // Signed deploys (docs/signing.md), from the config file only: "trust", a trust
+  // file (a relative path is taken from the config file's directory; "" if none),
+  // and "ledger_id", the id signed statements carry ("": from the ledger URI).
+  std::string trust, ledger_id;
   std::string config_file;            // the config file consulted ("" if none: no HOME)
   bool config_file_explicit = false;  // named by --config or $SACKER_CONFIG
 };

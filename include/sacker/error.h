@@ -18,6 +18,7 @@ enum class ErrorKind {
   Denied,       // exit 6: the backend or the file system refused access
   Unavailable,  // exit 7: a backend could not be reached or answered with a server error
   LocalIO,      // exit 8: a local file could not be read or written
+  NotTrusted,   // exit 9: a signature check of the trust policy failed (unsigned, unknown key, rollback, ...)
 };
 
 // The exit code the CLI uses for a kind (see README "Exit codes").

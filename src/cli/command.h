@@ -38,6 +38,10 @@ struct Args {
   std::size_t limit = 0, keep_last = 0, keep_rollback = 5;
   std::uint64_t before = 0;
   bool dry_run = false, verify_first = false, all = false, apply = false, no_resume = false, read_only = false;
+  // Signed deploys (commands_sign.cpp): --sign, --trust, --allow-rollback, key gen ACTION NAME [--dir].
+  std::optional<std::string> sign, trust;
+  bool allow_rollback = false;
+  std::string action, key_name, key_dir;
 };
 
 // What a running command works with: the options, standard output, the facade
@@ -80,6 +84,7 @@ const std::vector<Command>& read_commands();    // commands_read.cpp
 const std::vector<Command>& write_commands();   // commands_write.cpp
 const std::vector<Command>& admin_commands();   // commands_admin.cpp
 const std::vector<Command>& doctor_commands();  // commands_doctor.cpp
+const std::vector<Command>& sign_commands();    // commands_sign.cpp
 const Command* find_command(const std::string& name);
 
 // Declarations shared by the commands: the <package> and <spec> positionals,
@@ -88,6 +93,13 @@ void package_arg(CLI::App& command, Args& args);
 void spec_arg(CLI::App& command, Args& args);
 void comment_opt(CLI::App& command, Args& args);
 void no_options(CLI::App& command, Args& args);
+// Signed deploys (commands_sign.cpp): --sign KEY (add, tag, rollback) and
+// --trust FILE / --allow-rollback (download, info, url, verify); the use_ calls
+// put the key and the trust policy into the session's client before it is used.
+void sign_option(CLI::App& command, Args& args);
+void trust_options(CLI::App& command, Args& args);
+void use_signing_key(Session& session, const Args& args);
+void use_trust(Session& session, const Args& args);
 
 // Argument parsing shared by the commands: Error(Invalid) naming the argument.
 Spec spec_argument(const std::string& text);

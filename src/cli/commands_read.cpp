@@ -42,6 +42,7 @@ void tags(Session& s, const Args& a) {
 }
 
 void info(Session& s, const Args& a) {
+  use_trust(s, a);
   auto info = s.client().info(a.package, spec_argument(a.spec));
   if (s.json()) return s.out().json(record_json(info.record, info.tags));
   s.out().text(record_human(info.record, info.tags));
@@ -84,6 +85,7 @@ void declare_download(CLI::App& c, Args& a) {
   c.add_flag("--no-resume", a.no_resume,
              "start from scratch and keep no partial file (by default an interrupted download of a blob over 8 MiB "
              "is continued by the next one)");
+  trust_options(c, a);
 }
 
 void download_to_stdout(Session& s, const Args& a, const Spec& spec) {
@@ -93,6 +95,7 @@ void download_to_stdout(Session& s, const Args& a, const Spec& spec) {
 }
 
 void download(Session& s, const Args& a) {
+  use_trust(s, a);
   Spec spec = spec_argument(a.spec);
   if (a.output && a.output->empty())
     throw Error(ErrorKind::Invalid, "download: -o must not be empty (give a file, a directory, or - for stdout)");
@@ -129,9 +132,11 @@ void declare_url(CLI::App& c, Args& a) {
   package_arg(c, a);
   spec_arg(c, a);
   c.add_option("--expires", a.expires, "how long the URL works (default 1h)");
+  trust_options(c, a);
 }
 
 void url(Session& s, const Args& a) {
+  use_trust(s, a);
   auto url = s.client().presigned_url(a.package, spec_argument(a.spec), parse_duration_seconds(a.expires));
   if (s.json()) return s.out().json({{"url", url}});
   s.out().text(url);
@@ -142,6 +147,7 @@ void export_ledger(Session& s, const Args&) { s.client().export_jsonl(std::cout)
 void declare_package_spec(CLI::App& c, Args& a) {
   package_arg(c, a);
   spec_arg(c, a);
+  trust_options(c, a);
 }
 
 }  // namespace
@@ -153,12 +159,14 @@ const std::vector<Command>& read_commands() {
        package_arg, versions},
       {"tags", "tags with the version each points to (\"latest\" included)", "sacker tags <pkg>",
        "sacker --json tags frontend-server", package_arg, tags},
-      {"info", "the record at spec (a version number or a tag), with its tags", "sacker info <pkg> <spec>",
-       "sacker info frontend-server live", declare_package_spec, info},
+      {"info", "the record at spec (a version number or a tag), with its tags",
+       "sacker info <pkg> <spec> [--trust FILE] [--allow-rollback]", "sacker info frontend-server live",
+       declare_package_spec, info},
       {"history", "the package's events, newest first: adds, tag moves, removes (who, when, why)",
        "sacker history <pkg> [--tag T] [--limit N] [--before SEQ]", "sacker history frontend-server --tag live",
        declare_history, history},
-      {"download", "fetch, verify sha256 and place atomically", "sacker download <pkg> <spec> [-o PATH|DIR|-]",
+      {"download", "fetch, verify sha256 and place atomically",
+       "sacker download <pkg> <spec> [-o PATH|DIR|-] [--trust FILE] [--allow-rollback]",
        "sacker download frontend-server live -o /srv/app/", declare_download, download},
       {"url", "a presigned download URL (stores that support it)", "sacker url <pkg> <spec> [--expires 1h]",
        "sacker url frontend-server live --expires 15m", declare_url, url},

@@ -48,6 +48,7 @@ void declare_add(CLI::App& c, Args& a) {
       "--name", [&a](const std::string& n) { a.name = n; },
       "basename recorded for download (default: the file's name; stdin: the package name)");
   comment_opt(c, a);
+  sign_option(c, a);
 }
 
 void add(Session& s, const Args& a) {
@@ -59,6 +60,7 @@ void add(Session& s, const Args& a) {
   request.metadata = parse_meta(a.meta);
   request.tags = a.tags;
   request.comment = a.comment;
+  use_signing_key(s, a);
   auto progress = make_progress("upload " + a.package, s.quiet());
   auto result = s.client().add(request, progress.get());
   if (s.json()) {
@@ -84,10 +86,12 @@ void declare_tag(CLI::App& c, Args& a) {
   c.add_option("tag", a.tag, "the tag, e.g. live")->required();
   comment_opt(c, a);
   expect_opt(c, a);
+  sign_option(c, a);
 }
 
 void tag(Session& s, const Args& a) {
   const auto version = parse_version(a.version);
+  use_signing_key(s, a);
   auto event = s.client().tag(TagRequest{a.package, version, a.tag, a.comment, expect_argument(a.expect)});
   if (s.json())
     return s.out().json({{"package", a.package},
@@ -119,9 +123,11 @@ void declare_rollback(CLI::App& c, Args& a) {
   package_arg(c, a);
   c.add_option("tag", a.tag, "the tag to move back")->required();
   comment_opt(c, a);
+  sign_option(c, a);
 }
 
 void rollback(Session& s, const Args& a) {
+  use_signing_key(s, a);
   const Event event = s.client().rollback(a.package, a.tag, a.comment).event;
   if (s.json())
     return s.out().json({{"package", a.package},
@@ -179,16 +185,16 @@ void import_ledger(Session& s, const Args& a) {
 const std::vector<Command>& write_commands() {
   static const std::vector<Command> commands = {
       {"add", "upload if missing, record a new version, print its number",
-       "sacker add <pkg> <file|-> [--meta K=V]... [--tag T]... [--name BASENAME] [--comment TEXT]",
+       "sacker add <pkg> <file|-> [--meta K=V]... [--tag T]... [--name BASENAME] [--comment TEXT] [--sign KEY]",
        "sacker add frontend-server build/frontend-server.jar --meta commit=$GIT_SHA --comment \"nightly\"", declare_add,
        add},
       {"tag", "point a tag at a version (a compare-and-swap with --expect)",
-       "sacker tag <pkg> <version> <tag> [--comment TEXT] [--expect VERSION|none]",
+       "sacker tag <pkg> <version> <tag> [--comment TEXT] [--expect VERSION|none] [--sign KEY]",
        "sacker tag frontend-server 23 live --expect 22 --comment \"canary ok\"", declare_tag, tag},
       {"untag", "remove a tag", "sacker untag <pkg> <tag> [--comment TEXT] [--expect VERSION]",
        "sacker untag frontend-server devel --comment \"branch merged\"", declare_untag, untag},
       {"rollback", "move a tag back to where it pointed before its latest move",
-       "sacker rollback <pkg> <tag> [--comment TEXT]",
+       "sacker rollback <pkg> <tag> [--comment TEXT] [--sign KEY]",
        "sacker rollback frontend-server live --comment \"error rate up\"", declare_rollback, rollback},
       {"remove", "drop a version record (not the blob); refused while a tag points at it",
        "sacker remove <pkg> <version> [--comment TEXT]", "sacker remove frontend-server 21 --comment \"broken build\"",

@@ -20,6 +20,7 @@ const std::vector<ReferenceEntry>& exit_codes() {
       {"6", "permission denied"},
       {"7", "backend unavailable"},
       {"8", "local I/O error"},
+      {"9", "not trusted (a signature check of the trust policy failed)"},
   };
   return codes;
 }
@@ -30,6 +31,9 @@ const std::vector<ReferenceEntry>& environment_variables() {
       {"SACKER_STORE", "the store URI when --store is not given"},
       {"SACKER_CONFIG", "the config file (else ~/.sacker.json); it must exist when named"},
       {"SACKER_ACTOR", "who makes the change, for history, when --actor is not given"},
+      {"SACKER_SIGNING_KEY", "the PEM text of the signing key when --sign is not given (CI secrets)"},
+      {"SACKER_KEY_PASSPHRASE", "the passphrase of an encrypted signing key (key gen: encrypt with it)"},
+      {"XDG_STATE_HOME", "the promotions accepted before live in $XDG_STATE_HOME/sacker (else ~/.local/state/sacker)"},
       {"XDG_DATA_HOME", "the embedded default lives in $XDG_DATA_HOME/sacker (else ~/.local/share/sacker)"},
       {"HOME", "where ~/.sacker.json and the default data directory are"},
       {"AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN", "AWS credentials, as the AWS CLI reads them"},

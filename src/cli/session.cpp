@@ -42,7 +42,8 @@ Client& Session::client() {
 const std::vector<Command>& command_table() {
   static const std::vector<Command> table = [] {
     std::vector<Command> all;
-    for (const auto* part : {&read_commands(), &write_commands(), &admin_commands(), &doctor_commands()})
+    for (const auto* part :
+         {&read_commands(), &write_commands(), &admin_commands(), &sign_commands(), &doctor_commands()})
       all.insert(all.end(), part->begin(), part->end());
     return all;
   }();

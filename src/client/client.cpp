@@ -48,6 +48,8 @@ ChangeContext Client::context(const std::string& comment) const {
   ctx.actor = identity_.actor;
   ctx.client = identity_.client;
   ctx.comment = comment;
+  ctx.sign_record = signers_.sign_record;
+  ctx.sign_event = signers_.sign_event;
   return ctx;
 }
 
@@ -112,21 +114,30 @@ VersionRecord record_at(Ledger& ledger, const std::string& package, const Spec& 
 
 }  // namespace
 
-VersionRecord Client::resolve(const std::string& package, const Spec& requested) {
+ResolvedRecord Client::resolve_unchecked(const std::string& package, const Spec& requested) {
   validate_package_name(package);
   const Spec spec = normalized(requested);
   validate_spec(spec);
+  ResolvedRecord out;
   std::uint64_t version = spec.version;
   if (spec.kind == Spec::Kind::Latest) {
     auto latest = checked_latest(*ledger_, package);
     if (!latest) throw no_versions(package);
     version = *latest;
   } else if (spec.kind == Spec::Kind::Tag) {
-    auto value = checked_tag_value(*ledger_, package, spec.tag);
-    if (!value) throw no_tag(package, spec.tag);
-    version = value->version;
+    out.tag_value = checked_tag_value(*ledger_, package, spec.tag);
+    if (!out.tag_value) throw no_tag(package, spec.tag);
+    out.tag = spec.tag;
+    version = out.tag_value->version;
   }
-  return record_at(*ledger_, package, spec, version);
+  out.record = record_at(*ledger_, package, spec, version);
+  return out;
+}
+
+VersionRecord Client::resolve(const std::string& package, const Spec& spec) {
+  ResolvedRecord resolved = resolve_unchecked(package, spec);
+  if (record_check_) record_check_(resolved);
+  return std::move(resolved.record);
 }
 
 VersionInfo Client::info(const std::string& package, const Spec& requested) {
@@ -146,6 +157,11 @@ VersionInfo Client::info(const std::string& package, const Spec& requested) {
   }
   VersionInfo out;
   out.record = record_at(*ledger_, package, spec, version);
+  if (record_check_) {
+    ResolvedRecord resolved{out.record, "", std::nullopt};
+    if (spec.kind == Spec::Kind::Tag) resolved = {out.record, spec.tag, values.at(spec.tag)};
+    record_check_(resolved);
+  }
   if (version == *latest) out.tags.emplace_back(kLatestTag);
   for (const auto& [tag, value] : values)
     if (value.version == version) out.tags.push_back(tag);

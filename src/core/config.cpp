@@ -41,6 +41,7 @@ namespace {
 struct FileConfig {
   std::optional<std::string> ledger;
   std::vector<std::string> stores;
+  std::string trust, ledger_id;
 };
 
 // Where a syntax error is, as "line L, column C". Never the text around it: the
@@ -125,9 +126,19 @@ FileConfig read_config_file(const std::string& path, bool must_exist) {
         throw Error(ErrorKind::Invalid,
                     fmt::format("config file {}: \"store\" must be a URI or a non-empty list of URIs", path));
       }
+    } else if (key == "trust" || key == "ledger_id") {
+      if (!value.is_string() || value.get<std::string>().empty())
+        throw Error(ErrorKind::Invalid, fmt::format("config file {}: \"{}\" must be a non-empty string", path, key));
+      std::string text = value.get<std::string>();
+      if (key == "trust" && text.front() != '/') {
+        const auto slash = path.rfind('/');
+        if (slash != std::string::npos) text = path.substr(0, slash + 1) + text;
+      }
+      (key == "trust" ? fc.trust : fc.ledger_id) = text;
     } else {
       throw Error(ErrorKind::Invalid,
-                  fmt::format("config file {}: unknown key \"{}\" (known: ledger, store)", path, printable(key)));
+                  fmt::format("config file {}: unknown key \"{}\" (known: ledger, store, trust, ledger_id)", path,
+                              printable(key)));
     }
   }
   return fc;
@@ -191,6 +202,8 @@ Config resolve_config(const ConfigFlags& flags, const EnvLookup& env) {
   config.source = fmt::format("ledger from {}, store from {}", ledger_from, store_from);
   config.ledger_from = ledger_from;
   config.store_from = store_from;
+  config.trust = fc.trust;
+  config.ledger_id = fc.ledger_id;
   config.config_file = file;
   config.config_file_explicit = explicit_file;
   return config;

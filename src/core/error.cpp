@@ -15,6 +15,7 @@ int exit_code(ErrorKind kind) noexcept {
     case ErrorKind::Denied: return 6;
     case ErrorKind::Unavailable: return 7;
     case ErrorKind::LocalIO: return 8;
+    case ErrorKind::NotTrusted: return 9;
   }
   return 1;
 }
@@ -29,6 +30,7 @@ const char* kind_name(ErrorKind kind) noexcept {
     case ErrorKind::Denied: return "denied";
     case ErrorKind::Unavailable: return "unavailable";
     case ErrorKind::LocalIO: return "local io";
+    case ErrorKind::NotTrusted: return "not trusted";
   }
   return "internal";
 }
