@@ -48,6 +48,14 @@ struct BlobInfo {
   std::string etag;           // the store's version tag of the object (S3 ETag, ...); may be empty
 };
 
+// An upload the store's server keeps unfinished (an S3 multipart upload that a
+// killed `add` left for the next one to resume).
+struct IncompleteUpload {
+  std::string key;
+  std::string upload_id;
+  std::int64_t initiated = 0;  // Unix seconds, 0 if unknown
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -94,6 +102,10 @@ class Store {
   // backend has no such thing.
   virtual std::optional<std::string> presigned_get_url(const std::string& sha256, std::int64_t expires_seconds);
 
+  // Incomplete uploads under the store's location (`sacker uploads`); none for
+  // backends without them. abort_upload discards one (gone already is fine).
+  virtual std::vector<IncompleteUpload> incomplete_uploads();
+  virtual void abort_upload(const IncompleteUpload& upload);
   // A description for messages: the URI with any secret removed.
   virtual std::string describe() const = 0;
 };

@@ -37,7 +37,8 @@ struct Args {
   std::string grace = "1h", expires = "1h";
   std::size_t limit = 0, keep_last = 0, keep_rollback = 5;
   std::uint64_t before = 0;
-  bool dry_run = false, verify_first = false, all = false, apply = false, no_resume = false;
+  bool dry_run = false, verify_first = false, all = false, apply = false, no_resume = false, abort = false;
+  std::optional<std::string> older_than;
 };
 
 // What a running command works with: the options, standard output, the facade
