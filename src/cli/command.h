@@ -38,7 +38,7 @@ struct Args {
   std::size_t limit = 0, keep_last = 0, keep_rollback = 5;
   std::uint64_t before = 0;
   bool dry_run = false, verify_first = false, all = false, apply = false, no_resume = false, abort = false;
-  std::optional<std::string> older_than;
+  std::optional<std::string> older_than, parallel, part_size, stall_timeout;
 };
 
 // What a running command works with: the options, standard output, the facade
@@ -88,6 +88,10 @@ void package_arg(CLI::App& command, Args& args);
 void spec_arg(CLI::App& command, Args& args);
 void comment_opt(CLI::App& command, Args& args);
 void no_options(CLI::App& command, Args& args);
+// --parallel, --part-size, --stall-timeout (transfer_options.cpp), and their
+// values with the config file's "transfer" as the fallback.
+void transfer_opts(CLI::App& command, Args& args);
+TransferOptions transfer_options(Session& session, const Args& args);
 
 // Argument parsing shared by the commands: Error(Invalid) naming the argument.
 Spec spec_argument(const std::string& text);

@@ -84,6 +84,7 @@ void declare_download(CLI::App& c, Args& a) {
   c.add_flag("--no-resume", a.no_resume,
              "start from scratch and keep no partial file (by default an interrupted download of a blob over 8 MiB "
              "is continued by the next one)");
+  transfer_opts(c, a);
 }
 
 void download_to_stdout(Session& s, const Args& a, const Spec& spec) {
@@ -109,6 +110,9 @@ void download(Session& s, const Args& a) {
   if (a.output) output = *a.output;
   DownloadOptions options;
   options.resume = !a.no_resume;
+  const TransferOptions transfer = transfer_options(s, a);
+  s.client().store().set_transfer_options(transfer);
+  options.chunk_size = transfer.part_size;
   auto result = s.client().download(a.package, spec, output, progress.get(), options);
   const auto& r = result.record;
   if (s.json())

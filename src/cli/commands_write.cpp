@@ -48,6 +48,7 @@ void declare_add(CLI::App& c, Args& a) {
       "--name", [&a](const std::string& n) { a.name = n; },
       "basename recorded for download (default: the file's name; stdin: the package name)");
   comment_opt(c, a);
+  transfer_opts(c, a);
 }
 
 void add(Session& s, const Args& a) {
@@ -60,6 +61,7 @@ void add(Session& s, const Args& a) {
   request.tags = a.tags;
   request.comment = a.comment;
   auto progress = make_progress("upload " + a.package, s.quiet());
+  s.client().store().set_transfer_options(transfer_options(s, a));
   auto result = s.client().add(request, progress.get());
   if (s.json()) {
     std::vector<std::string> tags;

@@ -41,7 +41,31 @@ namespace {
 struct FileConfig {
   std::optional<std::string> ledger;
   std::vector<std::string> stores;
+  std::optional<std::string> parallel, part_size, stall_timeout;
 };
+
+// The "transfer" object: each value a string or a non-negative integer.
+void read_transfer(const nlohmann::json& value, const std::string& path, FileConfig& fc) {
+  if (!value.is_object())
+    throw Error(ErrorKind::Invalid, fmt::format("config file {}: \"transfer\" must be an object", path));
+  for (const auto& [key, v] : value.items()) {
+    std::optional<std::string>* slot = key == "parallel"        ? &fc.parallel
+                                       : key == "part_size"     ? &fc.part_size
+                                       : key == "stall_timeout" ? &fc.stall_timeout
+                                                                : nullptr;
+    if (!slot)
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("config file {}: unknown key \"transfer.{}\" (known: parallel, part_size, stall_timeout)",
+                              path, printable(key)));
+    if (v.is_string())
+      *slot = v.get<std::string>();
+    else if (v.is_number_unsigned())
+      *slot = std::to_string(v.get<std::uint64_t>());
+    else
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("config file {}: \"transfer.{}\" must be a string or a number", path, key));
+  }
+}
 
 // Where a syntax error is, as "line L, column C". Never the text around it: the
 // file may hold a password, and the parser's "last read" would echo it.
@@ -125,9 +149,11 @@ FileConfig read_config_file(const std::string& path, bool must_exist) {
         throw Error(ErrorKind::Invalid,
                     fmt::format("config file {}: \"store\" must be a URI or a non-empty list of URIs", path));
       }
+    } else if (key == "transfer") {
+      read_transfer(value, path, fc);
     } else {
-      throw Error(ErrorKind::Invalid,
-                  fmt::format("config file {}: unknown key \"{}\" (known: ledger, store)", path, printable(key)));
+      throw Error(ErrorKind::Invalid, fmt::format("config file {}: unknown key \"{}\" (known: ledger, store, transfer)",
+                                                  path, printable(key)));
     }
   }
   return fc;
@@ -193,6 +219,9 @@ Config resolve_config(const ConfigFlags& flags, const EnvLookup& env) {
   config.store_from = store_from;
   config.config_file = file;
   config.config_file_explicit = explicit_file;
+  config.parallel = fc.parallel;
+  config.part_size = fc.part_size;
+  config.stall_timeout = fc.stall_timeout;
   return config;
 }
 

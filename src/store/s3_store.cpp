@@ -58,6 +58,8 @@ constexpr std::uint64_t kDefaultMultipartThreshold = 64 * kMiB;
 constexpr std::uint64_t kDefaultUploadPart = 16 * kMiB;
 constexpr std::uint64_t kDefaultDownloadPart = 8 * kMiB;
 constexpr std::uint64_t kDefaultConcurrency = 8;
+// The HTTP layer's low-speed limit (net::HttpOptions::low_speed_time).
+constexpr std::int64_t kDefaultStallSeconds = 30;
 // A reused blob older than this gets its Last-Modified refreshed.
 constexpr std::int64_t kRefreshAfterSeconds = 3600;
 
@@ -189,6 +191,25 @@ class S3Store final : public Store {
 
   std::optional<std::string> presigned_get_url(const std::string& sha256, std::int64_t expires_seconds) override {
     return client_->presign_get(uri_.bucket, key(sha256), std::chrono::seconds(expires_seconds));
+  }
+
+  // --parallel and --part-size set the tuning; a --stall-timeout other than the
+  // shared client's gives this store its own client with that low-speed limit
+  // (libcurl: less than 1 byte/s for that long aborts the attempt, and the part
+  // or chunk is retried like any broken idempotent request).
+  void set_transfer_options(const TransferOptions& o) override {
+    if (o.parallel) tuning_.concurrency = std::clamp<std::size_t>(o.parallel, 1, 64);
+    if (o.part_size) {
+      if (o.part_size < kMinPart || o.part_size > kMaxPart)
+        throw Error(ErrorKind::Invalid, fmt::format("--part-size: S3 parts are 5 MiB to 5 GiB ({})", uri_.display));
+      tuning_.part_size = o.part_size;
+      tuning_.download_part = std::min(o.part_size, kGiB);
+    }
+    if (o.stall_timeout > 0 && o.stall_timeout != kDefaultStallSeconds) {
+      aws::S3ClientOptions options;
+      options.http.low_speed_time = std::chrono::seconds(o.stall_timeout);
+      client_ = S3Client::from_environment(std::move(options));
+    }
   }
 
   std::vector<IncompleteUpload> incomplete_uploads() override {
