@@ -112,7 +112,7 @@ bool upload(aws::S3Client& client, const S3UploadJob& job, UploadJournal& journa
   if (progress) progress->start(job.size);
   Sha256 whole;
   std::vector<char> buf(1 << 20);
-  {
+  try {
     ParallelTasks tasks(job.concurrency);
     for (std::size_t i = 0; i < count; ++i) {
       const int number = static_cast<int>(i + 1);
@@ -151,6 +151,14 @@ bool upload(aws::S3Client& client, const S3UploadJob& job, UploadJournal& journa
       });
     }
     tasks.wait_all(report);
+  } catch (const Error& e) {
+    // The source cannot be read as the blob (it became shorter, an I/O error): this
+    // upload can never be completed, so it is not kept for a resume.
+    if (e.kind() == ErrorKind::LocalIO) {
+      client.abort_multipart(job.bucket, job.key, state->upload_id);
+      journal.remove();
+    }
+    throw;
   }
   report();
   const std::string actual = whole.finish_hex();

@@ -17,8 +17,8 @@
 // - an upload that turns out to be gone (NoSuchUpload on a part or on Complete)
 //   starts clean once.
 // The upload is aborted (and the journal removed) only when it must never be
-// completed: the file no longer hashes to the blob's sha256, or the blob appeared
-// meanwhile (412 on Complete).
+// completed: the file cannot be read as the blob (shorter, an I/O error) or no
+// longer hashes to its sha256, or the blob appeared meanwhile (412 on Complete).
 #pragma once
 
 #include <cstdint>
