@@ -23,6 +23,9 @@ struct Config {
   std::string trust, ledger_id;
   std::string config_file;            // the config file consulted ("" if none: no HOME)
   bool config_file_explicit = false;  // named by --config or $SACKER_CONFIG
+  // The config file's "transfer": {"parallel": 4, "part_size": "16M", "stall_timeout": "30s"}
+  // (numbers or strings; flags of add and download override them).
+  std::optional<std::string> parallel, part_size, stall_timeout;
 };
 
 // Reads an environment variable; injectable for tests. Returns nullopt if unset.

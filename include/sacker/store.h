@@ -48,6 +48,22 @@ struct BlobInfo {
   std::string etag;           // the store's version tag of the object (S3 ETag, ...); may be empty
 };
 
+// An upload the store's server keeps unfinished (an S3 multipart upload that a
+// killed `add` left for the next one to resume).
+struct IncompleteUpload {
+  std::string key;
+  std::string upload_id;
+  std::int64_t initiated = 0;  // Unix seconds, 0 if unknown
+};
+
+// Transfer knobs (--parallel, --part-size, --stall-timeout, or the config file's
+// "transfer"); 0 means the backend's default.
+struct TransferOptions {
+  std::size_t parallel = 0;        // parts in flight at once
+  std::uint64_t part_size = 0;     // bytes per part (upload and ranged download)
+  std::int64_t stall_timeout = 0;  // seconds without progress before a part is retried
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -94,6 +110,13 @@ class Store {
   // backend has no such thing.
   virtual std::optional<std::string> presigned_get_url(const std::string& sha256, std::int64_t expires_seconds);
 
+  // Applies transfer knobs (ignored by backends without them). Error(Invalid) for
+  // a value the backend cannot take (an S3 upload part under 5 MiB).
+  virtual void set_transfer_options(const TransferOptions& options);
+  // Incomplete uploads under the store's location (`sacker uploads`); none for
+  // backends without them. abort_upload discards one (gone already is fine).
+  virtual std::vector<IncompleteUpload> incomplete_uploads();
+  virtual void abort_upload(const IncompleteUpload& upload);
   // A description for messages: the URI with any secret removed.
   virtual std::string describe() const = 0;
 };

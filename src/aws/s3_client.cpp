@@ -16,10 +16,7 @@
 #include "sacker/names.h"
 
 namespace sacker::aws {
-namespace {
 
-// The query of a request: (name, value) pairs, encoded and sorted as the signer
-// wants them (it canonicalises again; the result is the same).
 std::string make_query(std::vector<std::pair<std::string, std::string>> params) {
   for (auto& [n, v] : params) {
     n = uri_encode(n, false);
@@ -30,6 +27,8 @@ std::string make_query(std::vector<std::pair<std::string, std::string>> params) 
   for (const auto& [n, v] : params) out += (out.empty() ? "" : "&") + n + "=" + v;
   return out;
 }
+
+namespace {
 
 // "Wed, 21 Oct 2015 07:28:00 GMT" -> Unix seconds; 0 if unparsable.
 std::int64_t parse_http_date(const std::string& s) {
@@ -55,7 +54,6 @@ S3ObjectInfo info_from(const net::HttpResponse& r) {
   info.headers = r.headers;
   return info;
 }
-
 
 struct ErrorDoc {
   std::string code, message, region;
@@ -125,7 +123,6 @@ S3ListPage parse_list_page(const std::string& body, const std::string& what, con
   return page;
 }
 
-
 std::shared_ptr<S3Client> shared_s3_client() {
   static std::mutex mutex;
   static std::shared_ptr<S3Client> client;
@@ -133,7 +130,6 @@ std::shared_ptr<S3Client> shared_s3_client() {
   if (!client) client = S3Client::from_environment();
   return client;
 }
-
 
 std::shared_ptr<S3Client> S3Client::from_environment(S3ClientOptions options) {
   AwsConfig config = AwsConfig::load(process_env());
@@ -243,13 +239,13 @@ std::optional<S3Object> S3Client::get(const std::string& bucket, const std::stri
   req.url = url(bucket, key, "");
   req.idempotent = true;
   std::string body;
-  req.sink = net::ResponseSink{[&](const char* d, std::size_t n) {
-                            if (n > max_bytes - body.size())
-                              throw Error(ErrorKind::Invalid,
-                                          fmt::format("{}: larger than {} bytes", display(bucket, key), max_bytes));
-                            body.append(d, n);
-                          },
-                          [&] { body.clear(); }};
+  req.sink = net::ResponseSink{
+      [&](const char* d, std::size_t n) {
+        if (n > max_bytes - body.size())
+          throw Error(ErrorKind::Invalid, fmt::format("{}: larger than {} bytes", display(bucket, key), max_bytes));
+        body.append(d, n);
+      },
+      [&] { body.clear(); }};
   net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status == 200) {
     S3Object obj;
@@ -391,91 +387,6 @@ void S3Client::list_all(const std::string& bucket, S3ListRequest request,
       throw Error(ErrorKind::Unavailable, fmt::format("{}: the listing does not advance (same continuation token)",
                                                       display(bucket, request.prefix)));
     request.continuation_token = std::move(next);
-  }
-}
-
-std::string S3Client::create_multipart(const std::string& bucket, const std::string& key, const net::HttpHeaders& headers) {
-  net::HttpRequest req;
-  req.method = "POST";
-  req.url = url(bucket, key, make_query({{"uploads", ""}}));
-  req.headers = headers;
-  // A retry may leave an empty upload behind (abort-incomplete lifecycle rules clean those).
-  req.idempotent = true;
-  net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
-  if (r.status != 200) fail(r, bucket, key);
-  pugi::xml_document doc;
-  std::string id;
-  if (doc.load_buffer(r.body.data(), r.body.size()))
-    id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
-  if (id.empty())
-    throw Error(ErrorKind::Unavailable,
-                fmt::format("{}: CreateMultipartUpload answered without an UploadId", display(bucket, key)));
-  return id;
-}
-
-std::string S3Client::upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                                  int part_number, const net::FileRange& body, const std::string& sha256_hex) {
-  net::HttpRequest req;
-  req.method = "PUT";
-  req.url = url(bucket, key, make_query({{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}}));
-  req.idempotent = true;
-  req.body_file = body;
-  net::HttpResponse r = send(std::move(req), sha256_hex);
-  if (r.status != 200) fail(r, bucket, key);
-  const auto* etag = r.header("ETag");
-  if (!etag || etag->empty())
-    throw Error(ErrorKind::Unavailable,
-                fmt::format("{}: UploadPart {} answered without an ETag", display(bucket, key), part_number));
-  return *etag;
-}
-
-S3PutResult S3Client::complete_multipart(const std::string& bucket, const std::string& key,
-                                         const std::string& upload_id, const std::vector<S3CompletedPart>& parts,
-                                         const net::HttpHeaders& headers) {
-  std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
-  for (const auto& p : parts)
-    body += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", p.number, codec::xml_escape(p.etag));
-  body += "</CompleteMultipartUpload>";
-  net::HttpRequest req;
-  req.method = "POST";
-  req.url = url(bucket, key, make_query({{"uploadId", upload_id}}));
-  req.headers = headers;
-  req.headers.emplace_back("Content-Type", "application/xml");
-  req.idempotent = true;
-  std::string payload = sha256_hex(body);
-  req.body = std::move(body);
-  net::HttpResponse r = send(std::move(req), payload);
-  S3PutResult result;
-  result.retried = r.attempts > 1;
-  if (r.status == 200) {
-    // S3 may answer 200 and report the error in the body.
-    ErrorDoc doc = parse_error_doc(r.body);
-    if (!doc.code.empty()) {
-      net::HttpResponse as_error = r;
-      as_error.status = doc.code == "InternalError" || doc.code == "SlowDown" ? 500 : 400;
-      fail(as_error, bucket, key);
-    }
-    result.written = true;
-    return result;
-  }
-  if (r.status == 412) return result;
-  // Our own earlier attempt completed the upload, then the answer was lost.
-  if (r.status == 404 && result.retried && s3_error_code(r.body) == "NoSuchUpload") {
-    result.written = true;
-    return result;
-  }
-  fail(r, bucket, key);
-}
-
-void S3Client::abort_multipart(const std::string& bucket, const std::string& key,
-                               const std::string& upload_id) noexcept {
-  try {
-    net::HttpRequest req;
-    req.method = "DELETE";
-    req.url = url(bucket, key, make_query({{"uploadId", upload_id}}));
-    req.idempotent = true;
-    send(std::move(req), std::string(kEmptySha256));
-  } catch (...) {
   }
 }
 

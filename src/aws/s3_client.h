@@ -49,7 +49,7 @@ struct S3ObjectInfo {
   std::uint64_t size = 0;          // the whole object's size (also for ranged GETs)
   std::string etag;                // as the server sent it (usually quoted)
   std::int64_t last_modified = 0;  // Unix seconds, 0 if unknown
-  net::HttpHeaders headers;             // all response headers (x-amz-meta-*, ...)
+  net::HttpHeaders headers;        // all response headers (x-amz-meta-*, ...)
 };
 
 struct S3Object {
@@ -101,6 +101,22 @@ struct S3PutResult {
 struct S3CompletedPart {
   int number = 0;
   std::string etag;
+  std::string checksum_sha256;  // base64; sent when the upload was created with ChecksumAlgorithm SHA256
+};
+
+// One part of ListParts.
+struct S3Part {
+  int number = 0;
+  std::string etag;
+  std::uint64_t size = 0;
+  std::string checksum_sha256;  // base64, where the server keeps it (AWS; not RGW 16)
+};
+
+// One incomplete multipart upload of ListMultipartUploads.
+struct S3MultipartUpload {
+  std::string key;
+  std::string upload_id;
+  std::int64_t initiated = 0;  // Unix seconds, 0 if unknown
 };
 
 struct S3ClientOptions {
@@ -152,7 +168,8 @@ class S3Client {
 
   // PUT from memory / from a file range. See S3PutResult for 412.
   S3PutResult put(const std::string& bucket, const std::string& key, std::string body, S3PutOptions options = {});
-  S3PutResult put_file(const std::string& bucket, const std::string& key, const net::FileRange& body, S3PutOptions options);
+  S3PutResult put_file(const std::string& bucket, const std::string& key, const net::FileRange& body,
+                       S3PutOptions options);
 
   // CopyObject of an object onto itself with its metadata replaced by `headers`:
   // gives it a new Last-Modified without moving its bytes through the client.
@@ -167,18 +184,30 @@ class S3Client {
   // Every page in order; `on_page` returns false to stop early.
   void list_all(const std::string& bucket, S3ListRequest request, const std::function<bool(S3ListPage&)>& on_page);
 
-  // Multipart upload. `headers` of create: Content-Type, x-amz-meta-*...
+  // Multipart upload (s3_multipart.cpp). `headers` of create: Content-Type,
+  // x-amz-checksum-algorithm, x-amz-meta-*...
   std::string create_multipart(const std::string& bucket, const std::string& key, const net::HttpHeaders& headers);
-  // Uploads one part from a file range, signed with its sha256. Returns its ETag.
+  // Uploads one part from a file range, signed with its sha256 (the server checks
+  // the bytes against it). `headers`: x-amz-checksum-sha256... Returns its ETag.
+  // An upload that no longer exists is Error(NotFound) (NoSuchUpload).
   std::string upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                          int part_number, const net::FileRange& body, const std::string& sha256_hex);
+                          int part_number, const net::FileRange& body, const std::string& sha256_hex,
+                          const net::HttpHeaders& headers = {});
   // Completes an upload. `headers`: e.g. If-None-Match: * (AWS honours it; RGW
   // ignores it). written=false on 412. An error document inside a 200 answer is
   // treated as the error it names.
   S3PutResult complete_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
                                  const std::vector<S3CompletedPart>& parts, const net::HttpHeaders& headers = {});
+  // AbortMultipartUpload; an upload that is gone already is fine.
+  void abort_upload(const std::string& bucket, const std::string& key, const std::string& upload_id);
   // Best effort: never throws.
   void abort_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id) noexcept;
+  // Every part of an upload (ListParts, all pages); nullopt if the upload is gone
+  // (NoSuchUpload). PutObject-only credentials get Error(Denied).
+  std::optional<std::vector<S3Part>> list_parts(const std::string& bucket, const std::string& key,
+                                                const std::string& upload_id);
+  // Every incomplete multipart upload under `prefix` (ListMultipartUploads, all pages).
+  std::vector<S3MultipartUpload> list_multipart_uploads(const std::string& bucket, const std::string& prefix);
 
   // A presigned GET URL valid for `expires` (1 s .. 7 days).
   std::string presign_get(const std::string& bucket, const std::string& key, std::chrono::seconds expires);
@@ -208,6 +237,9 @@ class S3Client {
 // share connections and resolve credentials once).
 std::shared_ptr<S3Client> shared_s3_client();
 
+// The query of a request: (name, value) pairs, encoded and sorted as the signer
+// wants them (it canonicalises again; the result is the same).
+std::string make_query(std::vector<std::pair<std::string, std::string>> params);
 
 // Lower-case hex of a 64-hex-digit sha256 -> base64 of the raw 32 bytes (for
 // x-amz-checksum-sha256).

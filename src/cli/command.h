@@ -37,11 +37,13 @@ struct Args {
   std::string grace = "1h", expires = "1h";
   std::size_t limit = 0, keep_last = 0, keep_rollback = 5;
   std::uint64_t before = 0;
-  bool dry_run = false, verify_first = false, all = false, apply = false, no_resume = false, read_only = false;
+  bool dry_run = false, verify_first = false, all = false, apply = false, no_resume = false, read_only = false,
+       abort = false;
   // Signed deploys (commands_sign.cpp): --sign, --trust, --allow-rollback, key gen ACTION NAME [--dir].
   std::optional<std::string> sign, trust;
   bool allow_rollback = false;
   std::string action, key_name, key_dir;
+  std::optional<std::string> older_than, parallel, part_size, stall_timeout;
 };
 
 // What a running command works with: the options, standard output, the facade
@@ -100,6 +102,10 @@ void sign_option(CLI::App& command, Args& args);
 void trust_options(CLI::App& command, Args& args);
 void use_signing_key(Session& session, const Args& args);
 void use_trust(Session& session, const Args& args);
+// --parallel, --part-size, --stall-timeout (transfer_options.cpp), and their
+// values with the config file's "transfer" as the fallback.
+void transfer_opts(CLI::App& command, Args& args);
+TransferOptions transfer_options(Session& session, const Args& args);
 
 // Argument parsing shared by the commands: Error(Invalid) naming the argument.
 Spec spec_argument(const std::string& text);

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <filesystem>
 
 #include "cli/command.h"
@@ -92,6 +93,38 @@ void prune(Session& s, const Args& a) {
                              report.decisions.size()));
 }
 
+void declare_uploads(CLI::App& c, Args& a) {
+  c.add_flag("--abort", a.abort, "abort them (a killed add can then no longer resume)");
+  c.add_option_function<std::string>(
+      "--older-than", [&a](const std::string& d) { a.older_than = d; },
+      "only uploads started more than DURATION ago (e.g. 7d)");
+}
+
+// Incomplete multipart uploads in the store (what killed adds left to resume).
+void uploads(Session& s, const Args& a) {
+  const std::int64_t min_age = a.older_than ? parse_duration_seconds(*a.older_than) : 0;
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  Store& store = s.client().store();
+  std::vector<IncompleteUpload> chosen;
+  for (auto& u : store.incomplete_uploads())
+    if (!a.older_than || (u.initiated != 0 && now - u.initiated >= min_age)) chosen.push_back(std::move(u));
+  if (a.abort)
+    for (const auto& u : chosen) store.abort_upload(u);
+  if (s.json()) {
+    Json list = Json::array();
+    for (const auto& u : chosen)
+      list.push_back({{"key", u.key}, {"upload_id", u.upload_id}, {"initiated", format_utc(u.initiated)}});
+    return s.out().json({{"aborted", a.abort}, {"uploads", list}});
+  }
+  std::vector<std::vector<std::string>> rows = {{"KEY", "UPLOAD ID", "STARTED"}};
+  for (const auto& u : chosen) rows.push_back({printable(u.key), printable(u.upload_id), format_utc(u.initiated)});
+  if (!chosen.empty()) s.out().text(table(rows));
+  if (!s.quiet())
+    s.out().text(
+        fmt::format("{} {} incomplete uploads in {}", a.abort ? "aborted" : "found", chosen.size(), store.describe()));
+}
+
 // Where a value came from, as a word: flag, env, file or default.
 const char* origin_kind(const std::string& from) {
   if (from.rfind("--", 0) == 0) return "flag";
@@ -139,6 +172,9 @@ const std::vector<Command>& admin_commands() {
       {"prune", "retention: plan which version records to remove; --apply removes them",
        "sacker prune <pkg>...|--all --keep-last N [--keep-newer DURATION] [--keep-rollback K] [--apply]",
        "sacker prune frontend-server --keep-last 10 --keep-newer 30d", declare_prune, prune},
+      {"uploads", "list (or --abort) the incomplete multipart uploads that killed adds left in the store",
+       "sacker uploads [--abort] [--older-than DURATION]", "sacker uploads --abort --older-than 7d", declare_uploads,
+       uploads},
       {"config", "the effective ledger and store and where each came from (flag, env, file, default)", "sacker config",
        "sacker --json config", no_options, config},
       {"help", "a command's usage, options and an example", "sacker help [COMMAND]", "sacker help tag", declare_help,

@@ -86,6 +86,7 @@ void declare_download(CLI::App& c, Args& a) {
              "start from scratch and keep no partial file (by default an interrupted download of a blob over 8 MiB "
              "is continued by the next one)");
   trust_options(c, a);
+  transfer_opts(c, a);
 }
 
 void download_to_stdout(Session& s, const Args& a, const Spec& spec) {
@@ -112,6 +113,9 @@ void download(Session& s, const Args& a) {
   if (a.output) output = *a.output;
   DownloadOptions options;
   options.resume = !a.no_resume;
+  const TransferOptions transfer = transfer_options(s, a);
+  s.client().store().set_transfer_options(transfer);
+  options.chunk_size = transfer.part_size;
   auto result = s.client().download(a.package, spec, output, progress.get(), options);
   const auto& r = result.record;
   if (s.json())

@@ -49,6 +49,7 @@ void declare_add(CLI::App& c, Args& a) {
       "basename recorded for download (default: the file's name; stdin: the package name)");
   comment_opt(c, a);
   sign_option(c, a);
+  transfer_opts(c, a);
 }
 
 void add(Session& s, const Args& a) {
@@ -62,6 +63,7 @@ void add(Session& s, const Args& a) {
   request.comment = a.comment;
   use_signing_key(s, a);
   auto progress = make_progress("upload " + a.package, s.quiet());
+  s.client().store().set_transfer_options(transfer_options(s, a));
   auto result = s.client().add(request, progress.get());
   if (s.json()) {
     std::vector<std::string> tags;

@@ -42,7 +42,31 @@ struct FileConfig {
   std::optional<std::string> ledger;
   std::vector<std::string> stores;
   std::string trust, ledger_id;
+  std::optional<std::string> parallel, part_size, stall_timeout;
 };
+
+// The "transfer" object: each value a string or a non-negative integer.
+void read_transfer(const nlohmann::json& value, const std::string& path, FileConfig& fc) {
+  if (!value.is_object())
+    throw Error(ErrorKind::Invalid, fmt::format("config file {}: \"transfer\" must be an object", path));
+  for (const auto& [key, v] : value.items()) {
+    std::optional<std::string>* slot = key == "parallel"        ? &fc.parallel
+                                       : key == "part_size"     ? &fc.part_size
+                                       : key == "stall_timeout" ? &fc.stall_timeout
+                                                                : nullptr;
+    if (!slot)
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("config file {}: unknown key \"transfer.{}\" (known: parallel, part_size, stall_timeout)",
+                              path, printable(key)));
+    if (v.is_string())
+      *slot = v.get<std::string>();
+    else if (v.is_number_unsigned())
+      *slot = std::to_string(v.get<std::uint64_t>());
+    else
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("config file {}: \"transfer.{}\" must be a string or a number", path, key));
+  }
+}
 
 // Where a syntax error is, as "line L, column C". Never the text around it: the
 // file may hold a password, and the parser's "last read" would echo it.
@@ -135,10 +159,12 @@ FileConfig read_config_file(const std::string& path, bool must_exist) {
         if (slash != std::string::npos) text = path.substr(0, slash + 1) + text;
       }
       (key == "trust" ? fc.trust : fc.ledger_id) = text;
+    } else if (key == "transfer") {
+      read_transfer(value, path, fc);
     } else {
       throw Error(ErrorKind::Invalid,
-                  fmt::format("config file {}: unknown key \"{}\" (known: ledger, store, trust, ledger_id)", path,
-                              printable(key)));
+                  fmt::format("config file {}: unknown key \"{}\" (known: ledger, store, trust, ledger_id, transfer)",
+                              path, printable(key)));
     }
   }
   return fc;
@@ -206,6 +232,9 @@ Config resolve_config(const ConfigFlags& flags, const EnvLookup& env) {
   config.ledger_id = fc.ledger_id;
   config.config_file = file;
   config.config_file_explicit = explicit_file;
+  config.parallel = fc.parallel;
+  config.part_size = fc.part_size;
+  config.stall_timeout = fc.stall_timeout;
   return config;
 }
 

@@ -6,12 +6,12 @@
 //   sha256, i.e. the key itself, so the server hashes the body and refuses a
 //   mismatch (RGW and AWS: XAmzContentSHA256Mismatch -> Error(Integrity)).
 //   x-amz-checksum-sha256 is sent as well (AWS checks it; RGW 16 ignores it).
-// - Multipart: each part is signed with its own sha256, so the server verifies
-//   every part's bytes. The whole-object sha cannot be checked by the server, so
-//   this client computes it from the very bytes it hashed for the parts (one
-//   sequential read) and aborts the upload before Complete if it differs. After
-//   Complete it HEADs the object and checks the size. Every download verifies the
-//   sha256 anyway (invariant 3).
+// - Multipart (store/s3_upload.h, resumable): each part is signed with its own
+//   sha256, so the server verifies every part's bytes. The whole-object sha cannot
+//   be checked by the server, so this client computes it from the very bytes it
+//   hashed for the parts (one sequential read) and aborts the upload before
+//   Complete if it differs. After Complete it HEADs the object and checks the
+//   size. Every download verifies the sha256 anyway (invariant 3).
 // Write-only credentials (PutObject only): HEAD answers 403, which means "cannot
 // tell"; the upload then goes with If-None-Match: * and a 412 means "already
 // there". Every upload uses If-None-Match: * (so concurrent uploaders of one blob
@@ -24,23 +24,21 @@
 // bounded by (parts in flight x part size).
 #include "store/s3_store.h"
 
-#include <fcntl.h>
 #include <fmt/core.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 
 #include "aws/s3_client.h"
 #include "kit/parallel.h"
-#include "store/s3_location.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 #include "sacker/sha256.h"
+#include "store/s3_location.h"
+#include "store/s3_upload.h"
 
 namespace sacker {
 namespace {
@@ -60,6 +58,8 @@ constexpr std::uint64_t kDefaultMultipartThreshold = 64 * kMiB;
 constexpr std::uint64_t kDefaultUploadPart = 16 * kMiB;
 constexpr std::uint64_t kDefaultDownloadPart = 8 * kMiB;
 constexpr std::uint64_t kDefaultConcurrency = 8;
+// The HTTP layer's low-speed limit (net::HttpOptions::low_speed_time).
+constexpr std::int64_t kDefaultStallSeconds = 30;
 // A reused blob older than this gets its Last-Modified refreshed.
 constexpr std::int64_t kRefreshAfterSeconds = 3600;
 
@@ -73,35 +73,6 @@ struct Tuning {
 };
 
 std::uint64_t round_up(std::uint64_t v, std::uint64_t unit) { return (v + unit - 1) / unit * unit; }
-
-// Reads a file range with pread, hashing it into every hasher given.
-void hash_range(int fd, const std::string& path, std::uint64_t offset, std::uint64_t length,
-                std::initializer_list<Sha256*> hashers, std::vector<char>& buf) {
-  while (length > 0) {
-    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, buf.size()));
-    ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot read " + path, errno);
-    }
-    if (n == 0) throw Error(ErrorKind::LocalIO, fmt::format("cannot read {}: the file became shorter", path));
-    for (auto* h : hashers) h->update(buf.data(), static_cast<std::size_t>(n));
-    offset += static_cast<std::uint64_t>(n);
-    length -= static_cast<std::uint64_t>(n);
-  }
-}
-
-class Fd {
- public:
-  explicit Fd(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-    if (fd_ < 0) throw_errno("cannot open " + path, errno);
-  }
-  ~Fd() { ::close(fd_); }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 class S3Store final : public Store {
  public:
@@ -170,8 +141,8 @@ class S3Store final : public Store {
       auto info = stat(sha256);
       if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
       if (!if_match.empty() && info->etag != if_match)
-        throw Error(ErrorKind::Conflict, fmt::format("blob {} in {} changed (its ETag no longer matches)", sha256,
-                                                     uri_.display));
+        throw Error(ErrorKind::Conflict,
+                    fmt::format("blob {} in {} changed (its ETag no longer matches)", sha256, uri_.display));
       if (offset > info->size)
         throw Error(ErrorKind::Invalid, fmt::format("blob {} in {}: offset {} is past its end ({} bytes)", sha256,
                                                     uri_.display, offset, info->size));
@@ -220,6 +191,36 @@ class S3Store final : public Store {
 
   std::optional<std::string> presigned_get_url(const std::string& sha256, std::int64_t expires_seconds) override {
     return client_->presign_get(uri_.bucket, key(sha256), std::chrono::seconds(expires_seconds));
+  }
+
+  // --parallel and --part-size set the tuning; a --stall-timeout other than the
+  // shared client's gives this store its own client with that low-speed limit
+  // (libcurl: less than 1 byte/s for that long aborts the attempt, and the part
+  // or chunk is retried like any broken idempotent request).
+  void set_transfer_options(const TransferOptions& o) override {
+    if (o.parallel) tuning_.concurrency = std::clamp<std::size_t>(o.parallel, 1, 64);
+    if (o.part_size) {
+      if (o.part_size < kMinPart || o.part_size > kMaxPart)
+        throw Error(ErrorKind::Invalid, fmt::format("--part-size: S3 parts are 5 MiB to 5 GiB ({})", uri_.display));
+      tuning_.part_size = o.part_size;
+      tuning_.download_part = std::min(o.part_size, kGiB);
+    }
+    if (o.stall_timeout > 0 && o.stall_timeout != kDefaultStallSeconds) {
+      aws::S3ClientOptions options;
+      options.http.low_speed_time = std::chrono::seconds(o.stall_timeout);
+      client_ = S3Client::from_environment(std::move(options));
+    }
+  }
+
+  std::vector<IncompleteUpload> incomplete_uploads() override {
+    std::vector<IncompleteUpload> out;
+    for (auto& u : client_->list_multipart_uploads(uri_.bucket, uri_.prefix))
+      out.push_back({std::move(u.key), std::move(u.upload_id), u.initiated});
+    return out;
+  }
+
+  void abort_upload(const IncompleteUpload& upload) override {
+    client_->abort_upload(uri_.bucket, upload.key, upload.upload_id);
   }
 
   std::string describe() const override { return uri_.display; }
@@ -278,60 +279,17 @@ class S3Store final : public Store {
 
   bool multipart_put(const std::string& sha256, const std::string& k, const std::string& path, std::uint64_t size,
                      Progress* progress) {
-    const std::uint64_t part = upload_part_size(size);
-    const std::size_t count = static_cast<std::size_t>((size + part - 1) / part);
-    Fd fd(path);
-    net::HttpHeaders create_headers = {{"Content-Type", "application/octet-stream"}};
-    create_headers.insert(create_headers.end(), tuning_.acl.begin(), tuning_.acl.end());
-    std::string upload_id = client_->create_multipart(uri_.bucket, k, create_headers);
-    try {
-      std::vector<aws::S3CompletedPart> parts(count);
-      std::atomic<std::uint64_t> sent{0};
-      std::uint64_t reported = 0;
-      auto report = [&] {
-        std::uint64_t now = sent.load();
-        if (progress && now > reported) progress->advance(now - reported);
-        reported = now;
-      };
-      if (progress) progress->start(size);
-      Sha256 whole;
-      std::vector<char> buf(1 << 20);
-      {
-        ParallelTasks tasks(tuning_.concurrency);
-        for (std::size_t i = 0; i < count; ++i) {
-          const std::uint64_t offset = i * part, length = std::min(part, size - offset);
-          // Hash the part and the whole blob from one read (see the top comment).
-          Sha256 part_hash;
-          hash_range(fd.get(), path, offset, length, {&part_hash, &whole}, buf);
-          std::string part_sha = part_hash.finish_hex();
-          // At most `concurrency` parts queued or in flight.
-          tasks.wait_until([&] { return tasks.unfinished() < tuning_.concurrency; }, report);
-          tasks.submit([&, i, offset, length, part_sha] {
-            parts[i].number = static_cast<int>(i + 1);
-            parts[i].etag = client_->upload_part(uri_.bucket, k, upload_id, static_cast<int>(i + 1),
-                                                 net::FileRange{path, offset, length}, part_sha);
-            sent += length;
-          });
-        }
-        tasks.wait_all(report);
-      }
-      report();
-      std::string actual = whole.finish_hex();
-      if (actual != sha256)
-        throw Error(ErrorKind::Integrity,
-                    fmt::format("cannot store {} as {}: its content hashes to {} (did it change?); nothing was stored",
-                                path, sha256, actual));
-      auto result = client_->complete_multipart(uri_.bucket, k, upload_id, parts, {{"If-None-Match", "*"}});
-      if (!result.written) {  // 412: the blob appeared meanwhile (AWS honours If-None-Match here)
-        client_->abort_multipart(uri_.bucket, k, upload_id);
-        if (progress) progress->finish();
-        return false;
-      }
-      if (progress) progress->finish();
-    } catch (...) {
-      client_->abort_multipart(uri_.bucket, k, upload_id);
-      throw;
-    }
+    S3UploadJob job{uri_.bucket,
+                    k,
+                    "s3://" + uri_.bucket + "/" + uri_.prefix,
+                    sha256,
+                    path,
+                    size,
+                    upload_part_size(size),
+                    tuning_.concurrency,
+                    {{"Content-Type", "application/octet-stream"}}};
+    job.create_headers.insert(job.create_headers.end(), tuning_.acl.begin(), tuning_.acl.end());
+    if (!s3_resumable_multipart_upload(*client_, job, progress)) return false;
     check_size(k, size);
     return true;
   }
@@ -398,8 +356,8 @@ std::unique_ptr<Store> open_s3_store(const Uri& uri) {
   t.download_part = s3_size_option(s3, "download_part_size", kDefaultDownloadPart, 64 << 10, kGiB);
   t.concurrency = static_cast<std::size_t>(s3_size_option(s3, "concurrency", kDefaultConcurrency, 1, 64));
   t.acl = s3_acl_headers(s3);
-  t.refresh_after = static_cast<std::int64_t>(
-      s3_size_option(s3, "refresh_after", kRefreshAfterSeconds, 0, 10ULL * 365 * 24 * 3600));
+  t.refresh_after =
+      static_cast<std::int64_t>(s3_size_option(s3, "refresh_after", kRefreshAfterSeconds, 0, 10ULL * 365 * 24 * 3600));
   return std::make_unique<S3Store>(aws::shared_s3_client(), std::move(s3), t);
 }
 
