@@ -139,6 +139,31 @@ Event checked_event(const std::string& ledger, Event event) {
   return event;
 }
 
+VersionRecord stored_record(const std::string& where, const std::string& json, const std::string& package,
+                            std::uint64_t version) {
+  VersionRecord r;
+  try {
+    r = record_from_json(json);
+  } catch (const Error& e) {
+    throw corrupt(where, e.what());
+  }
+  if (r.package != package || r.version != version)
+    throw corrupt(where, fmt::format("it holds the record of {} version {}", printable(r.package), r.version));
+  return checked_record(where, std::move(r));
+}
+
+Event stored_event(const std::string& where, const std::string& json, const std::string& package, std::uint64_t seq) {
+  Event e;
+  try {
+    e = event_from_json(json);
+  } catch (const Error& err) {
+    throw corrupt(where, err.what());
+  }
+  if (e.package != package || e.seq != seq)
+    throw corrupt(where, fmt::format("it holds event {} of {}", e.seq, printable(e.package)));
+  return checked_event(where, std::move(e));
+}
+
 TagValue checked_tag_value(const std::string& ledger, const std::string& where, TagValue value) {
   auto refused = [&](const std::string& why) {
     return corrupt(ledger, fmt::format("{} holds a tag value that is refused: {}", where, why));
