@@ -147,6 +147,7 @@ void BlobClient::fail(const net::HttpResponse& r, const std::string& container, 
   net::throw_for_status(r, {.target = target,
                             .detail = detail,
                             .endpoint = account_.endpoint,
+                            .redirect_hint = "",
                             .busy = code == "ServerBusy" || code == "OperationTimedOut"});
 }
 
