@@ -3,6 +3,7 @@
 // one-line reason naming the offending value (control bytes escaped).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -32,8 +33,9 @@ bool is_valid_sha256_hex(std::string_view hex) noexcept;
 // Throws Error(Invalid) "<what>: not a sha256 hex digest".
 void validate_sha256_hex(std::string_view hex, std::string_view what);
 
-// A printable rendering of an untrusted string for error messages: control and
-// non-ASCII bytes as \xNN, truncated to 80 characters.
-std::string printable(std::string_view untrusted);
+// A printable rendering of an untrusted string for error messages (a name, a
+// server's message, a process's stderr): one line, control and non-ASCII bytes and
+// '\' as \xNN, truncated to `max` bytes of input ("..." marks the cut).
+std::string printable(std::string_view untrusted, std::size_t max = 80);
 
 }  // namespace sacker

@@ -148,20 +148,25 @@ std::optional<std::string> AwsConfig::getenv(const std::string& name) const {
   return v;
 }
 
-std::optional<std::string> AwsConfig::config_value(const std::string& key) const {
-  auto s = config_.find(profile_);
-  if (s == config_.end()) return std::nullopt;
+namespace {
+
+// The non-empty value of `key` in section `profile` of `file`.
+std::optional<std::string> ini_value(const AwsIniFile& file, const std::string& profile, const std::string& key) {
+  auto s = file.find(profile);
+  if (s == file.end()) return std::nullopt;
   auto v = s->second.find(key);
   if (v == s->second.end() || v->second.empty()) return std::nullopt;
   return v->second;
 }
 
+}  // namespace
+
+std::optional<std::string> AwsConfig::config_value(const std::string& key) const {
+  return ini_value(config_, profile_, key);
+}
+
 std::optional<std::string> AwsConfig::credentials_value(const std::string& key) const {
-  auto s = credentials_.find(profile_);
-  if (s == credentials_.end()) return std::nullopt;
-  auto v = s->second.find(key);
-  if (v == s->second.end() || v->second.empty()) return std::nullopt;
-  return v->second;
+  return ini_value(credentials_, profile_, key);
 }
 
 std::optional<std::string> AwsConfig::profile_value(const std::string& key) const {
@@ -213,8 +218,8 @@ AwsEndpoint AwsConfig::endpoint(std::string_view service_id) const {
   // send signed requests to another host.
   for (char c : region)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-')
-      throw Error(ErrorKind::Invalid, fmt::format("invalid AWS region '{}': only letters, digits and '-' are allowed",
-                                                  printable(region)));
+      throw Error(ErrorKind::Invalid,
+                  fmt::format("invalid AWS region '{}': only letters, digits and '-' are allowed", printable(region)));
   const char* suffix = region.rfind("cn-", 0) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
   return {fmt::format("https://{}.{}.{}", id, region, suffix), false};
 }

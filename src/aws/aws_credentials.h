@@ -59,6 +59,8 @@
 // the old ones are still valid, the old ones are used. Messages and the HTTP log
 // never contain secret keys, session tokens, web identity tokens or a
 // credential_process's stdout.
+//
+// Code: the chain (this file pair), the sources (credential_sources.h), STS (sts.h).
 #pragma once
 
 #include <chrono>
@@ -69,8 +71,8 @@
 #include <string_view>
 
 #include "aws/aws_config.h"
-#include "net/http.h"
 #include "aws/sigv4.h"  // AwsCredentials
+#include "net/http.h"
 
 namespace sacker::aws {
 
@@ -107,23 +109,8 @@ std::shared_ptr<AwsCredentialsProvider> make_default_credentials_provider(const 
 // Always returns `credentials` (tests, and the etcd/S3 code paths given explicit keys).
 std::shared_ptr<AwsCredentialsProvider> make_static_credentials_provider(AwsCredentials credentials);
 
-// ---- the sources one by one (exposed for tests) -------------------------------
-// Each returns nullopt when its source is not configured, and throws (as get()
-// above) when it is configured but fails.
-
-// Environment variables only.
-std::optional<AwsCredentials> credentials_from_env(const AwsConfig& config);
-// Static keys of the selected profile only.
-std::optional<AwsCredentials> credentials_from_profile(const AwsConfig& config);
-// STS AssumeRoleWithWebIdentity (environment or profile settings).
-std::optional<AwsCredentials> credentials_from_web_identity(const AwsConfig& config, net::HttpClient& http);
-// The selected profile's credential_process, run once (either file).
-std::optional<AwsCredentials> credentials_from_process(const AwsConfig& config);
-std::optional<AwsCredentials> credentials_from_container(const AwsConfig& config, net::HttpClient& http,
-                                                         const AwsCredentialsOptions& options);
-// nullopt also when the metadata service does not answer (not an EC2 instance).
-std::optional<AwsCredentials> credentials_from_instance_metadata(const AwsConfig& config,
-                                                                 const AwsCredentialsOptions& options);
+// The sources one by one (credentials_from_env, ...) are declared in
+// credential_sources.h, the STS ones in sts.h.
 
 // Parses an ISO 8601 UTC time ("2024-01-02T03:04:05Z", fractions allowed) as used
 // by STS, ECS and IMDS. Throws Error(Invalid).

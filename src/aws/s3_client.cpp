@@ -11,6 +11,7 @@
 
 #include "aws/sigv4.h"
 #include "core/codec.h"
+#include "net/http_status.h"
 #include "sacker/config.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
@@ -210,16 +211,12 @@ void S3Client::fail(const net::HttpResponse& r, const std::string& bucket, const
     throw Error(
         ErrorKind::Integrity,
         fmt::format("{}: the server refused the bytes: they do not hash to the declared sha256 ({})", target, code));
-  if (r.status == 429 || r.status >= 500 || doc.code == "SlowDown" || doc.code == "RequestTimeout")
-    throw Error(ErrorKind::Unavailable,
-                fmt::format("{}: server error {} ({}) from {}{}", target, r.status, detail, host_of(endpoint_),
-                            r.attempts > 1 ? fmt::format(", after {} attempts", r.attempts) : ""));
-  if (r.status == 409) throw Error(ErrorKind::Conflict, fmt::format("{}: conflict ({})", target, detail));
-  if (r.status >= 300 && r.status < 400)
-    throw Error(ErrorKind::Invalid,
-                fmt::format("{}: redirected ({}): check the endpoint and AWS_REGION ({})", target, detail, region_));
-  throw Error(r.status >= 400 && r.status < 500 ? ErrorKind::Invalid : ErrorKind::Internal,
-              fmt::format("{}: request refused with HTTP {} ({})", target, r.status, detail));
+  const std::string hint = fmt::format(" and AWS_REGION ({})", region_);
+  net::throw_for_status(r, {.target = target,
+                            .detail = detail,
+                            .endpoint = endpoint_,
+                            .redirect_hint = hint,
+                            .busy = doc.code == "SlowDown" || doc.code == "RequestTimeout"});
 }
 
 std::optional<S3ObjectInfo> S3Client::head(const std::string& bucket, const std::string& key) {

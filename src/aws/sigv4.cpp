@@ -28,22 +28,6 @@ int hex_value(char c) {
   return -1;
 }
 
-// Trims and collapses inner runs of whitespace to one space (AWS "Trimall").
-std::string trim_all(std::string_view v) {
-  std::string out;
-  bool pending_space = false;
-  for (char c : v) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) out.push_back(' ');
-    pending_space = false;
-    out.push_back(c);
-  }
-  return out;
-}
-
 // Headers never signed: hop-by-hop or rewritten by proxies and by libcurl.
 bool unsigned_header(const std::string& lname) {
   return lname == "authorization" || lname == "expect" || lname == "user-agent" || lname == "x-amzn-trace-id" ||
@@ -86,8 +70,8 @@ CanonicalHeaders canonical_headers(const net::HttpHeaders& headers) {
   for (const auto& [name, value] : headers) {
     std::string lname = codec::to_lower(name);
     if (unsigned_header(lname)) continue;
-    auto [it, inserted] = merged.try_emplace(lname, trim_all(value));
-    if (!inserted) it->second += "," + trim_all(value);
+    auto [it, inserted] = merged.try_emplace(lname, codec::trim_all(value));
+    if (!inserted) it->second += "," + codec::trim_all(value);
   }
   CanonicalHeaders out;
   for (const auto& [name, value] : merged) {

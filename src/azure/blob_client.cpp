@@ -6,6 +6,7 @@
 #include <pugixml.hpp>
 
 #include "core/codec.h"
+#include "net/http_status.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 
@@ -41,15 +42,6 @@ BlobProperties properties_from(const net::HttpResponse& r) {
   if (const auto* et = r.header("ETag")) p.etag = *et;
   if (const auto* lm = r.header("Last-Modified")) p.last_modified = parse_rfc1123_date(*lm).value_or(0);
   return p;
-}
-
-
-std::string host_of(const std::string& endpoint) {
-  try {
-    return net::parse_url(endpoint).host_header();
-  } catch (const Error&) {
-    return "the endpoint";
-  }
 }
 
 }  // namespace
@@ -152,16 +144,11 @@ void BlobClient::fail(const net::HttpResponse& r, const std::string& container, 
     throw Error(
         ErrorKind::Integrity,
         fmt::format("{}: the service refused the bytes: they do not match their Content-MD5 ({})", target, shown));
-  if (r.status == 429 || r.status >= 500 || code == "ServerBusy" || code == "OperationTimedOut")
-    throw Error(ErrorKind::Unavailable,
-                fmt::format("{}: server error {} ({}) from {}{}", target, r.status, detail, host_of(account_.endpoint),
-                            r.attempts > 1 ? fmt::format(", after {} attempts", r.attempts) : ""));
-  if (r.status == 409 || r.status == 412)
-    throw Error(ErrorKind::Conflict, fmt::format("{}: conflict ({})", target, detail));
-  if (r.status >= 300 && r.status < 400)
-    throw Error(ErrorKind::Invalid, fmt::format("{}: redirected ({}): check the endpoint", target, detail));
-  throw Error(r.status >= 400 && r.status < 500 ? ErrorKind::Invalid : ErrorKind::Internal,
-              fmt::format("{}: request refused with HTTP {} ({})", target, r.status, detail));
+  net::throw_for_status(r, {.target = target,
+                            .detail = detail,
+                            .endpoint = account_.endpoint,
+                            .redirect_hint = "",
+                            .busy = code == "ServerBusy" || code == "OperationTimedOut"});
 }
 
 std::optional<BlobProperties> BlobClient::properties(const std::string& container, const std::string& blob) {
@@ -324,8 +311,8 @@ BlobClient::ConditionalDelete BlobClient::remove_if_unmodified_since(const std::
   req.method = "DELETE";
   req.url = url(container, blob, "");
   req.headers = {{"x-ms-delete-snapshots", "include"},
-                 {"If-Unmodified-Since", rfc1123_date(std::chrono::system_clock::from_time_t(
-                                             static_cast<std::time_t>(not_after)))}};
+                 {"If-Unmodified-Since",
+                  rfc1123_date(std::chrono::system_clock::from_time_t(static_cast<std::time_t>(not_after)))}};
   if (!if_match.empty()) req.headers.emplace_back("If-Match", if_match);
   req.idempotent = true;
   net::HttpResponse r = send(req, 0);

@@ -26,24 +26,6 @@ std::tm utc(std::chrono::system_clock::time_point t) {
   return tm;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
-
-// Trims and folds inner runs of whitespace to one space.
-std::string fold(std::string_view v) {
-  std::string out;
-  bool pending = false;
-  for (char c : v) {
-    if (is_space(c)) {
-      pending = !out.empty();
-      continue;
-    }
-    if (pending) out.push_back(' ');
-    pending = false;
-    out.push_back(c);
-  }
-  return out;
-}
-
 std::string header_or_empty(const net::HttpHeaders& headers, std::string_view name) {
   const std::string* v = net::find_header(headers, name);
   return v ? *v : std::string();
@@ -115,8 +97,8 @@ std::string canonicalized_headers(const net::HttpHeaders& headers) {
   for (const auto& [name, value] : headers) {
     std::string lname = codec::to_lower(codec::trim(name));
     if (lname.rfind("x-ms-", 0) != 0) continue;
-    auto [it, fresh] = ms.emplace(lname, fold(value));
-    if (!fresh) it->second += "," + fold(value);
+    auto [it, fresh] = ms.emplace(lname, codec::trim_all(value));
+    if (!fresh) it->second += "," + codec::trim_all(value);
   }
   std::string out;
   for (const auto& [name, value] : ms) out += name + ":" + value + "\n";

@@ -42,6 +42,9 @@ std::string zero_pad(std::uint64_t value, int width = 20);
 
 // ASCII whitespace (space, \t, \r, \n, \f, \v) trimmed from both ends.
 std::string_view trim(std::string_view text);
+// trim(), and every inner run of that whitespace as one space (AWS SigV4's
+// "Trimall", Azure Shared Key's canonical header values).
+std::string trim_all(std::string_view text);
 // Text for an XML element or attribute: & < > " ' as entities.
 std::string xml_escape(std::string_view text);
 // ASCII letters lower-cased; other bytes unchanged.

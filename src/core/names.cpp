@@ -38,11 +38,11 @@ void validate_name(std::string_view name, const char* what) {
 
 }  // namespace
 
-std::string printable(std::string_view s) {
+std::string printable(std::string_view s, std::size_t max) {
   std::string out;
   std::size_t n = 0;
   for (unsigned char c : s) {
-    if (++n > 80) {
+    if (++n > max) {
       out += "...";
       break;
     }

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <utility>
 
 #include "sacker/error.h"
 #include "sacker/names.h"
@@ -44,25 +45,11 @@ Spec parse_spec(std::string_view text) {
 std::int64_t parse_duration_seconds(std::string_view text) {
   std::string_view number = text;
   std::int64_t unit = 1;
-  if (!text.empty()) {
-    switch (text.back()) {
-      case 's':
-        unit = 1;
-        number.remove_suffix(1);
-        break;
-      case 'm':
-        unit = 60;
-        number.remove_suffix(1);
-        break;
-      case 'h':
-        unit = 3600;
-        number.remove_suffix(1);
-        break;
-      case 'd':
-        unit = 86400;
-        number.remove_suffix(1);
-        break;
-      default: break;
+  constexpr std::pair<char, std::int64_t> kUnits[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  for (const auto& [suffix, seconds] : kUnits) {
+    if (!text.empty() && text.back() == suffix) {
+      unit = seconds;
+      number.remove_suffix(1);
     }
   }
   std::int64_t value = 0;

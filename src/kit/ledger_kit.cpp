@@ -139,6 +139,35 @@ Event checked_event(const std::string& ledger, Event event) {
   return event;
 }
 
+namespace {
+
+// `parse(json)`, its Error as corrupt(where, ...).
+template <typename Parse>
+auto parsed(const std::string& where, const std::string& json, Parse parse) -> decltype(parse(json)) {
+  try {
+    return parse(json);
+  } catch (const Error& e) {
+    throw corrupt(where, e.what());
+  }
+}
+
+}  // namespace
+
+VersionRecord stored_record(const std::string& where, const std::string& json, const std::string& package,
+                            std::uint64_t version) {
+  VersionRecord r = parsed(where, json, [](const std::string& text) { return record_from_json(text); });
+  if (r.package != package || r.version != version)
+    throw corrupt(where, fmt::format("it holds the record of {} version {}", printable(r.package), r.version));
+  return checked_record(where, std::move(r));
+}
+
+Event stored_event(const std::string& where, const std::string& json, const std::string& package, std::uint64_t seq) {
+  Event e = parsed(where, json, [](const std::string& text) { return event_from_json(text); });
+  if (e.package != package || e.seq != seq)
+    throw corrupt(where, fmt::format("it holds event {} of {}", e.seq, printable(e.package)));
+  return checked_event(where, std::move(e));
+}
+
 TagValue checked_tag_value(const std::string& ledger, const std::string& where, TagValue value) {
   auto refused = [&](const std::string& why) {
     return corrupt(ledger, fmt::format("{} holds a tag value that is refused: {}", where, why));

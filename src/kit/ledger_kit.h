@@ -41,6 +41,14 @@ Event checked_event(const std::string& ledger, Event event);
 // checked_tag's. Otherwise throws corrupt(ledger, "<where> holds a tag value ...").
 TagValue checked_tag_value(const std::string& ledger, const std::string& where, TagValue value);
 
+// A record / an event stored as its JSON (record_to_json / event_to_json) at `where`
+// (a path or key, for messages), read back: parsed, required to be `package`'s
+// version `version` / event `seq` (the place it was found says which), then
+// checked_record / checked_event. Otherwise throws corrupt(where, ...).
+VersionRecord stored_record(const std::string& where, const std::string& json, const std::string& package,
+                            std::uint64_t version);
+Event stored_event(const std::string& where, const std::string& json, const std::string& package, std::uint64_t seq);
+
 // Signatures (canonical JSON object texts) as one JSON array text, for ledgers
 // that keep them in a column or a field; and back. Each element comes back in
 // canonical form (as nlohmann::json::dump() writes it: compact, keys sorted), so a

@@ -318,4 +318,49 @@ void Counters::give_back(const std::string& package, std::uint64_t number) {
   }
 }
 
+std::vector<Event> Tables::history(const std::string& package, const HistoryQuery& query) {
+  std::map<std::uint64_t, Event> found;  // by seq; the events table's copy wins
+  // The events table, newest first: the `limit` newest matches are enough.
+  json q = by_package(events_, package);
+  q["ScanIndexForward"] = false;
+  if (query.before != 0) {
+    q["KeyConditionExpression"] = "#p = :p AND #s < :b";
+    q["ExpressionAttributeNames"]["#s"] = "seq";
+    q["ExpressionAttributeValues"][":b"] = N(query.before);
+  }
+  if (query.tag) {
+    q["FilterExpression"] = "#t = :t";
+    q["ExpressionAttributeNames"]["#t"] = "tag";
+    q["ExpressionAttributeValues"][":t"] = S(*query.tag);
+  }
+  try {
+    client_.paginate("Query", events_, q, page_size_, [&](const json& item) {
+      Event e = parse_event_item(item, package, where(events_, package));
+      found.emplace(e.seq, std::move(e));
+      return query.limit == 0 || found.size() < query.limit;
+    });
+  } catch (const aws::DynamoMissingTable&) {
+    // a ledger from before history: no events table yet
+  }
+  // The events the current items carry (not copied yet).
+  if (!query.tag) {
+    json versions = by_package(versions_, package);
+    versions["ProjectionExpression"] = "#v, #e";
+    versions["ExpressionAttributeNames"]["#v"] = "version";
+    versions["ExpressionAttributeNames"]["#e"] = "event";
+    client_.paginate("Query", versions_, versions, page_size_, [&](const json& item) {
+      if (item.contains("event"))
+        if (auto e = parse_carried_add(item, package, where(versions_, package))) found.emplace(e->seq, std::move(*e));
+      return true;
+    });
+    for (auto& [tag, item] : tag_items(package))
+      if (item.event) found.emplace(item.event->seq, std::move(*item.event));
+  } else if (auto item = read_tag(package, *query.tag); item && item->event) {
+    found.emplace(item->event->seq, std::move(*item->event));
+  }
+  std::vector<Event> all;
+  for (auto& [seq, e] : found) all.push_back(ledger_kit::checked_event(ledger_, std::move(e)));
+  return ledger_kit::select_history(std::move(all), query);
+}
+
 }  // namespace sacker::dynamo_items

@@ -90,6 +90,10 @@ class Tables {
   // After a failed conditional put: is the stored item exactly `item` (a repeat of
   // a request that had succeeded)?
   bool holds(const std::string& table, const json& key, const json& item);
+  // The package's events that `query` selects: the events table merged with the
+  // events the current items carry (not copied there yet), each read-back checked.
+  // A ledger from before history (no events table) has only the carried ones.
+  std::vector<Event> history(const std::string& package, const HistoryQuery& query);
   // Copies an event an item carries to the events table (before the item goes).
   void keep_event(const Event& e) { put_if_absent(events_, event_item(e), "seq"); }
 

@@ -314,7 +314,7 @@ class DynamoLedger final : public Ledger {
   }
 
   std::vector<Event> history(const std::string& package, const HistoryQuery& query) override {
-    return or_absent<std::vector<Event>>([&] { return read_history(package, query); });
+    return or_absent<std::vector<Event>>([&] { return tables_.history(package, query); });
   }
 
   void put_record(const VersionRecord& record) override {
@@ -401,9 +401,6 @@ class DynamoLedger final : public Ledger {
     }
   }
 
-  // Merges the events table with the events the current items carry.
-  std::vector<Event> read_history(const std::string& package, const HistoryQuery& query);
-
   // A ledger nobody initialised holds nothing: its reads are empty, not errors.
   template <typename T>
   static T or_absent(const std::function<T()>& read) {
@@ -435,52 +432,6 @@ class DynamoLedger final : public Ledger {
   Counters counters_{client_, tags_table_, what_};
   bool events_table_ok_ = false;
 };
-
-std::vector<Event> DynamoLedger::read_history(const std::string& package, const HistoryQuery& query) {
-  std::map<std::uint64_t, Event> found;  // by seq; the events table's copy wins
-  // The events table, newest first: the `limit` newest matches are enough.
-  json q = tables_.by_package(events_table_, package);
-  q["ScanIndexForward"] = false;
-  if (query.before != 0) {
-    q["KeyConditionExpression"] = "#p = :p AND #s < :b";
-    q["ExpressionAttributeNames"]["#s"] = "seq";
-    q["ExpressionAttributeValues"][":b"] = N(query.before);
-  }
-  if (query.tag) {
-    q["FilterExpression"] = "#t = :t";
-    q["ExpressionAttributeNames"]["#t"] = "tag";
-    q["ExpressionAttributeValues"][":t"] = S(*query.tag);
-  }
-  try {
-    client_.paginate("Query", events_table_, q, page_size_, [&](const json& item) {
-      Event e = parse_event_item(item, package, tables_.where(events_table_, package));
-      found.emplace(e.seq, std::move(e));
-      return query.limit == 0 || found.size() < query.limit;
-    });
-  } catch (const aws::DynamoMissingTable&) {
-    // a ledger from before history: no events table yet
-  }
-  // The events the current items carry (not copied yet).
-  if (!query.tag) {
-    json versions = tables_.by_package(table_, package);
-    versions["ProjectionExpression"] = "#v, #e";
-    versions["ExpressionAttributeNames"]["#v"] = "version";
-    versions["ExpressionAttributeNames"]["#e"] = "event";
-    client_.paginate("Query", table_, versions, page_size_, [&](const json& item) {
-      if (item.contains("event"))
-        if (auto e = parse_carried_add(item, package, tables_.where(table_, package)))
-          found.emplace(e->seq, std::move(*e));
-      return true;
-    });
-    for (auto& [tag, item] : tables_.tag_items(package))
-      if (item.event) found.emplace(item.event->seq, std::move(*item.event));
-  } else if (auto item = tables_.read_tag(package, *query.tag); item && item->event) {
-    found.emplace(item->event->seq, std::move(*item->event));
-  }
-  std::vector<Event> all;
-  for (auto& [seq, e] : found) all.push_back(checked_event(what_, std::move(e)));
-  return select_history(std::move(all), query);
-}
 
 bool valid_name(std::string_view name, std::size_t min, std::size_t max, bool upper_dot_underscore) {
   return name.size() >= min && name.size() <= max && std::all_of(name.begin(), name.end(), [&](char c) {

@@ -80,29 +80,11 @@ std::string Layout::package_of_counter(const Kv& kv) const {
 }
 
 VersionRecord Layout::record(const Kv& kv, const std::string& package) const {
-  const std::uint64_t version = number_in(kv.key, versions_dir(package));
-  VersionRecord r;
-  try {
-    r = record_from_json(kv.value);
-  } catch (const Error& e) {
-    throw corrupt(at(kv.key), e.what());
-  }
-  if (r.package != package || r.version != version)
-    throw corrupt(at(kv.key), fmt::format("it holds the record of {} version {}", printable(r.package), r.version));
-  return checked_record(at(kv.key), std::move(r));
+  return stored_record(at(kv.key), kv.value, package, number_in(kv.key, versions_dir(package)));
 }
 
 Event Layout::event(const Kv& kv, const std::string& package) const {
-  const std::uint64_t seq = number_in(kv.key, events_dir(package));
-  Event e;
-  try {
-    e = event_from_json(kv.value);
-  } catch (const Error& err) {
-    throw corrupt(at(kv.key), err.what());
-  }
-  if (e.package != package || e.seq != seq)
-    throw corrupt(at(kv.key), fmt::format("it holds event {} of {}", e.seq, printable(e.package)));
-  return checked_event(at(kv.key), std::move(e));
+  return stored_event(at(kv.key), kv.value, package, number_in(kv.key, events_dir(package)));
 }
 
 std::pair<std::string, TagValue> Layout::tag(const Kv& kv, const std::string& package) const {

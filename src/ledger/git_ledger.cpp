@@ -1,6 +1,7 @@
 // The git ledger: one branch (default "main") of a bare git repository holds the
 // ledger as files; every change is one commit, so `git log` is the audit trail.
-// The libgit2 side (repository, tree reads, commits, compare-and-swap) is git_repo.h.
+// The libgit2 side (repository, tree reads, commits, compare-and-swap) is git_repo.h;
+// a change being built, and the files below read and written through it, git_draft.h.
 //
 // Tree of the branch:
 //   packages/<pkg>/versions/<v, 20 digits>.json  the record (record_to_json, indented; with
@@ -75,6 +76,7 @@
 #include "kit/ledger_kit.h"
 #include "kit/retry.h"
 #include "kit/uri_options.h"
+#include "ledger/git_draft.h"
 #include "ledger/git_layout.h"
 #include "ledger/git_repo.h"
 #include "sacker/names.h"
@@ -321,134 +323,6 @@ class GitLedger final : public Ledger {
   }
   static std::optional<std::uint64_t> version_of(const std::optional<TagValue>& value) {
     return value ? std::optional(value->version) : std::nullopt;
-  }
-
-  // --- reading the layout (through a Draft: the tip plus the change so far) ----------
-
-  std::vector<std::uint64_t> numbered_files(git::Draft& v, const std::string& dir, const char* what) {
-    std::vector<std::uint64_t> out;
-    for (const auto& name : v.list(dir, false)) {
-      auto n = numbered_json(name);
-      if (!n) throw corrupt(repo_.at(dir + "/" + name), fmt::format("is not <20-digit {}>.json", what));
-      out.push_back(*n);
-    }
-    return out;  // ascending: the names are sorted and all of one length
-  }
-
-  std::vector<std::uint64_t> versions_in(git::Draft& v, const std::string& pkg) {
-    return numbered_files(v, versions_dir(pkg), "version");
-  }
-  std::vector<std::uint64_t> event_seqs(git::Draft& v, const std::string& pkg) {
-    return numbered_files(v, events_dir(pkg), "seq");
-  }
-  std::uint64_t highest_in(git::Draft& v, const std::string& pkg) {
-    auto all = versions_in(v, pkg);
-    return all.empty() ? 0 : all.back();
-  }
-  std::uint64_t next_seq(git::Draft& v, const std::string& pkg) {
-    auto all = event_seqs(v, pkg);
-    return all.empty() ? 1 : all.back() + 1;
-  }
-
-  std::optional<VersionRecord> record_in(git::Draft& v, const std::string& pkg, std::uint64_t version) {
-    const std::string path = record_path(pkg, version);
-    auto text = v.read(path);
-    if (!text) return std::nullopt;
-    VersionRecord r;
-    try {
-      r = record_from_json(*text);
-    } catch (const Error& e) {
-      throw corrupt(repo_.at(path), e.what());
-    }
-    if (r.package != pkg || r.version != version)
-      throw corrupt(repo_.at(path), fmt::format("holds {} version {}", printable(r.package), r.version));
-    return checked_record(repo_.at(path), std::move(r));
-  }
-
-  std::uint64_t counter_in(git::Draft& v, const std::string& pkg) {
-    auto text = v.read(counter_path(pkg));
-    if (!text) return 1;
-    auto n = parse_number_file(*text);
-    if (!n) throw corrupt(repo_.at(counter_path(pkg)), "is not a version number");
-    return *n;
-  }
-
-  std::optional<TagValue> tag_in(git::Draft& v, const std::string& pkg, const std::string& tag) {
-    const std::string path = tag_path(pkg, tag);
-    auto text = v.read(path);
-    if (!text) return std::nullopt;
-    auto value = parse_tag_file(*text);
-    if (!value) throw corrupt(repo_.at(path), "is neither a version number nor {\"version\", \"seq\", \"signatures\"}");
-    checked_tag(repo_.at(path), pkg, tag);
-    return checked_tag_value(repo_.at(path), "the file " + path, std::move(*value));
-  }
-
-  std::map<std::string, TagValue> tag_values_in(git::Draft& v, const std::string& pkg) {
-    const std::string dir = tags_dir(pkg);
-    std::map<std::string, TagValue> out;
-    for (const auto& name : v.list(dir, false)) {
-      checked_tag(repo_.at(dir + "/" + name), pkg, name);
-      out[name] = *tag_in(v, pkg, name);
-    }
-    return out;
-  }
-
-  std::optional<Event> event_in(git::Draft& v, const std::string& pkg, std::uint64_t seq) {
-    const std::string path = event_path(pkg, seq);
-    auto text = v.read(path);
-    if (!text) return std::nullopt;
-    Event e;
-    try {
-      e = event_from_json(*text);
-    } catch (const Error& err) {
-      throw corrupt(repo_.at(path), err.what());
-    }
-    if (e.package != pkg || e.seq != seq)
-      throw corrupt(repo_.at(path), fmt::format("holds event {} of {}", e.seq, printable(e.package)));
-    return checked_event(repo_.at(path), std::move(e));
-  }
-
-  // --- writing the layout --------------------------------------------------------------
-
-  // The record and a counter above it.
-  void write_record(git::Draft& v, const VersionRecord& r) {
-    v.write(record_path(r.package, r.version), record_file(r));
-    v.write(counter_path(r.package), number_file(std::max(counter_in(v, r.package), r.version + 1)));
-  }
-
-  // Stores `e` under its seq (0: the next one) and returns it as stored.
-  Event append_event(git::Draft& v, Event e) {
-    if (e.seq == 0) e.seq = next_seq(v, e.package);
-    validate_event(e);
-    v.write(event_path(e.package, e.seq), event_file(e));
-    return e;
-  }
-
-  // The verbatim writes of an import; each returns whether it changed anything.
-  bool put_record_in(git::Draft& v, const VersionRecord& record) {
-    if (auto existing = record_in(v, record.package, record.version)) {
-      if (*existing == record) return false;
-      throw version_exists_differently(record.package, record.version);
-    }
-    write_record(v, record);
-    return true;
-  }
-
-  bool put_tag_in(git::Draft& v, const std::string& pkg, const std::string& tag, const TagValue& value) {
-    if (!record_in(v, pkg, value.version)) throw no_such_version(pkg, value.version);
-    if (tag_in(v, pkg, tag) == value) return false;
-    v.write(tag_path(pkg, tag), tag_file(value));
-    return true;
-  }
-
-  std::optional<Event> put_event_in(git::Draft& v, const Event& event) {
-    if (event.seq != 0) {
-      if (auto existing = event_in(v, event.package, event.seq)) {
-        if (*existing == event) return std::nullopt;
-        throw event_exists_differently(event.package, event.seq);
-      }
-    }
-    return append_event(v, event);
   }
 
   RetryPolicy contention_;

@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
-#include <set>
 
 #include "core/files.h"
 #include "core/random.h"
@@ -470,34 +469,6 @@ bool Repo::push(Connection& c, const Snapshot& base, const std::string& commit, 
   }
   note_remote_tip(commit);
   return true;
-}
-
-// --- drafts -------------------------------------------------------------------------
-
-std::optional<std::string> Draft::read(const std::string& path) {
-  if (auto it = commit_.files.find(path); it != commit_.files.end()) return it->second;
-  return repo_.read_file(base_, path);
-}
-
-std::vector<std::string> Draft::list(const std::string& dir, bool dirs) {
-  std::set<std::string> names;
-  for (const auto& e : repo_.list_dir(base_, dir)) {
-    if (e.is_dir != dirs)
-      throw ledger_kit::corrupt(repo_.at(dir + "/" + e.name), dirs ? "is not a directory" : "is not a file");
-    names.insert(e.name);
-  }
-  const std::string prefix = dir + "/";
-  for (auto it = commit_.files.lower_bound(prefix); it != commit_.files.end() && it->first.starts_with(prefix); ++it) {
-    const std::string rest = it->first.substr(prefix.size());
-    const auto slash = rest.find('/');
-    if (dirs && slash != std::string::npos) names.insert(rest.substr(0, slash));
-    if (dirs || slash != std::string::npos) continue;
-    if (it->second)
-      names.insert(rest);
-    else
-      names.erase(rest);
-  }
-  return {names.begin(), names.end()};
 }
 
 // --- errors -------------------------------------------------------------------------

@@ -124,28 +124,4 @@ class Repo {
   std::unique_ptr<git_repository, void (*)(git_repository*)> repo_;
 };
 
-// The files at one tip plus the edits of a commit being built on it: reads see the
-// edits, so a change (or a whole import) can build on itself.
-class Draft {
- public:
-  Draft(Repo& repo, Snapshot base) : repo_(repo), base_(std::move(base)) {}
-
-  std::optional<std::string> read(const std::string& path);
-  // The names in directory `dir`, sorted; every entry must be a directory (`dirs`) or a
-  // file, else Error(Invalid) naming it.
-  std::vector<std::string> list(const std::string& dir, bool dirs);
-  void write(const std::string& path, std::string content) { commit_.files[path] = std::move(content); }
-  void remove(const std::string& path) { commit_.files[path] = std::nullopt; }
-  // The edits as a commit with `message`; the draft is spent.
-  Commit take(std::string message) {
-    commit_.message = std::move(message);
-    return std::move(commit_);
-  }
-
- private:
-  Repo& repo_;
-  Snapshot base_;
-  Commit commit_;
-};
-
 }  // namespace sacker::git

@@ -1,5 +1,5 @@
 // postgres://user[:password]@host[:port][,host2[:port2]...]/db[?schema=NAME&libpq-keyword=value...]
-// (the connection: pg_session.h)
+// (the connection: pg_session.h; rows read back: pg_rows.h)
 //
 // Layout: four tables in one schema (default "sacker"; `?schema=` picks another, so
 // several ledgers, or one per test, share a database). Every statement names them
@@ -61,6 +61,7 @@
 
 #include "kit/ledger_kit.h"
 #include "kit/uri_options.h"
+#include "ledger/pg_rows.h"
 #include "ledger/pg_session.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
@@ -143,7 +144,7 @@ class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
     return run("list versions", Mode::Read, [&] {
       auto r = exec("SELECT version FROM {}.versions WHERE package = $1 ORDER BY version", {package});
       std::vector<std::uint64_t> out;
-      for (int i = 0; i < r.rows(); ++i) out.push_back(positive(r, i, 0, package));
+      for (int i = 0; i < r.rows(); ++i) out.push_back(read_.positive(r, i, 0, package));
       return out;
     });
   }
@@ -156,7 +157,7 @@ class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
     return run("read versions", Mode::Read, [&] {
       auto r = exec(select_records() + " ORDER BY version", {package});
       std::vector<VersionRecord> out;
-      for (int i = 0; i < r.rows(); ++i) out.push_back(read_record(r, i));
+      for (int i = 0; i < r.rows(); ++i) out.push_back(read_.record(r, i));
       return out;
     });
   }
@@ -165,7 +166,7 @@ class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
     return run("read latest", Mode::Read, [&]() -> std::optional<std::uint64_t> {
       auto r = exec("SELECT max(version) FROM {}.versions WHERE package = $1", {package});
       if (r.is_null(0, 0)) return std::nullopt;
-      return positive(r, 0, 0, package);
+      return read_.positive(r, 0, 0, package);
     });
   }
 
@@ -207,7 +208,7 @@ class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
     return run("list tags", Mode::Read, [&] {
       auto r = exec(select_tags(), {package});
       std::map<std::string, TagValue> out;
-      for (int i = 0; i < r.rows(); ++i) out.insert(read_tag(r, i, package));
+      for (int i = 0; i < r.rows(); ++i) out.insert(read_.tag(r, i, package));
       return out;
     });
   }
@@ -229,7 +230,7 @@ class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
               {package, tag, v});
           if (r.is_null(0, 0)) throw no_such_version(package, version);
           std::optional<std::uint64_t> now;
-          if (!r.is_null(0, 1)) now = positive(r, 0, 1, package);
+          if (!r.is_null(0, 1)) now = read_.positive(r, 0, 1, package);
           if (!expect.met_by(now)) throw tag_not_as_expected(package, tag, expect, now);
           if (now == version) return std::nullopt;
           Event e = make_event(tag_action(ctx), ctx, package, version, tag, now, r.text(0, 0));
@@ -258,7 +259,7 @@ class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
               "sha256 FROM {0}.versions v WHERE v.package = t.package AND v.version = t.version)",
               {package, tag});
           std::optional<std::uint64_t> now;
-          if (r.rows() > 0) now = positive(r, 0, 0, package);
+          if (r.rows() > 0) now = read_.positive(r, 0, 0, package);
           check(now);
           if (!now) return std::nullopt;
           Event e = append(make_event(EventAction::Untag, ctx, package, 0, tag, now, r.text(0, 1)), c.seq);
@@ -277,11 +278,10 @@ class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
           "$2::bigint) AND ($3 = '' OR tag = $3) ORDER BY seq DESC LIMIT $4::bigint",
           {package, pg::bigint(query.before), query.tag.value_or(""),
            query.limit == 0 ? pg::bigint(INT64_MAX - 1) : pg::bigint(query.limit)});
-      for (int i = 0; i < r.rows(); ++i) out.push_back(read_event(r, i, package));
+      for (int i = 0; i < r.rows(); ++i) out.push_back(read_.event(r, i, package));
       return out;
     });
   }
-
 
   // One transaction: all or nothing (see the top).
   void import_batch(const ImportBatch& batch) override {
@@ -313,7 +313,7 @@ class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
                         {e.package, pg::bigint(seq)});
           Event want = e;
           want.seq = seq;
-          if (r.rows() == 0 || read_event(r, 0, e.package) != want) throw event_exists_differently(e.package, seq);
+          if (r.rows() == 0 || read_.event(r, 0, e.package) != want) throw event_exists_differently(e.package, seq);
         }
         c.seq = std::max(c.seq, seq + 1);
       }
@@ -400,7 +400,7 @@ class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
         "GREATEST(p.next_version, (SELECT max(version) + 1 FROM {0}.versions WHERE package = $1)) AS next_version, "
         "GREATEST(p.next_seq, (SELECT max(seq) + 1 FROM {0}.events WHERE package = $1)) AS next_seq",
         {package});
-    return {positive(r, 0, 0, package), positive(r, 0, 1, package)};
+    return {read_.positive(r, 0, 0, package), read_.positive(r, 0, 1, package)};
   }
 
   // Inserts a record (`conflict`: an ON CONFLICT clause); returns the rows inserted.
@@ -440,7 +440,7 @@ class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
   std::optional<VersionRecord> read_version(const std::string& package, std::uint64_t version) {
     auto r = exec(select_records() + " AND version = $2::bigint", {package, pg::bigint(version)});
     if (r.rows() == 0) return std::nullopt;
-    return read_record(r, 0);
+    return read_.record(r, 0);
   }
 
   std::string select_records() const {
@@ -454,67 +454,10 @@ class PostgresLedger final : public ledger_kit::BatchedVerbatimWrites {
                        legacy_ ? "0, '[]'" : "seq, signatures", s_);
   }
 
-  // --- read-back checks ------------------------------------------------------------
-
-  // A number column of the row about `key`, within [min, max].
-  std::int64_t integer(const Result& r, int row, int col, const std::string& key, std::int64_t min = INT64_MIN,
-                       std::int64_t max = INT64_MAX) const {
-    auto n = r.integer(row, col);
-    if (!n || *n < min || *n > max)
-      throw corrupt(described_, fmt::format("{} of {} is '{}'", r.column(col), key, printable(r.text(row, col))));
-    return *n;
-  }
-  std::uint64_t positive(const Result& r, int row, int col, const std::string& package) const {
-    return static_cast<std::uint64_t>(integer(r, row, col, printable(package), 1));
-  }
-
-  VersionRecord read_record(const Result& res, int row) const {
-    VersionRecord r;
-    r.package = res.text(row, 0);
-    r.version = positive(res, row, 1, r.package);
-    const std::string key = fmt::format("{} version {}", printable(r.package), r.version);
-    r.sha256 = res.text(row, 2);
-    r.size = static_cast<std::uint64_t>(integer(res, row, 3, key, 0));
-    r.basename = res.text(row, 4);
-    r.mode = static_cast<std::uint32_t>(integer(res, row, 5, key, 0, 07777));
-    r.created = integer(res, row, 6, key);
-    auto meta = nlohmann::json::parse(res.text(row, 7), nullptr, false);
-    if (!meta.is_object()) throw corrupt(described_, "malformed metadata in " + key);
-    for (const auto& [k, v] : meta.items()) {
-      if (!v.is_string()) throw corrupt(described_, "malformed metadata in " + key);
-      r.metadata[k] = v.get<std::string>();
-    }
-    r.signatures = checked_signatures(described_, key, res.text(row, 8));
-    return checked_record(described_, std::move(r));
-  }
-
-  std::pair<std::string, TagValue> read_tag(const Result& r, int row, const std::string& package) const {
-    std::string tag = checked_tag(described_, package, r.text(row, 0));
-    const std::string key = fmt::format("tag '{}' of {}", printable(tag), printable(package));
-    TagValue v{static_cast<std::uint64_t>(integer(r, row, 1, key, 1)),
-               static_cast<std::uint64_t>(integer(r, row, 2, key, 0)),
-               checked_signatures(described_, key, r.text(row, 3))};
-    return {tag, checked_tag_value(described_, key, std::move(v))};
-  }
-
-  // Columns seq, tag, event: the event's JSON must name the package, seq and tag of its row.
-  Event read_event(const Result& r, int row, const std::string& package) const {
-    const auto seq = positive(r, row, 0, package);
-    Event e;
-    try {
-      e = event_from_json(r.text(row, 2));
-    } catch (const Error& err) {
-      throw corrupt(described_, fmt::format("event {} of {} is refused: {}", seq, printable(package), err.what()));
-    }
-    if (e.package != package || e.seq != seq || e.tag != r.text(row, 1))
-      throw corrupt(described_, fmt::format("event {} of {} holds event {} of {}", seq, printable(package), e.seq,
-                                            printable(e.package)));
-    return checked_event(described_, std::move(e));
-  }
-
   pg::Session session_;
   std::string schema_, s_;  // the schema's name, and quoted
   std::string described_;
+  pg_rows::Reader read_{described_};
   bool legacy_ = false;  // a format-1 schema read as it is (not upgraded by a read)
 };
 

@@ -1,4 +1,5 @@
-// The SQLite ledger: sqlite:///path/ledger.db, the embedded default.
+// The SQLite ledger: sqlite:///path/ledger.db, the embedded default (the connection:
+// sqlite_db.h; rows read back: sqlite_rows.h).
 //
 // Layout (tables, all STRICT):
 //   sacker_meta (key, value)                      'format' = '2': marks the file as ours
@@ -31,6 +32,7 @@
 #include "kit/retry.h"
 #include "kit/uri_options.h"
 #include "ledger/sqlite_db.h"
+#include "ledger/sqlite_rows.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 
@@ -110,12 +112,6 @@ std::int64_t to_db(std::uint64_t n) {
   return static_cast<std::int64_t>(n);
 }
 
-std::string signatures_text(const std::vector<std::string>& signatures) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& s : signatures) a.push_back(nlohmann::json::parse(s));
-  return a.dump();
-}
-
 class SqliteLedger final : public Ledger {
  public:
   SqliteLedger(const std::filesystem::path& path, std::string uri) : db_(path), uri_(std::move(uri)) {
@@ -152,7 +148,7 @@ class SqliteLedger final : public Ledger {
     Statement s(db_, "SELECT version FROM versions WHERE package = ?1 ORDER BY version", where("list versions"));
     s.bind(1, package);
     std::vector<std::uint64_t> out;
-    while (s.step()) out.push_back(positive(s.integer(0), package, "version"));
+    while (s.step()) out.push_back(read_.positive(s.integer(0), package, "version"));
     return out;
   }
 
@@ -160,14 +156,14 @@ class SqliteLedger final : public Ledger {
     Statement s(db_, kSelectOneRecord, where("read version"));
     s.bind(1, package).bind(2, to_db(version));
     if (!s.step()) return std::nullopt;
-    return read_record(s);
+    return read_.record(s);
   }
 
   std::vector<VersionRecord> records(const std::string& package) override {
     Statement s(db_, kSelectAllRecords, where("read versions"));
     s.bind(1, package);
     std::vector<VersionRecord> out;
-    while (s.step()) out.push_back(read_record(s));
+    while (s.step()) out.push_back(read_.record(s));
     return out;
   }
 
@@ -175,7 +171,7 @@ class SqliteLedger final : public Ledger {
     Statement s(db_, "SELECT MAX(version) FROM versions WHERE package = ?1", where("read latest"));
     s.bind(1, package);
     if (!s.step() || s.is_null(0)) return std::nullopt;
-    return positive(s.integer(0), package, "version");
+    return read_.positive(s.integer(0), package, "version");
   }
 
   std::uint64_t add(const VersionRecord& record, const ChangeContext& ctx) override {
@@ -220,7 +216,7 @@ class SqliteLedger final : public Ledger {
                 where("list tags"));
     s.bind(1, package);
     std::map<std::string, TagValue> out;
-    while (s.step()) out[checked_tag(uri_, package, s.text(0))] = read_tag_value(s, package);
+    while (s.step()) out[checked_tag(uri_, package, s.text(0))] = read_.tag_value(s, package);
     return out;
   }
 
@@ -229,7 +225,7 @@ class SqliteLedger final : public Ledger {
                 where("read tag"));
     s.bind(1, package).bind(2, tag);
     if (!s.step()) return std::nullopt;
-    return read_tag_value(s, package);
+    return read_.tag_value(s, package);
   }
 
   std::optional<Event> set_tag(const std::string& package, const std::string& tag, std::uint64_t version,
@@ -276,7 +272,7 @@ class SqliteLedger final : public Ledger {
         .bind(3, query.tag.value_or(""))
         .bind(4, query.limit == 0 ? INT64_MAX : to_db(query.limit));
     std::vector<Event> out;
-    while (s.step()) out.push_back(read_event(s.text(0), package));
+    while (s.step()) out.push_back(read_.event(s.text(0), package));
     return out;
   }
 
@@ -355,11 +351,6 @@ class SqliteLedger final : public Ledger {
     tx.commit();
   }
 
-  std::uint64_t positive(std::int64_t n, const std::string& package, const char* what) const {
-    if (n <= 0) throw corrupt(uri_, fmt::format("{} of {} is {}", what, printable(package), n));
-    return static_cast<std::uint64_t>(n);
-  }
-
   void insert_record(const VersionRecord& r) {
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& [k, v] : r.metadata) meta[k] = v;
@@ -375,7 +366,7 @@ class SqliteLedger final : public Ledger {
         .bind(6, static_cast<std::int64_t>(r.mode))
         .bind(7, r.created)
         .bind(8, meta.dump())
-        .bind(9, signatures_text(r.signatures));
+        .bind(9, signatures_to_json(r.signatures));
     s.step();
   }
 
@@ -419,7 +410,7 @@ class SqliteLedger final : public Ledger {
         .bind(2, tag)
         .bind(3, to_db(value.version))
         .bind(4, to_db(value.seq))
-        .bind(5, signatures_text(value.signatures));
+        .bind(5, signatures_to_json(value.signatures));
     s.step();
   }
 
@@ -444,69 +435,16 @@ class SqliteLedger final : public Ledger {
       Statement s(db_, "SELECT event FROM events WHERE package = ?1 AND seq = ?2", where("history"));
       s.bind(1, event.package).bind(2, to_db(event.seq));
       if (s.step()) {
-        if (read_event(s.text(0), event.package) == event) return;
+        if (read_.event(s.text(0), event.package) == event) return;
         throw event_exists_differently(event.package, event.seq);
       }
     }
     append_event(event);
   }
 
-  std::vector<std::string> read_signatures(const std::string& text, const std::string& package) const {
-    std::vector<std::string> out;
-    try {
-      auto a = nlohmann::json::parse(text);
-      if (!a.is_array()) throw corrupt(uri_, fmt::format("malformed signatures in {}", printable(package)));
-      for (const auto& s : a) out.push_back(s.dump());
-    } catch (const nlohmann::json::exception&) {
-      throw corrupt(uri_, fmt::format("malformed signatures in {}", printable(package)));
-    }
-    return out;
-  }
-
-  TagValue read_tag_value(Statement& s, const std::string& package) const {
-    TagValue v;
-    v.version = positive(s.integer(1), package, "a tag's version");
-    if (s.integer(2) < 0) throw corrupt(uri_, fmt::format("a tag of {} has seq {}", printable(package), s.integer(2)));
-    v.seq = static_cast<std::uint64_t>(s.integer(2));
-    v.signatures = read_signatures(s.text(3), package);
-    return v;
-  }
-
-  Event read_event(const std::string& json, const std::string& package) const {
-    try {
-      Event e = event_from_json(json);
-      if (e.package != package) throw Error(ErrorKind::Invalid, "it belongs to another package");
-      return e;
-    } catch (const Error& e) {
-      throw corrupt(uri_, fmt::format("an event of {} read from the ledger is refused: {}", printable(package),
-                                      e.what()));
-    }
-  }
-
-  VersionRecord read_record(Statement& s) const {
-    VersionRecord r;
-    r.package = s.text(0);
-    if (s.integer(1) <= 0 || s.integer(3) < 0 || s.integer(5) < 0)
-      throw corrupt(uri_, fmt::format("{} has a record with version {}, size {}, mode {}", printable(r.package),
-                                      s.integer(1), s.integer(3), s.integer(5)));
-    r.version = static_cast<std::uint64_t>(s.integer(1));
-    r.sha256 = s.text(2);
-    r.size = static_cast<std::uint64_t>(s.integer(3));
-    r.basename = s.text(4);
-    r.mode = static_cast<std::uint32_t>(std::min<std::int64_t>(s.integer(5), 0xffffffff));
-    r.created = s.integer(6);
-    try {
-      auto meta = nlohmann::json::parse(s.text(7));
-      for (const auto& [k, v] : meta.items()) r.metadata[k] = v.get<std::string>();
-    } catch (const nlohmann::json::exception&) {
-      throw corrupt(uri_, fmt::format("malformed metadata in {} version {}", printable(r.package), r.version));
-    }
-    r.signatures = read_signatures(s.text(8), r.package);
-    return checked_record(uri_, std::move(r));
-  }
-
   Db db_;
   std::string uri_;
+  sqlite_rows::Reader read_{uri_};
 };
 
 }  // namespace

@@ -19,6 +19,8 @@
 
 #include "aws/aws_config.h"
 #include "aws/aws_credentials.h"
+#include "aws/credential_sources.h"
+#include "aws/sts.h"
 #include "unit/fixtures/aws_home.h"
 #include "unit/fixtures/local_server.h"
 

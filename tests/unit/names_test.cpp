@@ -115,3 +115,11 @@ TEST(ExitCodes, AreTheDocumentedOnes) {
   EXPECT_EQ(exit_code(ErrorKind::Unavailable), 7);
   EXPECT_EQ(exit_code(ErrorKind::LocalIO), 8);
 }
+
+TEST(Printable, EscapesAndCutsAtTheLimit) {
+  EXPECT_EQ(printable("a\nb\\c\x7f"), "a\\x0ab\\x5cc\\x7f");
+  EXPECT_EQ(printable(std::string(80, 'x')), std::string(80, 'x'));
+  EXPECT_EQ(printable(std::string(81, 'x')), std::string(80, 'x') + "...");
+  EXPECT_EQ(printable("abcdef", 3), "abc...");
+  EXPECT_EQ(printable("abc", 3), "abc");
+}
