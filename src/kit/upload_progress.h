@@ -20,9 +20,12 @@ class UploadProgress {
   // past the most bytes any attempt has sent.
   std::function<void(std::uint64_t)> on_upload() {
     if (!progress_) return {};
-    return [this](std::uint64_t sent) {
-      if (sent > reported_) progress_->advance(sent - reported_), reported_ = sent;
-    };
+    return [this](std::uint64_t sent) { reach(sent); };
+  }
+  // `bytes` have been sent in all (a counter the caller keeps, e.g. over parallel
+  // parts): reports the growth past what was reported; never moves back.
+  void reach(std::uint64_t bytes) {
+    if (progress_ && bytes > reported_) progress_->advance(bytes - reported_), reported_ = bytes;
   }
   // The upload is complete: the rest up to `total`, then finish().
   void finish() {

@@ -48,6 +48,7 @@
 #include "core/random.h"
 #include "kit/parallel.h"
 #include "kit/retry.h"
+#include "kit/upload_progress.h"
 #include "kit/uri_options.h"
 #include "sacker/error.h"
 #include "sacker/log.h"
@@ -331,20 +332,10 @@ class AzureStore final : public Store, public GcSupport {
     Fd(path).read(path, 0, size, body);
     const std::string actual = Sha256::hex_of(body.data(), body.size());
     if (actual != sha256) throw changed(path, sha256, actual);
-    std::uint64_t reported = 0;  // a retried attempt starts again from 0: report only growth
-    std::function<void(std::uint64_t)> on_upload;
-    if (progress) {
-      progress->start(size);
-      on_upload = [&](std::uint64_t sent) {
-        if (sent > reported) progress->advance(sent - reported), reported = sent;
-      };
-    }
+    UploadProgress bar(progress, size);
     const std::string md5 = azure::content_md5(body);
-    auto result = client_->put_blob(container_, blob, std::move(body), md5, on_upload);
-    if (progress) {
-      if (size > reported) progress->advance(size - reported);
-      progress->finish();
-    }
+    auto result = client_->put_blob(container_, blob, std::move(body), md5, bar.on_upload());
+    bar.finish();
     return result.written || result.retried;
   }
 
@@ -366,13 +357,8 @@ class AzureStore final : public Store, public GcSupport {
     std::mutex pool_mutex;
     std::vector<std::string> pool;  // buffers of finished blocks
     std::atomic<std::uint64_t> sent{0};
-    std::uint64_t reported = 0;
-    auto report = [&] {
-      const std::uint64_t now = sent.load();
-      if (progress && now > reported) progress->advance(now - reported);
-      reported = now;
-    };
-    if (progress) progress->start(size);
+    UploadProgress bar(progress, size);
+    auto report = [&] { bar.reach(sent.load()); };
     {
       ParallelTasks tasks(tuning_.concurrency);
       for (std::size_t i = 0; i < count; ++i) {
@@ -406,7 +392,7 @@ class AzureStore final : public Store, public GcSupport {
       if (e.kind() != ErrorKind::Conflict || !client_->properties(container_, blob)) throw;
       result.written = false;
     }
-    if (progress) progress->finish();
+    bar.finish();
     if (!result.written && !result.retried) return false;
     auto p = client_->properties(container_, blob);
     if (!p)

@@ -34,6 +34,7 @@
 
 #include "aws/s3_client.h"
 #include "kit/parallel.h"
+#include "kit/upload_progress.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 #include "sacker/sha256.h"
@@ -255,18 +256,10 @@ class S3Store final : public Store {
                  {"x-amz-checksum-sha256", aws::sha256_hex_to_base64(sha256)},
                  {"If-None-Match", "*"}};
     o.headers.insert(o.headers.end(), tuning_.acl.begin(), tuning_.acl.end());
-    std::uint64_t reported = 0;  // a retried attempt starts again from 0: report only growth
-    if (progress) {
-      progress->start(size);
-      o.on_upload = [&](std::uint64_t sent) {
-        if (sent > reported) progress->advance(sent - reported), reported = sent;
-      };
-    }
+    UploadProgress bar(progress, size);
+    o.on_upload = bar.on_upload();
     auto result = client_->put_file(uri_.bucket, k, net::FileRange{path, 0, size}, std::move(o));
-    if (progress) {
-      if (size > reported) progress->advance(size - reported);
-      progress->finish();
-    }
+    bar.finish();
     // 412: someone stored it first (or, after a retry, our own first attempt did).
     return result.written || result.retried;
   }

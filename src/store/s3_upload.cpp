@@ -12,6 +12,7 @@
 #include "core/files.h"
 #include "kit/parallel.h"
 #include "kit/upload_journal.h"
+#include "kit/upload_progress.h"
 #include "sacker/error.h"
 #include "sacker/log.h"
 #include "sacker/sha256.h"
@@ -103,13 +104,8 @@ bool upload(aws::S3Client& client, const S3UploadJob& job, UploadJournal& journa
   Fd fd(job.path);
   std::vector<aws::S3CompletedPart> parts(count);
   std::atomic<std::uint64_t> sent{0};
-  std::uint64_t reported = 0;
-  auto report = [&] {
-    const std::uint64_t now = sent.load();
-    if (progress && now > reported) progress->advance(now - reported);
-    reported = now;
-  };
-  if (progress) progress->start(job.size);
+  UploadProgress bar(progress, job.size);
+  auto report = [&] { bar.reach(sent.load()); };
   Sha256 whole;
   std::vector<char> buf(1 << 20);
   try {
@@ -173,11 +169,11 @@ bool upload(aws::S3Client& client, const S3UploadJob& job, UploadJournal& journa
   if (!result.written) {  // 412: the blob appeared meanwhile (AWS honours If-None-Match here)
     client.abort_multipart(job.bucket, job.key, state->upload_id);
     journal.remove();
-    if (progress) progress->finish();
+    bar.finish();
     return false;
   }
   journal.remove();
-  if (progress) progress->finish();
+  bar.finish();
   return true;
 }
 

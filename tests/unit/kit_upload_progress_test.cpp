@@ -31,9 +31,21 @@ TEST(UploadProgress, ARetriedAttemptOnlyAddsGrowthAndFinishCompletes) {
   EXPECT_EQ(r.finished, 1);
 }
 
+TEST(UploadProgress, ReachReportsGrowthOfACallersCounterOnly) {
+  Recorder r;
+  UploadProgress p(&r, 50);
+  p.reach(10);
+  p.reach(25);
+  p.reach(20);  // parallel parts read the counter out of order: never back
+  EXPECT_EQ(r.advanced, 25u);
+  p.finish();
+  EXPECT_EQ(r.advanced, 50u);
+}
+
 TEST(UploadProgress, WithoutAProgressNothingHappens) {
   UploadProgress p(nullptr, 100);
   EXPECT_FALSE(p.on_upload());
+  p.reach(10);
   p.finish();
 }
 
