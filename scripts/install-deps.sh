@@ -48,6 +48,7 @@ build_pkgs=(
   cmake ninja-build g++ pkg-config ccache
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev libpugixml-dev libgit2-dev libzookeeper-mt-dev libpq-dev
+  libsodium-dev                          # src/sign: Ed25519 verification (keys.cpp says why not OpenSSL)
   libcpp-httplib-dev                     # sacker serve (src/serve); a compiled library, not header-only
   googletest libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev               # scripts/ci-gates.sh: ASan/UBSan build and libFuzzer

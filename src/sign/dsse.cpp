@@ -36,9 +36,11 @@ std::string base64_member(const nlohmann::json& object, const char* name) {
 }
 
 void only_members(const nlohmann::json& object, std::initializer_list<const char*> names, const char* what) {
-  for (const auto& [key, value] : object.items())
+  for (const auto& item : object.items()) {
+    const std::string& key = item.key();  // (clang 14 cannot capture a structured binding)
     if (std::none_of(names.begin(), names.end(), [&](const char* n) { return key == n; }))
       malformed(fmt::format("{} has an unknown field", what));
+  }
 }
 
 }  // namespace

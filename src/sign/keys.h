@@ -63,8 +63,7 @@ class PublicKey {
   bool verify(std::string_view message, std::string_view signature) const;
 
  private:
-  std::string raw_, key_id_;
-  std::shared_ptr<evp_pkey_st> pkey_;
+  std::string raw_, key_id_;  // no OpenSSL object: see verify() in keys.cpp
 };
 
 class PrivateKey {
