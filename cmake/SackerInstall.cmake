@@ -27,7 +27,9 @@ install(EXPORT sacker-targets NAMESPACE sacker:: DESTINATION ${SACKER_CMAKE_DIR}
 
 # The find_dependency() lines: what the static libraries link, per enabled backend.
 set(deps "find_dependency(fmt 9 CONFIG)\nfind_dependency(nlohmann_json 3.11 CONFIG)\n"
-         "find_dependency(OpenSSL 3)\nfind_dependency(Threads)\n")
+         "find_dependency(OpenSSL 3)\nfind_dependency(Threads)\n"
+         # sacker_sign verifies with libsodium (src/sign/keys.cpp), found as the build finds it.
+         "find_dependency(PkgConfig)\npkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium>=1.0.18)\n")
 if(TARGET sacker_wire)
   string(APPEND deps "find_dependency(CURL 7.88)\nfind_dependency(pugixml 1.13 CONFIG)\n")
 endif()

@@ -28,7 +28,7 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME sacker-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 # What find_package(sacker) finds through the config's find_dependency() calls.
-set(dev_depends libfmt-dev nlohmann-json3-dev libssl-dev libsqlite3-dev)
+set(dev_depends libfmt-dev nlohmann-json3-dev libssl-dev libsqlite3-dev libsodium-dev pkg-config)
 if(TARGET sacker_wire)
   list(APPEND dev_depends libcurl4-openssl-dev libpugixml-dev)
 endif()

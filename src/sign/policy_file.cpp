@@ -27,12 +27,14 @@ class FileReader {
   }
 
   void known_members(const json& object, std::initializer_list<const char*> names, const std::string& where) const {
-    for (const auto& [key, value] : object.items())
+    for (const auto& item : object.items()) {
+      const std::string& key = item.key();  // (clang 14 cannot capture a structured binding)
       if (std::none_of(names.begin(), names.end(), [&](const char* n) { return key == n; })) {
         std::string known;
         for (const char* n : names) known += (known.empty() ? "" : ", ") + std::string(n);
         fail(fmt::format("{}: unknown field \"{}\" (known: {})", where, printable(key), known));
       }
+    }
   }
 
   std::string name(const std::string& text, const char* what) const {

@@ -35,7 +35,7 @@ for o in $("$sacker" --help | sed '/^Subcommands:/,$d' | options_of); do
 done
 exits=$(section "EXIT STATUS" 0)
 codes=$("$sacker" --help | sed -n 's/^Exit codes: //p' | tr -d '.' | tr ',' '\n' | sed 's/^ *//')
-[ "$(wc -l <<<"$codes")" -eq 9 ] || fail "the help's exit codes: $codes"
+[ "$(wc -l <<<"$codes")" -eq 10 ] || fail "the help's exit codes: $codes"
 while read -r code meaning; do
   # A short .TP tag shares its line with the text; a long one has the text below.
   awk -v c="$code" -v m="$meaning" '$1 == c { rest = $0; sub(/^ *[^ ]+ */, "", rest); if (rest == "") { getline; rest = $0; sub(/^ +/, "", rest) }
