@@ -49,15 +49,22 @@ bool looks_secret(std::string name) {
 
 // A query value that holds a URI of its own (git:///cache.git?remote=https://u:pw@host/r.git),
 // raw or percent-encoded, or a scp-like remote (TOKEN@host:path): its userinfo goes too.
-// A decoded value comes back percent-encoded, so the redacted URI still parses
-// to the same query names.
+// The value is judged by its decoded form, as parse_uri hands it on. Only a value
+// that redaction changes comes back, percent-encoded (so the redacted URI still
+// parses to the same query names); any other value stays byte for byte as it was.
+// That keeps redact_uri idempotent: re-encoding an unchanged nested URI would turn
+// its '?' into %3F, and the next pass would read what followed as userinfo.
 std::string redact_query_value(std::string_view value) {
-  if (value.find("://") != std::string_view::npos) return redact_uri(value);
-  std::string decoded = decode_leniently(value);
-  if (decoded.find("://") != std::string::npos) return codec::percent_encode(redact_uri(decoded), ":/@*");
-  auto at = decoded.rfind('@', decoded.find('/'));
-  if (at != std::string::npos) return codec::percent_encode("***" + decoded.substr(at), ":/@*");
-  return std::string(value);
+  const std::string decoded = decode_leniently(value);
+  std::string redacted;
+  if (decoded.find("://") != std::string::npos) {
+    redacted = redact_uri(decoded);
+  } else if (auto at = decoded.rfind('@', decoded.find('/')); at != std::string::npos) {
+    redacted = "***" + decoded.substr(at);
+  } else {
+    return std::string(value);
+  }
+  return redacted == decoded ? std::string(value) : codec::percent_encode(redacted, ":/@*");
 }
 
 }  // namespace
@@ -99,7 +106,9 @@ std::string redact_uri(std::string_view text) {
   std::string out(text);
   // Userinfo, user and password alike: a token is often given as the user name
   // (https://ghp_TOKEN@host/r.git, postgres://TOKEN@host/db).
-  if (auto scheme_end = out.find("://"); scheme_end != std::string::npos) {
+  // Only a "://" before the query starts a scheme (parse_uri refuses a '?' in the
+  // scheme); one after it belongs to a query value, redacted below with its own userinfo.
+  if (auto scheme_end = out.find("://"); scheme_end != std::string::npos && scheme_end < out.find('?')) {
     auto auth_start = scheme_end + 3;
     auto auth_end = std::min(out.find_first_of("/?", auth_start), out.size());  // as parse_uri splits
     auto at = out.rfind('@', auth_end);
