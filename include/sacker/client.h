@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -232,6 +233,13 @@ class Client {
   std::vector<Event> history(const std::string& package, const HistoryQuery& query = {});
 
   PruneReport prune(const PruneRequest& request);
+
+  // Every version whose sha256 starts with `hex_prefix` (12 to 64 hex digits, any
+  // case), by package name then version: "which package versions reference this
+  // blob". Error(Invalid) for a shorter, longer or non-hex prefix. Reads every
+  // package's records (one ledger read per package).
+  static constexpr std::size_t kMinShaPrefix = 12;
+  std::vector<VersionRecord> find_by_sha256(std::string_view hex_prefix);
 
   void init();
   // Deletes blobs no version references and older than grace_seconds (at least

@@ -17,6 +17,8 @@
 // and the ledger refuses to remove a tagged version).
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -183,6 +185,22 @@ PruneReport Client::prune(const PruneRequest& request) {
     report.decisions.insert(report.decisions.end(), decisions.begin(), decisions.end());
   }
   return report;
+}
+
+std::vector<VersionRecord> Client::find_by_sha256(std::string_view hex_prefix) {
+  if (hex_prefix.size() < kMinShaPrefix || hex_prefix.size() > 64 ||
+      !std::all_of(hex_prefix.begin(), hex_prefix.end(), [](unsigned char c) { return std::isxdigit(c); }))
+    throw Error(ErrorKind::Invalid, fmt::format("a sha256 prefix is {} to 64 hex digits, not '{}'", kMinShaPrefix,
+                                                printable(hex_prefix)));
+  std::string prefix(hex_prefix);
+  for (char& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::vector<VersionRecord> out;
+  auto packages = ledger_->packages();
+  std::sort(packages.begin(), packages.end());
+  for (const auto& package : packages)
+    for (auto& r : checked_records(*ledger_, package))
+      if (r.sha256.compare(0, prefix.size(), prefix) == 0) out.push_back(std::move(r));
+  return out;
 }
 
 }  // namespace sacker

@@ -263,5 +263,24 @@ TEST_F(Tags, AnIdentityThatIsNotPrintableIsRefused) {
             ErrorKind::Invalid);
 }
 
+TEST_F(Tags, FindBySha256PrefixListsEveryVersionReferencingTheBlob) {
+  auto c = client();
+  const auto one = add(*c, "web", "same bytes");
+  add(*c, "web", "other bytes");
+  const auto copy = add(*c, "api", "same bytes");
+  auto found = c->find_by_sha256(one.sha256.substr(0, 12));
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].package, "api") << "by package name, then version";
+  EXPECT_EQ(found[0].version, copy.version);
+  EXPECT_EQ(found[1].package, "web");
+  EXPECT_EQ(found[1].version, one.version);
+  std::string upper = one.sha256;
+  for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  EXPECT_EQ(c->find_by_sha256(upper).size(), 2u) << "any case";
+  EXPECT_TRUE(c->find_by_sha256(std::string(64, '0')).empty());
+  for (const std::string bad : {one.sha256.substr(0, 11), one.sha256 + "0", std::string("zz") + one.sha256.substr(2, 20)})
+    EXPECT_EQ(error_of([&] { c->find_by_sha256(bad); }).kind(), ErrorKind::Invalid) << bad;
+}
+
 }  // namespace
 }  // namespace sacker::test
