@@ -56,14 +56,12 @@ bool looks_secret(std::string name) {
 // its '?' into %3F, and the next pass would read what followed as userinfo.
 std::string redact_query_value(std::string_view value) {
   const std::string decoded = decode_leniently(value);
-  std::string redacted;
-  if (decoded.find("://") != std::string::npos) {
-    redacted = redact_uri(decoded);
-  } else if (auto at = decoded.rfind('@', decoded.find('/')); at != std::string::npos) {
-    redacted = "***" + decoded.substr(at);
-  } else {
-    return std::string(value);
-  }
+  std::string redacted = decoded.find("://") != std::string::npos ? redact_uri(decoded) : decoded;
+  // The scp-like rule also runs on a nested URI whose redaction took its "://" away
+  // (a secret query value held it): the next pass sees no "://" and would apply it then.
+  if (redacted.find("://") == std::string::npos)
+    if (auto at = redacted.rfind('@', redacted.find('/')); at != std::string::npos)
+      redacted = "***" + redacted.substr(at);
   return redacted == decoded ? std::string(value) : codec::percent_encode(redacted, ":/@*");
 }
 
