@@ -23,6 +23,7 @@
 #include <set>
 
 #include "client/read_back.h"
+#include "core/codec.h"
 #include "sacker/client.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
@@ -192,8 +193,7 @@ std::vector<VersionRecord> Client::find_by_sha256(std::string_view hex_prefix) {
       !std::all_of(hex_prefix.begin(), hex_prefix.end(), [](unsigned char c) { return std::isxdigit(c); }))
     throw Error(ErrorKind::Invalid, fmt::format("a sha256 prefix is {} to 64 hex digits, not '{}'", kMinShaPrefix,
                                                 printable(hex_prefix)));
-  std::string prefix(hex_prefix);
-  for (char& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string prefix = codec::to_lower(hex_prefix);
   std::vector<VersionRecord> out;
   auto packages = ledger_->packages();
   std::sort(packages.begin(), packages.end());
