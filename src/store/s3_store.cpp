@@ -151,8 +151,9 @@ class S3Store final : public Store {
     }
     std::string got;
     auto info = client_->get_range(
-        uri_.bucket, key(sha256), offset, offset + length - 1, [&](const char* d, std::size_t n) { got.append(d, n); },
-        [&] { got.clear(); }, if_match);
+        uri_.bucket, key(sha256), offset, offset + length - 1,
+        [&](const char* d, std::size_t n) { append_at_most(got, d, n, length, sha256, offset); }, [&] { got.clear(); },
+        if_match);
     if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
     if (offset + length > info->size)
       throw Error(ErrorKind::Invalid, fmt::format("blob {} in {}: {} bytes at {} go past its end ({} bytes)", sha256,
@@ -304,6 +305,20 @@ class S3Store final : public Store {
                                                     client_->display(uri_.bucket, k), info->size, size));
   }
 
+  // The body of a ranged GET into `into`, refusing more than the `length` bytes
+  // asked for: a server (or a proxy) that ignores Range answers 200 with the whole
+  // object, which must neither fill the memory nor pass for the range. Integrity:
+  // what came is not the bytes asked for, so a resumed download starts clean.
+  void append_at_most(std::string& into, const char* d, std::size_t n, std::uint64_t length, const std::string& what,
+                      std::uint64_t offset) const {
+    if (n > length - into.size())
+      throw Error(ErrorKind::Integrity,
+                  fmt::format("{} in {}: a ranged GET of {} bytes at {} answered more than that (the server ignored "
+                              "Range)",
+                              what, uri_.display, length, offset));
+    into.append(d, n);
+  }
+
   // Parallel ranged GETs of [from, total), written to the sink in order, in at most
   // `concurrency` recycled part buffers (kit's fetch_in_order).
   void fetch_rest(const std::string& k, std::uint64_t from, std::uint64_t total, BlobSink& sink, Progress* progress,
@@ -315,8 +330,10 @@ class S3Store final : public Store {
         [&](std::size_t i, std::string& data) {
           const std::uint64_t first = from + i * part, last = std::min(total, first + part) - 1;
           data.reserve(static_cast<std::size_t>(last - first + 1));
+          const std::uint64_t want = last - first + 1;
           auto info = client_->get_range(
-              uri_.bucket, k, first, last, [&data](const char* d, std::size_t n) { data.append(d, n); },
+              uri_.bucket, k, first, last,
+              [&](const char* d, std::size_t n) { append_at_most(data, d, n, want, k, first); },
               [&data] { data.clear(); });
           if (!info)
             throw Error(ErrorKind::NotFound,
