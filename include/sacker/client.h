@@ -59,6 +59,7 @@ struct DownloadResult {
   bool transferred = false;             // false: the destination already held that sha256
   std::uint64_t bytes_transferred = 0;  // fetched from the store by this call
   std::uint64_t resumed_from = 0;       // verified bytes kept from an interrupted download
+  std::uint64_t bytes_hashed = 0;       // of the existing destination, to see if it held the blob (0: remembered)
 };
 
 // A blob larger than one chunk is downloaded resumably (client/resume.h): an

@@ -126,7 +126,8 @@ void download(Session& s, const Args& a) {
                          {"path", result.destination.string()},
                          {"transferred", result.transferred},
                          {"bytes_transferred", result.bytes_transferred},
-                         {"resumed_from", result.resumed_from}});
+                         {"resumed_from", result.resumed_from},
+                         {"bytes_hashed", result.bytes_hashed}});
   if (!s.quiet())
     s.out().text(fmt::format("{} {} -> {} ({}{})", r.package, r.version, result.destination.string(),
                              human_size(r.size), result.transferred ? "" : ", already up to date"));

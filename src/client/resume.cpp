@@ -307,6 +307,11 @@ ResumeOutcome download_resumable(Store& store, const VersionRecord& r, const fs:
   if (progress) progress->finish();
   if (::fchmod(fd.fd, mode) != 0) throw_errno("cannot set the mode of " + p.partial.string(), errno);
   if (::fsync(fd.fd) != 0) throw_errno("cannot sync " + p.partial.string(), errno);
+  struct stat renamed {};
+  if (::fstat(fd.fd, &renamed) == 0) {
+    outcome.dev = static_cast<std::uint64_t>(renamed.st_dev);
+    outcome.ino = static_cast<std::uint64_t>(renamed.st_ino);
+  }
   if (::rename(p.partial.c_str(), dest.c_str()) != 0) throw_errno("cannot write " + dest.string(), errno);
   ::unlink(p.journal.c_str());
   fsync_directory(dir);

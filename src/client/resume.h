@@ -21,6 +21,7 @@ inline constexpr std::int64_t kStalePartialSeconds = 7 * 24 * 3600;
 struct ResumeOutcome {
   std::uint64_t transferred = 0;   // bytes fetched from the store by this call
   std::uint64_t resumed_from = 0;  // verified bytes kept from an earlier attempt (0: from scratch)
+  std::uint64_t dev = 0, ino = 0;  // the file renamed onto the destination
 };
 
 // Fetches `record`'s blob from `store` into `dest` through the partial file

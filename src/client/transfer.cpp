@@ -14,11 +14,13 @@
 #include <cerrno>
 #include <vector>
 
+#include "client/known_sha.h"
 #include "client/read_back.h"
 #include "client/resume.h"
 #include "core/files.h"
 #include "sacker/client.h"
 #include "sacker/error.h"
+#include "sacker/log.h"
 #include "sacker/names.h"
 #include "sacker/sha256.h"
 
@@ -93,8 +95,10 @@ fs::path destination_of(const VersionRecord& r, const std::optional<fs::path>& o
 
 // true if `dest` is a regular file (not a symlink) that already holds the blob;
 // its mode is then set to `mode` through its own descriptor. Throws
-// Error(Invalid) if `dest` is something a download must not replace.
-bool already_there(const fs::path& dest, const VersionRecord& r, unsigned mode) {
+// Error(Invalid) if `dest` is something a download must not replace. The file is
+// hashed only if no remembered sha256 matches its key (client/known_sha.h); the
+// bytes hashed are added to `hashed`, and a match is remembered for the next run.
+bool already_there(const fs::path& dest, const VersionRecord& r, unsigned mode, std::uint64_t& hashed) {
   struct stat st {};
   if (::lstat(dest.c_str(), &st) != 0) return false;
   if (S_ISLNK(st.st_mode)) return false;  // replaced by the file, never followed
@@ -103,6 +107,7 @@ bool already_there(const fs::path& dest, const VersionRecord& r, unsigned mode) 
                                                 "FIFO or socket); use -o - to stream",
                                                 dest.string()));
   if (r.size != 0 && static_cast<std::uint64_t>(st.st_size) != r.size) return false;
+  if ((st.st_mode & 07777) == mode && remembered_sha256(dest, st) == r.sha256) return true;
   const int fd = ::open(dest.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return false;  // unreadable or replaced meanwhile: download it anew
   struct Closer {
@@ -110,10 +115,28 @@ bool already_there(const fs::path& dest, const VersionRecord& r, unsigned mode) 
     ~Closer() { ::close(fd); }
   } closer{fd};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  const ContentKey before = content_key(st);
+  hashed += before.size;
   if (sha256_of_fd(fd, dest.string()).sha256 != r.sha256) return false;
-  if ((st.st_mode & 07777) != mode && ::fchmod(fd, mode) != 0)
-    throw_errno("cannot set the mode of " + dest.string(), errno);
+  if ((st.st_mode & 07777) != mode) {
+    // The next run hashes once more: a chmod now would hide a change made since the hash.
+    if (::fchmod(fd, mode) != 0) throw_errno("cannot set the mode of " + dest.string(), errno);
+  } else {
+    remember_sha256(dest, fd, before, r.sha256);
+  }
   return true;
+}
+
+// After a verified download: remembers the sha256 of the file now at `dest` if it
+// is the one written (`dev`, `ino`).
+void remember_downloaded(const fs::path& dest, std::uint64_t dev, std::uint64_t ino, const std::string& sha256) {
+  const int fd = ::open(dest.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_dev) == dev &&
+      static_cast<std::uint64_t>(st.st_ino) == ino)
+    remember_sha256(dest, fd, content_key(st), sha256);
+  ::close(fd);
 }
 
 }  // namespace
@@ -196,7 +219,10 @@ DownloadResult Client::download(const std::string& package, const Spec& spec, co
   result.destination = destination_of(r, output);
   const fs::path& dest = result.destination;
   const unsigned mode = applied_mode(r.mode);
-  if (already_there(dest, r, mode)) {
+  if (already_there(dest, r, mode, result.bytes_hashed)) {
+    log_verbose(fmt::format("download {} {}: {} already holds it ({})", r.package, r.version, dest.string(),
+                            result.bytes_hashed ? fmt::format("hashed {} bytes", result.bytes_hashed)
+                                                : std::string("sha256 remembered for its inode, size, mtime and ctime")));
     result.record = r;
     return result;  // move no bytes
   }
@@ -208,6 +234,7 @@ DownloadResult Client::download(const std::string& package, const Spec& spec, co
     result.transferred = true;
     result.bytes_transferred = outcome.transferred;
     result.resumed_from = outcome.resumed_from;
+    remember_downloaded(dest, outcome.dev, outcome.ino, r.sha256);
     return result;
   }
   const fs::path dir = dest.parent_path().empty() ? fs::path(".") : dest.parent_path();
@@ -223,7 +250,11 @@ DownloadResult Client::download(const std::string& package, const Spec& spec, co
   store_->get(r.sha256, sink, progress);
   sink.check();
   test_stop_point("download.fetched");
+  struct stat written {};
+  if (::fstat(tmp->fd(), &written) != 0) written = {};
   tmp->commit(dest, mode);
+  remember_downloaded(dest, static_cast<std::uint64_t>(written.st_dev), static_cast<std::uint64_t>(written.st_ino),
+                      r.sha256);
   result.record = r;
   result.transferred = true;
   result.bytes_transferred = sink.size();

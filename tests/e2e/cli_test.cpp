@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/sandbox.h"
+#include "support/fs_clock.h"
 
 namespace sacker::test {
 namespace {
@@ -52,6 +53,41 @@ TEST(Cli, GlobalOptionsMayFollowTheCommand) {
   auto r = s.run({"versions", "p", "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["versions"], nlohmann::json::array({1}));
+}
+
+// Cheap polling (issue 10): a download onto a destination that already holds the blob
+// and did not change since sacker wrote it hashes nothing and fetches nothing; any
+// change (here: same size, other bytes) is noticed, re-hashed and repaired. Both ways
+// sacker remembers the sha256: the directory's xattr, and the sidecar file where the
+// file system has no user xattrs (SACKER_TEST_NO_XATTR simulates one).
+TEST(Cli, UnchangedDestinationIsNeitherRehashedNorFetched) {
+  for (const std::vector<std::string> env : {std::vector<std::string>{}, {"SACKER_TEST_NO_XATTR=1"}}) {
+    SCOPED_TRACE(env.empty() ? "xattr" : "sidecar");
+    Sandbox s;
+    const std::string blob(1 << 20, 'p');
+    s.write("f", blob);
+    ASSERT_EQ(s.run({"add", "p", "f"}).exit_code, 0);
+    auto json_of = [&](const std::vector<std::string>& args) {
+      auto r = s.run(args, "", env);
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      return nlohmann::json::parse(r.out);
+    };
+    const std::vector<std::string> download = {"--json", "download", "p", "latest", "-o", "d"};
+    auto first = json_of(download);
+    EXPECT_EQ(first["bytes_transferred"], blob.size());
+    wait_until_fs_clock_passes(s.work() / "d");  // else the entry is "racily clean" and dropped
+    auto again = json_of(download);
+    EXPECT_EQ(again["bytes_transferred"], 0);
+    EXPECT_EQ(again["bytes_hashed"], 0) << "the unchanged destination was hashed again";
+    auto remembered = json_of(download);  // still remembered after a run that used the entry
+    EXPECT_EQ(remembered["bytes_hashed"], 0);
+
+    s.write("d", std::string(blob.size(), 'q'));  // same size, other bytes
+    auto repaired = json_of(download);
+    EXPECT_EQ(repaired["bytes_hashed"], blob.size()) << "a changed destination must be hashed";
+    EXPECT_EQ(repaired["bytes_transferred"], blob.size());
+    EXPECT_EQ(read_file(s.work() / "d"), blob);
+  }
 }
 
 }  // namespace
