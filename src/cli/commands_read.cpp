@@ -32,13 +32,7 @@ void tags(Session& s, const Args& a) {
     for (const auto& [tag, version] : s.client().tags(a.package)) s.out().text(fmt::format("{} {}", tag, version));
     return;
   }
-  auto infos = s.client().tag_infos(a.package);
-  Json tags = Json::object(), last = Json::object();
-  for (const auto& t : infos) {
-    tags[t.tag] = t.version;
-    last[t.tag] = t.last_event ? event_json(*t.last_event) : Json();
-  }
-  s.out().json({{"package", a.package}, {"tags", tags}, {"last_event", last}});
+  s.out().json(tags_json(a.package, s.client().tag_infos(a.package)));
 }
 
 void info(Session& s, const Args& a) {

@@ -106,24 +106,6 @@ void report_line(std::string_view text) {
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
-std::string json_text(const Json& document) {
-  try {
-    return document.dump(-1, ' ', true, Json::error_handler_t::strict);
-  } catch (const nlohmann::json::type_error& e) {
-    std::string why = e.what();  // "[json.exception.type_error.316] invalid UTF-8 byte at index 0: 0xFF"
-    if (auto end = why.find("] "); end != std::string::npos) why.erase(0, end + 2);
-    throw Error(ErrorKind::Invalid, fmt::format("cannot print JSON: a name or value is not valid UTF-8 ({})", why));
-  }
-}
-
-Json record_json(const VersionRecord& r, const std::vector<std::string>& tags) {
-  Json j = Json::parse(record_to_json(r));
-  j["tags"] = tags;
-  return j;
-}
-
-Json event_json(const Event& e) { return Json::parse(event_to_json(e)); }
-
 std::string display(std::string_view untrusted) { return escape(untrusted, false); }
 
 std::string human_size(std::uint64_t bytes) {

@@ -1,20 +1,24 @@
 // What the commands print: the one stdout writer (every byte checked, DESIGN.md
 // invariant 9), the --json documents and the human renderings of results.
-// JSON field names are stable: records use package, version, sha256, size,
-// basename, mode, created, metadata, tags; events the names of event_to_json.
+// JSON field names are stable and shared with the web API: the renderings of
+// records, events and tags live in client/json_view.h.
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "client/json_view.h"
 #include "sacker/record.h"
 
 namespace sacker::cli {
 
-using Json = nlohmann::ordered_json;
+using sacker::Json;
+using sacker::event_json;
+using sacker::json_text;
+using sacker::record_json;
+using sacker::tags_json;
 
 // Standard output. Writes are buffered; finish() flushes and throws
 // Error(LocalIO) if any write since the start failed (full disk, closed stdout,
@@ -39,11 +43,6 @@ std::string diagnostic(std::string_view text);
 // Writes "sacker: <diagnostic(text)>\n" to stderr.
 void report_line(std::string_view text);
 
-// The JSON text of a document, as Output::json writes it.
-std::string json_text(const Json& document);
-
-Json record_json(const VersionRecord& record, const std::vector<std::string>& tags);
-Json event_json(const Event& event);
 // An untrusted string with control bytes, C1 controls and invalid UTF-8 as \xNN
 // (valid printable UTF-8 is kept, unlike printable(), and nothing is cut).
 std::string display(std::string_view untrusted);
