@@ -161,6 +161,11 @@ class Client {
   Client(std::unique_ptr<Ledger> ledger, std::unique_ptr<Store> store, Clock clock = {}, ClientIdentity identity = {});
   ~Client();
 
+  // Who the changes of this client are recorded as. set_identity validates as the
+  // constructor does (a web server sets the token's name as the actor per request).
+  const ClientIdentity& identity() const { return identity_; }
+  void set_identity(ClientIdentity identity);
+
   Ledger& ledger() { return *ledger_; }
   Store& store() { return *store_; }
 

@@ -44,6 +44,10 @@ struct Args {
   bool allow_rollback = false;
   std::string action, key_name, key_dir;
   std::optional<std::string> older_than, parallel, part_size, stall_timeout;
+  // sacker serve (commands_serve.cpp).
+  std::string listen = "127.0.0.1:8080", scope = "read";
+  std::optional<std::string> tokens, protect, new_token;
+  bool allow_writes = false;
 };
 
 // What a running command works with: the options, standard output, the facade
@@ -87,6 +91,7 @@ const std::vector<Command>& write_commands();   // commands_write.cpp
 const std::vector<Command>& admin_commands();   // commands_admin.cpp
 const std::vector<Command>& doctor_commands();  // commands_doctor.cpp
 const std::vector<Command>& sign_commands();    // commands_sign.cpp
+const std::vector<Command>& serve_commands();   // commands_serve.cpp
 const Command* find_command(const std::string& name);
 
 // Declarations shared by the commands: the <package> and <spec> positionals,

@@ -43,7 +43,8 @@ const std::vector<Command>& command_table() {
   static const std::vector<Command> table = [] {
     std::vector<Command> all;
     for (const auto* part :
-         {&read_commands(), &write_commands(), &admin_commands(), &sign_commands(), &doctor_commands()})
+         {&read_commands(), &write_commands(), &admin_commands(), &sign_commands(), &doctor_commands(),
+          &serve_commands()})
       all.insert(all.end(), part->begin(), part->end());
     return all;
   }();

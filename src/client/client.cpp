@@ -39,6 +39,12 @@ Client::Client(std::unique_ptr<Ledger> ledger, std::unique_ptr<Store> store, Clo
 }
 Client::~Client() = default;
 
+void Client::set_identity(ClientIdentity identity) {
+  validate_text(identity.actor, kMaxActorBytes, "actor");
+  validate_text(identity.client, kMaxActorBytes, "client");
+  identity_ = std::move(identity);
+}
+
 std::int64_t Client::now() const { return clock_ ? clock_() : static_cast<std::int64_t>(std::time(nullptr)); }
 
 ChangeContext Client::context(const std::string& comment) const {
