@@ -158,10 +158,15 @@ void version(Site& site, const Request& req, Response& res) {
   send_json(res, 200, record_json(info.record, info.tags));
 }
 
+// Bytes per get_range while streaming a blob: the memory a download holds (a store may
+// buffer a whole range, as S3's ranged GET does) and, on S3, one request each.
+constexpr std::uint64_t kBlobPiece = 8 << 20;
+
 void blob(Site& site, const Request& req, Response& res) {
   const auto name = package_param(req);
   const auto spec = spec_param(req);
   VersionRecord record;
+  std::string etag;
   {
     auto client = site.clients.lease();
     record = client->resolve(name, spec);
@@ -170,19 +175,23 @@ void blob(Site& site, const Request& req, Response& res) {
     if (!stat)
       throw Error(ErrorKind::NotFound,
                   fmt::format("{} {}: blob {} is not in the store", name, record.version, record.sha256));
+    etag = stat->etag;
   }
   const std::string sha = record.sha256;
-  const std::uint64_t size = record.size;
   Site* site_ptr = &site;
-  res.stream(size, "application/octet-stream",
-             [site_ptr, sha, size](std::uint64_t offset, std::uint64_t length, const Write& write) {
-               if (length == 0) return true;
+  res.stream(record.size, "application/octet-stream",
+             [site_ptr, sha, etag](std::uint64_t offset, std::uint64_t length, const Write& write) {
                try {
                  auto client = site_ptr->clients.lease();
                  WriteSink sink(write);
-                 // get_range reads in bounded pieces and writes each as it comes.
-                 client->store().get_range(sha, offset, length, "", sink);
-                 (void)size;
+                 // Piece by piece, each written as it comes; every piece of the same
+                 // object (If-Match on its ETag where the store has one).
+                 while (length > 0) {
+                   const std::uint64_t n = std::min(length, kBlobPiece);
+                   client->store().get_range(sha, offset, n, etag, sink);
+                   offset += n;
+                   length -= n;
+                 }
                  return true;
                } catch (const ClientGone&) {
                  return false;

@@ -14,11 +14,7 @@ extern char** environ;
 
 namespace sacker::test {
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                           const std::string& stdin_data, const std::filesystem::path& cwd) {
-  dir_ = make_temp_dir("sacker-child");
-  write_file(dir_ / "stdin", stdin_data);
-  // The current environment, then `env` in order: a later entry for a name wins.
+std::vector<std::string> merged_environment(const std::vector<std::string>& env) {
   std::vector<std::string> envs;
   auto set = [&envs](const std::string& entry) {
     auto name = entry.substr(0, entry.find('=') + 1);
@@ -28,6 +24,14 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vect
   };
   for (char** e = environ; *e; ++e) set(*e);
   for (const auto& e : env) set(e);
+  return envs;
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                           const std::string& stdin_data, const std::filesystem::path& cwd) {
+  dir_ = make_temp_dir("sacker-child");
+  write_file(dir_ / "stdin", stdin_data);
+  const std::vector<std::string> envs = merged_environment(env);
   std::vector<char*> cargv, cenv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);

@@ -14,6 +14,9 @@ struct ProcessResult {
   std::string out, err;
 };
 
+// The current environment, then `env` ("K=V") in order: a later entry for a name wins.
+std::vector<std::string> merged_environment(const std::vector<std::string>& env);
+
 // A child whose stdout/stderr go to temp files; `wait` collects them.
 class ChildProcess {
  public:
