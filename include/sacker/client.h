@@ -227,8 +227,10 @@ class Client {
               TagExpectation expect = {});
   // Moves the tag back to where it pointed before its latest move (itself a new
   // event, so a rollback can be rolled back). Error(NotFound) if there is nothing
-  // to roll back to; Conflict if the tag moved meanwhile.
-  RollbackResult rollback(const std::string& package, const std::string& tag, const std::string& comment = {});
+  // to roll back to; Conflict if the tag moved meanwhile, or if `expect_seq` is given
+  // and the latest move is another event than that one (a form that showed it).
+  RollbackResult rollback(const std::string& package, const std::string& tag, const std::string& comment = {},
+                          std::optional<std::uint64_t> expect_seq = std::nullopt);
   // Error(NotFound) if the version does not exist; Conflict if tagged.
   Event remove(const std::string& package, std::uint64_t version, const std::string& comment = {});
   // (Comments are at most 4096 bytes of UTF-8 without control characters:

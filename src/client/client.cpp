@@ -191,7 +191,8 @@ Event Client::untag(const std::string& package, const std::string& tag, const st
   return *e;
 }
 
-RollbackResult Client::rollback(const std::string& package, const std::string& tag, const std::string& comment) {
+RollbackResult Client::rollback(const std::string& package, const std::string& tag, const std::string& comment,
+                                std::optional<std::uint64_t> expect_seq) {
   validate_package_name(package);
   validate_user_tag(tag);
   const ChangeContext ctx = [&] {
@@ -205,6 +206,13 @@ RollbackResult Client::rollback(const std::string& package, const std::string& t
         ErrorKind::NotFound,
         fmt::format("package {}: tag '{}' has no history to roll back (no move of it was recorded)", package, tag));
   const Event& move = last.front();
+  if (expect_seq && move.seq != *expect_seq)
+    throw Error(ErrorKind::Conflict,
+                fmt::format("package {}: tag '{}' moved since event {} (its latest move is event {}, to {}): nothing "
+                            "changed",
+                            package, tag, *expect_seq, move.seq,
+                            move.action == EventAction::Untag ? std::string("removed")
+                                                              : "version " + std::to_string(move.version)));
   if (!move.previous)
     throw Error(ErrorKind::NotFound,
                 fmt::format("package {}: tag '{}' was created by its latest move (to version {}); there is no earlier "

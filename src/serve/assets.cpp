@@ -6,8 +6,8 @@ namespace sacker::serve::pages {
 namespace {
 
 constexpr const char* kStyle =
-    "body{font-family:system-ui,sans-serif;margin:0;color:#222}header{background:#234;color:#fff;padding:.6em 1.2em}"
-    "header a{color:#fff;margin-right:1em}.brand{font-weight:bold}.user{float:right}main{padding:1em 1.5em}"
+    "body{font-family:system-ui,sans-serif;margin:0;color:#222}header{background:#234;color:#fff;padding:.6em 1.2em;display:flex;align-items:center;gap:1em}"
+    "header a{color:#fff;margin-right:1em}.brand{font-weight:bold}.user{margin-left:auto}main{padding:1em 1.5em}"
     "table{border-collapse:collapse;margin:.5em 0}th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #ddd;"
     "vertical-align:top}code{font-family:monospace}.chip{display:inline-block;background:#e4ecf7;border-radius:1em;"
     "padding:0 .6em;margin:0 .2em .2em 0;text-decoration:none;color:#123}.meta{font-size:.9em;margin-right:.5em}"

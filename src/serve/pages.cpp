@@ -1,4 +1,4 @@
-// add_page_routes: the HTML pages of `sacker serve` (see docs/serve-pages.md).
+// add_page_routes: the HTML pages of `sacker serve` (see docs/serve.md).
 #include <fmt/core.h>
 
 #include <ctime>
@@ -64,7 +64,7 @@ void send_html(Response& response, const std::string& document) {
 void add_page_routes(Router& router, Site& site) {
   auto shared = std::make_shared<pages::Pages>(site);
   pages::add_read_routes(router, shared);
-  // The login and promote/untag/rollback forms (pages_promote.cpp) are not built yet.
+  pages::add_write_routes(router, shared);
   pages::add_asset_routes(router);
 }
 

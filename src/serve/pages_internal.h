@@ -1,4 +1,4 @@
-// What the page route files (pages_read.cpp, assets.cpp) share.
+// What the page route files (pages_read.cpp, pages_promote.cpp, assets.cpp) share.
 #pragma once
 
 #include <functional>
@@ -29,6 +29,8 @@ struct Pages {
 using Shared = std::shared_ptr<Pages>;
 
 void add_read_routes(Router& router, const Shared& pages);
+// The login and promote / untag / rollback forms (pages_promote.cpp); none when read-only.
+void add_write_routes(Router& router, const Shared& pages);
 void add_asset_routes(Router& router);
 
 // A form body (x-www-form-urlencoded) field, or "".

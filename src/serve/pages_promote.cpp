@@ -1,0 +1,410 @@
+// The write forms of the pages, present only with `sacker serve --allow-writes`:
+// /login (a token from the tokens file -> a session cookie), /logout, and per package
+// promote, untag and rollback, each a GET that shows what will change and a POST that
+// changes it.
+//
+// Every POST passes, in order (a failure answers a page and changes nothing):
+// - not cross-site: a browser's Sec-Fetch-Site other than same-origin/none, or an
+//   Origin of "null", is 403 (the cookie is SameSite=Strict as well);
+// - a live session (else 303 to /login) whose CSRF token the form carries (compared in
+//   constant time; 403 otherwise), of a token with scope promote (403);
+// - for a tag in --protect (default live): the package name typed into the form (400);
+// - a compare-and-swap against what the form showed: promote and untag carry the
+//   tag's version then ("expect"), rollback the seq of the move it undoes. A tag that
+//   moved meanwhile answers 409, "moved by someone else", and the form anew.
+#include <fmt/core.h>
+
+#include <algorithm>
+
+#include "core/codec.h"
+#include "sacker/error.h"
+#include "sacker/names.h"
+#include "serve/pages_internal.h"
+
+namespace sacker::serve::pages {
+namespace {
+
+using html::escape;
+using html::url_part;
+
+// --- the checks every POST passes ------------------------------------------------
+
+// A form post's fields; Error(Invalid) for a body that is not a form.
+QueryPairs form_of(const Request& req) {
+  auto form = parse_query(req.body);
+  if (!form) throw Error(ErrorKind::Invalid, "the form's body is not application/x-www-form-urlencoded");
+  return *form;
+}
+
+bool cross_site(const Request& req) {
+  if (auto site = req.headers.get("Sec-Fetch-Site"); site && *site != "same-origin" && *site != "none") return true;
+  if (auto origin = req.headers.get("Origin"); origin && *origin == "null") return true;
+  return false;
+}
+
+// Where a login returns to: a path of ours only (no "//host", no scheme: no open redirect).
+std::string safe_next(std::string_view next) {
+  if (next.empty() || next.front() != '/' || next.rfind("//", 0) == 0 || next.find('\\') != std::string_view::npos ||
+      next.find_first_of("\r\n") != std::string_view::npos)
+    return "/";
+  return std::string(next);
+}
+
+void redirect(Response& res, const std::string& location) {
+  res.status = 303;
+  res.headers.set("Location", location);
+  res.headers.set("Cache-Control", "no-store");
+  res.set_body("", "text/plain; charset=utf-8");
+}
+
+void to_login(Response& res, const Request& req) {
+  std::string back = req.raw_path;
+  if (!req.raw_query.empty() && req.method == "GET") back += "?" + req.raw_query;
+  redirect(res, "/login?next=" + url_part(back));
+}
+
+// The session allowed to change tags, or nullopt after answering (303 / 403).
+std::optional<WebSession> promoter(Pages& p, const Request& req, Response& res, const QueryPairs* form) {
+  if (form && cross_site(req)) {
+    html::message_page(res, 403, "Refused", "a cross-site form post (Sec-Fetch-Site / Origin): nothing changed",
+                       p.nav(req));
+    return std::nullopt;
+  }
+  auto s = p.session(req);
+  if (!s) {
+    if (form) {
+      html::message_page(res, 403, "Signed out", "your session ended: log in and submit the form again", p.nav(req));
+    } else {
+      to_login(res, req);
+    }
+    return std::nullopt;
+  }
+  if (form && !constant_time_equal(form_value(*form, "csrf"), s->csrf)) {
+    html::message_page(res, 403, "Refused", "the form's CSRF token does not match your session: reload the page",
+                       p.nav(req));
+    return std::nullopt;
+  }
+  if (s->principal.scope != Scope::Promote) {
+    html::message_page(res, 403, "Not allowed",
+                       fmt::format("token '{}' has scope read: changing tags needs scope promote", s->principal.name),
+                       p.nav(req));
+    return std::nullopt;
+  }
+  return s;
+}
+
+bool is_protected(const Pages& p, const std::string& tag) {
+  const auto& tags = p.site.options.protected_tags;
+  return std::find(tags.begin(), tags.end(), tag) != tags.end();
+}
+
+// Sets the lease's actor to the signed-in token's name for one change.
+class ActingAs {
+ public:
+  ActingAs(Client& client, const Principal& who) : client_(client), saved_(client.identity()) {
+    ClientIdentity as = saved_;
+    as.actor = who.name;
+    client_.set_identity(as);
+  }
+  ~ActingAs() { client_.set_identity(saved_); }
+  ActingAs(const ActingAs&) = delete;
+  ActingAs& operator=(const ActingAs&) = delete;
+
+ private:
+  Client& client_;
+  ClientIdentity saved_;
+};
+
+std::uint64_t version_field(std::string_view text, const char* what) {
+  auto v = codec::parse_decimal(text);
+  if (!v || *v == 0) throw Error(ErrorKind::Invalid, fmt::format("{} must be a version number", what));
+  return *v;
+}
+
+// "expect" as the form carried it: a version, or "none" (the tag did not exist).
+TagExpectation expect_field(std::string_view text) {
+  if (text == "none") return TagExpectation::absent();
+  return TagExpectation::at(version_field(text, "expect"));
+}
+
+// --- the forms -------------------------------------------------------------------
+
+// One side of "live: 41 -> 42": the version with its age and size, or "(none)".
+std::string side(Client& client, const std::string& package, std::optional<std::uint64_t> version, std::int64_t now,
+                 const char* id) {
+  if (!version) return fmt::format("<td id=\"{}\">(none)</td><td></td><td></td>", id);
+  auto r = client.resolve(package, Spec{Spec::Kind::Version, *version, {}});
+  return fmt::format("<td id=\"{}\"><a href=\"/packages/{}/versions/{}\">{}</a></td><td>{}</td><td>{}</td>", id,
+                     url_part(package), *version, *version, html::time_cell(r.created, now), html::size(r.size));
+}
+
+std::string confirm_field(const Pages& p, const std::string& package, const std::string& tag) {
+  if (!is_protected(p, tag)) return "";
+  return fmt::format(
+      "<p class=\"protect\">'{0}' is protected: type the package name <code>{1}</code> to confirm.</p>"
+      "<p><label>package name <input name=\"confirm\" id=\"confirm\" autocomplete=\"off\" required></label></p>",
+      escape(tag), escape(package));
+}
+
+// The confirmation page of a change of `tag` from `from` to `to` (nullopt: removed).
+void change_form(Pages& p, const Request& req, Response& res, const WebSession& s, const std::string& verb,
+                 const std::string& package, const std::string& tag, std::optional<std::uint64_t> from,
+                 std::optional<std::uint64_t> to, const std::string& hidden, int status = 200,
+                 const std::string& notice = "") {
+  auto client = p.site.clients.lease();
+  const std::int64_t now = p.now();
+  const std::string arrow = fmt::format("{}: {} -> {}", tag, from ? std::to_string(*from) : "(none)",
+                                        to ? std::to_string(*to) : "(removed)");
+  std::string main = fmt::format(
+      "<h1>{0} <a href=\"/packages/{1}\">{2}</a></h1>{3}<p class=\"change\" id=\"change\">{4}</p>"
+      "<table id=\"sides\"><thead><tr><th></th><th>version</th><th>created</th><th>size</th></tr></thead><tbody>"
+      "<tr><th>now</th>{5}</tr><tr><th>after</th>{6}</tr></tbody></table>"
+      "<form id=\"change-form\" method=\"post\" action=\"{7}\"><input type=\"hidden\" name=\"csrf\" value=\"{8}\">{9}"
+      "<p><label>comment <input name=\"comment\" id=\"comment\" size=\"60\"></label></p>{10}"
+      "<p><button type=\"submit\" id=\"submit\">{0}</button> <a href=\"/packages/{1}\">cancel</a></p></form>",
+      escape(verb), url_part(package), escape(package), notice, escape(arrow), side(*client, package, from, now, "from"),
+      side(*client, package, to, now, "to"), escape(req.raw_path), escape(s.csrf), hidden,
+      confirm_field(p, package, tag));
+  res.status = status;
+  send_html(res, html::page(fmt::format("{} {} {}", verb, package, tag), p.nav(req), main));
+}
+
+std::string hidden(std::string_view name, std::string_view value) {
+  return fmt::format("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(name), escape(value));
+}
+
+std::optional<std::uint64_t> tag_now(Client& client, const std::string& package, const std::string& tag) {
+  auto tags = client.tags(package);
+  auto it = tags.find(tag);
+  return it == tags.end() ? std::nullopt : std::optional(it->second);
+}
+
+// The 409 page: what happened, and the form again on the tag as it is now.
+std::string moved_notice(const Error& e) {
+  return fmt::format("<p class=\"error\" id=\"moved\">Moved by someone else since you looked ({}). Below is the "
+                     "tag as it is now: confirm again to go on from there.</p>",
+                     escape(e.what()));
+}
+
+// The typed confirmation of a protected tag; Error(Invalid) when it is not the name.
+void check_confirmation(const Pages& p, const QueryPairs& form, const std::string& package, const std::string& tag) {
+  if (is_protected(p, tag) && form_value(form, "confirm") != package)
+    throw Error(ErrorKind::Invalid, fmt::format("'{}' is protected: type the package name '{}' to confirm; nothing "
+                                                "changed",
+                                                tag, package));
+}
+
+std::string user_tag(const std::string& text) {
+  validate_user_tag(text);
+  return text;
+}
+
+// --- promote -----------------------------------------------------------------------
+
+void promote_page(Pages& p, const Request& req, Response& res) {
+  auto s = promoter(p, req, res, nullptr);
+  if (!s) return;
+  const std::string& package = req.param("package");
+  validate_package_name(package);
+  const std::string tag = user_tag(query(req, "tag"));
+  const std::uint64_t version = version_field(query(req, "version"), "version");
+  std::optional<std::uint64_t> from;
+  {
+    auto client = p.site.clients.lease();
+    client->resolve(package, Spec{Spec::Kind::Version, version, {}});  // NotFound for a version that is not there
+    from = tag_now(*client, package, tag);
+  }
+  change_form(p, req, res, *s, "Promote", package, tag, from, version,
+              hidden("tag", tag) + hidden("version", std::to_string(version)) +
+                  hidden("expect", from ? std::to_string(*from) : "none"));
+}
+
+void promote_post(Pages& p, const Request& req, Response& res) {
+  const QueryPairs form = form_of(req);
+  auto s = promoter(p, req, res, &form);
+  if (!s) return;
+  const std::string& package = req.param("package");
+  validate_package_name(package);
+  const std::string tag = user_tag(form_value(form, "tag"));
+  const std::uint64_t version = version_field(form_value(form, "version"), "version");
+  const TagExpectation expect = expect_field(form_value(form, "expect"));
+  check_confirmation(p, form, package, tag);
+  try {
+    auto client = p.site.clients.lease();
+    ActingAs acting(*client, s->principal);
+    client->tag(TagRequest{package, version, tag, form_value(form, "comment"), expect});
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::Conflict) throw;
+    std::optional<std::uint64_t> now;
+    {
+      auto client = p.site.clients.lease();
+      now = tag_now(*client, package, tag);
+    }
+    return change_form(p, req, res, *s, "Promote", package, tag, now, version,
+                       hidden("tag", tag) + hidden("version", std::to_string(version)) +
+                           hidden("expect", now ? std::to_string(*now) : "none"),
+                       409, moved_notice(e));
+  }
+  redirect(res, fmt::format("/packages/{}/history?tag={}", url_part(package), url_part(tag)));
+}
+
+// --- untag ---------------------------------------------------------------------------
+
+void untag_page(Pages& p, const Request& req, Response& res) {
+  auto s = promoter(p, req, res, nullptr);
+  if (!s) return;
+  const std::string& package = req.param("package");
+  validate_package_name(package);
+  const std::string tag = user_tag(query(req, "tag"));
+  std::optional<std::uint64_t> from;
+  {
+    auto client = p.site.clients.lease();
+    from = tag_now(*client, package, tag);
+  }
+  if (!from) throw Error(ErrorKind::NotFound, fmt::format("package {} has no tag '{}'", package, tag));
+  change_form(p, req, res, *s, "Untag", package, tag, from, std::nullopt,
+              hidden("tag", tag) + hidden("expect", std::to_string(*from)));
+}
+
+void untag_post(Pages& p, const Request& req, Response& res) {
+  const QueryPairs form = form_of(req);
+  auto s = promoter(p, req, res, &form);
+  if (!s) return;
+  const std::string& package = req.param("package");
+  validate_package_name(package);
+  const std::string tag = user_tag(form_value(form, "tag"));
+  const TagExpectation expect = expect_field(form_value(form, "expect"));
+  check_confirmation(p, form, package, tag);
+  try {
+    auto client = p.site.clients.lease();
+    ActingAs acting(*client, s->principal);
+    client->untag(package, tag, form_value(form, "comment"), expect);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::Conflict) throw;
+    std::optional<std::uint64_t> now;
+    {
+      auto client = p.site.clients.lease();
+      now = tag_now(*client, package, tag);
+    }
+    if (!now) throw;  // removed meanwhile: nothing left to confirm
+    return change_form(p, req, res, *s, "Untag", package, tag, now, std::nullopt,
+                       hidden("tag", tag) + hidden("expect", std::to_string(*now)), 409, moved_notice(e));
+  }
+  redirect(res, fmt::format("/packages/{}/history?tag={}", url_part(package), url_part(tag)));
+}
+
+// --- rollback ----------------------------------------------------------------------
+
+// The latest move of `tag` (what a rollback undoes); Error(NotFound) without one.
+Event last_move(Client& client, const std::string& package, const std::string& tag) {
+  auto events = client.history(package, HistoryQuery{tag, 1, 0});
+  if (events.empty() || !events.front().previous)
+    throw Error(ErrorKind::NotFound,
+                fmt::format("package {}: tag '{}' has no earlier version to roll back to", package, tag));
+  return events.front();
+}
+
+void rollback_form(Pages& p, const Request& req, Response& res, const WebSession& s, const std::string& package,
+                   const std::string& tag, int status = 200, const std::string& notice = "") {
+  Event move;
+  std::optional<std::uint64_t> from;
+  {
+    auto client = p.site.clients.lease();
+    move = last_move(*client, package, tag);
+    from = tag_now(*client, package, tag);
+  }
+  change_form(p, req, res, s, "Roll back", package, tag, from, move.previous,
+              hidden("tag", tag) + hidden("seq", std::to_string(move.seq)), status, notice);
+}
+
+void rollback_page(Pages& p, const Request& req, Response& res) {
+  auto s = promoter(p, req, res, nullptr);
+  if (!s) return;
+  const std::string& package = req.param("package");
+  validate_package_name(package);
+  rollback_form(p, req, res, *s, package, user_tag(query(req, "tag")));
+}
+
+void rollback_post(Pages& p, const Request& req, Response& res) {
+  const QueryPairs form = form_of(req);
+  auto s = promoter(p, req, res, &form);
+  if (!s) return;
+  const std::string& package = req.param("package");
+  validate_package_name(package);
+  const std::string tag = user_tag(form_value(form, "tag"));
+  const std::uint64_t seq = version_field(form_value(form, "seq"), "seq");
+  check_confirmation(p, form, package, tag);
+  try {
+    auto client = p.site.clients.lease();
+    ActingAs acting(*client, s->principal);
+    client->rollback(package, tag, form_value(form, "comment"), seq);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::Conflict) throw;
+    return rollback_form(p, req, res, *s, package, tag, 409, moved_notice(e));
+  }
+  redirect(res, fmt::format("/packages/{}/history?tag={}", url_part(package), url_part(tag)));
+}
+
+// --- login -------------------------------------------------------------------------
+
+void login_form(Pages& p, const Request& req, Response& res, const std::string& next, int status,
+                const std::string& error) {
+  res.status = status;
+  send_html(res, html::page("Log in", p.nav(req),
+                            fmt::format("<h1>Log in</h1>{}<form id=\"login-form\" method=\"post\" action=\"/login\">"
+                                        "<input type=\"hidden\" name=\"next\" value=\"{}\"><p><label>token <input "
+                                        "type=\"password\" name=\"token\" id=\"token\" autocomplete=\"off\" required>"
+                                        "</label></p><p><button type=\"submit\" id=\"login\">log in</button></p></form>"
+                                        "<p>A token from the server's tokens file (<code>sacker serve --new-token "
+                                        "NAME --scope promote</code>).</p>",
+                                        error.empty() ? "" : "<p class=\"error\" id=\"message\">" + escape(error) + "</p>",
+                                        escape(next))));
+}
+
+void login_page(Pages& p, const Request& req, Response& res) {
+  login_form(p, req, res, safe_next(query(req, "next")), 200, "");
+}
+
+void login_post(Pages& p, const Request& req, Response& res) {
+  const QueryPairs form = form_of(req);
+  if (cross_site(req))
+    return html::message_page(res, 403, "Refused", "a cross-site form post: nothing changed", p.nav(req));
+  const std::string next = safe_next(form_value(form, "next"));
+  std::optional<Principal> who;
+  if (p.site.authenticate) who = p.site.authenticate(form_value(form, "token"));
+  if (!who) return login_form(p, req, res, next, 401, "that token is not in the server's tokens file");
+  const std::string id = p.sessions.create(*who, p.now());
+  std::string cookie = fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", Sessions::kCookie, id,
+                                   Sessions::kLifetimeSeconds);
+  if (auto proto = req.headers.get("X-Forwarded-Proto"); proto && *proto == "https") cookie += "; Secure";
+  redirect(res, next);
+  res.headers.set("Set-Cookie", cookie);
+}
+
+void logout(Pages& p, const Request& req, Response& res) {
+  if (auto cookie = req.headers.get("Cookie")) p.sessions.remove(cookie_value(*cookie, Sessions::kCookie));
+  redirect(res, "/");
+  res.headers.set("Set-Cookie", fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", Sessions::kCookie));
+}
+
+}  // namespace
+
+void add_write_routes(Router& router, const Shared& pages) {
+  if (!pages->site.options.allow_writes) return;  // a read-only server has no such route: 404
+  auto route = [&](const char* method, std::string_view pattern, void (*fn)(Pages&, const Request&, Response&)) {
+    router.add(method, std::string(pattern), [pages, fn](const Request& req, Response& res) {
+      pages->guarded(req, res, [&] { fn(*pages, req, res); });
+    });
+  };
+  route("GET", "/login", login_page);
+  route("POST", "/login", login_post);
+  route("GET", "/logout", logout);
+  route("GET", "/packages/{package}/promote", promote_page);
+  route("POST", "/packages/{package}/promote", promote_post);
+  route("GET", "/packages/{package}/untag", untag_page);
+  route("POST", "/packages/{package}/untag", untag_post);
+  route("GET", "/packages/{package}/rollback", rollback_page);
+  route("POST", "/packages/{package}/rollback", rollback_post);
+}
+
+}  // namespace sacker::serve::pages
