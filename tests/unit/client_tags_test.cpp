@@ -137,6 +137,23 @@ TEST_F(Tags, RollbackRacingAMoveIsAConflict) {
   EXPECT_EQ(setup->tags("app").at("live"), 3u) << "the other writer's move stands";
 }
 
+// A rollback given the seq of the move it is meant to undo (the web form showed it)
+// refuses once the tag's latest move is another one, and changes nothing.
+TEST_F(Tags, RollbackOfAnExpectedMoveRefusesAnotherMove) {
+  auto c = client();
+  for (auto s : {"one", "two", "three"}) add(*c, "app", s);
+  c->tag({"app", 1, "live", "", {}});
+  const auto seen = c->tag({"app", 2, "live", "", {}});
+  ASSERT_TRUE(seen);
+  c->tag({"app", 3, "live", "", {}});  // someone else, after the form was opened
+  auto e = error_of([&] { c->rollback("app", "live", "", seen->seq); });
+  EXPECT_EQ(e.kind(), ErrorKind::Conflict);
+  EXPECT_THAT(e.what(), HasSubstr("moved since event"));
+  EXPECT_EQ(c->tags("app").at("live"), 3u);
+  const auto latest = c->history("app", HistoryQuery{"live", 1, 0}).front();
+  EXPECT_EQ(c->rollback("app", "live", "", latest.seq).event.version, 2u);
+}
+
 TEST_F(Tags, HistoryFiltersLimitsAndPages) {
   auto c = client();
   add(*c, "app", "one", {"live"});
