@@ -76,22 +76,25 @@ bool same_file_still(int fd, const ContentKey& before) {
   return ::fstat(fd, &st) == 0 && content_key(st) == before;
 }
 
-// In the directory's xattr; false if the directory has none to give.
-bool remember_in_xattr(const fs::path& dir, const std::string& name, int fd, const ContentKey& before,
-                       const std::string& text) {
+// In the directory's xattr. Unsupported: the directory has no user xattrs to give (the
+// sidecar then); TooRecent or Changed: nothing is kept anywhere this run.
+enum class XattrOutcome { Kept, TooRecent, Unsupported };
+XattrOutcome remember_in_xattr(const fs::path& dir, const std::string& name, int fd, const ContentKey& before,
+                               const std::string& text) {
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return false;
+  if (dfd < 0) return XattrOutcome::Unsupported;
   const std::string attr = xattr_name(name);
-  bool kept = false;
+  XattrOutcome outcome = XattrOutcome::Unsupported;
   if (::fsetxattr(dfd, attr.c_str(), text.data(), text.size(), 0) == 0) {
     // The directory's ctime, just set by the file system for this write (an unchanged
     // value keeps an older one, which was checked when that value was written).
     struct stat dst {};
-    kept = ::fstat(dfd, &dst) == 0 && before.ctime_ns < ns_of(dst.st_ctim) && same_file_still(fd, before);
+    const bool kept = ::fstat(dfd, &dst) == 0 && before.ctime_ns < ns_of(dst.st_ctim) && same_file_still(fd, before);
     if (!kept) ::fremovexattr(dfd, attr.c_str());
+    outcome = kept ? XattrOutcome::Kept : XattrOutcome::TooRecent;
   }
   ::close(dfd);
-  return kept;
+  return outcome;
 }
 
 void remember_in_sidecar(const fs::path& dir, const std::string& name, int fd, const ContentKey& before,
@@ -147,9 +150,16 @@ void remember_sha256(const fs::path& file, int fd, const ContentKey& before, con
   const fs::path dir = directory_of(file);
   const std::string name = file.filename().string();
   const std::string text = encode(name, before, sha256);
-  if (use_xattrs() && remember_in_xattr(dir, name, fd, before, text)) {
-    ::unlink(sha_sidecar_path(file).c_str());  // an older entry from before the xattr worked
-    return;
+  if (use_xattrs()) {
+    switch (remember_in_xattr(dir, name, fd, before, text)) {
+      case XattrOutcome::Kept:
+        ::unlink(sha_sidecar_path(file).c_str());  // an older entry from before the xattr worked
+        return;
+      case XattrOutcome::TooRecent:
+        return;  // the next run hashes and remembers; a sidecar would only litter the directory
+      case XattrOutcome::Unsupported:
+        break;
+    }
   }
   remember_in_sidecar(dir, name, fd, before, text);
 }

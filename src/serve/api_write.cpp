@@ -67,23 +67,6 @@ std::string comment(const Json& body) {
   return it->get<std::string>();
 }
 
-// Sets the lease's actor to the token's name for one change and back after.
-class ActingAs {
- public:
-  ActingAs(Client& client, const Principal& who) : client_(client), saved_(client.identity()) {
-    ClientIdentity as = saved_;
-    as.actor = who.name;
-    client_.set_identity(as);
-  }
-  ~ActingAs() { client_.set_identity(saved_); }
-  ActingAs(const ActingAs&) = delete;
-  ActingAs& operator=(const ActingAs&) = delete;
-
- private:
-  Client& client_;
-  ClientIdentity saved_;
-};
-
 std::string conflict_message(const Error& e, const std::string& package, const std::string& tag) {
   return fmt::format("{} {}: moved by someone else since you looked ({}); reload and try again", package, tag,
                      e.what());

@@ -2,25 +2,12 @@
 
 #include <fmt/core.h>
 
+#include "core/codec.h"
 #include "sacker/record.h"
 
 namespace sacker::serve::html {
 
-std::string escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string escape(std::string_view text) { return codec::xml_escape(text); }
 
 std::string url_part(std::string_view text) {
   static const char* const kHex = "0123456789ABCDEF";

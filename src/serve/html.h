@@ -10,7 +10,7 @@
 
 namespace sacker::serve::html {
 
-// Text and attribute values: & < > " ' escaped. Every string from the ledger
+// Text and attribute values: & < > " ' escaped (codec::xml_escape; HTML5 knows &apos;). Every string from the ledger
 // (names, metadata, comments, actors) goes through this.
 std::string escape(std::string_view text);
 // One path segment or query value, %-encoded (unreserved characters kept).

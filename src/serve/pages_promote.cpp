@@ -98,23 +98,6 @@ bool is_protected(const Pages& p, const std::string& tag) {
   return std::find(tags.begin(), tags.end(), tag) != tags.end();
 }
 
-// Sets the lease's actor to the signed-in token's name for one change.
-class ActingAs {
- public:
-  ActingAs(Client& client, const Principal& who) : client_(client), saved_(client.identity()) {
-    ClientIdentity as = saved_;
-    as.actor = who.name;
-    client_.set_identity(as);
-  }
-  ~ActingAs() { client_.set_identity(saved_); }
-  ActingAs(const ActingAs&) = delete;
-  ActingAs& operator=(const ActingAs&) = delete;
-
- private:
-  Client& client_;
-  ClientIdentity saved_;
-};
-
 std::uint64_t version_field(std::string_view text, const char* what) {
   auto v = codec::parse_decimal(text);
   if (!v || *v == 0) throw Error(ErrorKind::Invalid, fmt::format("{} must be a version number", what));
@@ -199,98 +182,102 @@ std::string user_tag(const std::string& text) {
   return text;
 }
 
+// What a form page and its post start with: the session allowed to change tags, the
+// package and the tag (from the query on GET, from the form on POST, whose typed
+// confirmation is checked too); nullopt after answering (see promoter()).
+struct Change {
+  QueryPairs form;  // empty for a GET
+  WebSession session;
+  std::string package, tag;
+};
+std::optional<Change> begin_change(Pages& p, const Request& req, Response& res, bool post) {
+  Change c;
+  if (post) c.form = form_of(req);
+  auto s = promoter(p, req, res, post ? &c.form : nullptr);
+  if (!s) return std::nullopt;
+  c.session = *s;
+  c.package = req.param("package");
+  validate_package_name(c.package);
+  c.tag = user_tag(post ? form_value(c.form, "tag") : query(req, "tag"));
+  if (post) check_confirmation(p, c.form, c.package, c.tag);
+  return c;
+}
+
+// Runs `apply` on a lease acting as the session's principal, then lands on the tag's
+// history. A Conflict (the tag moved since the form was shown) goes to `moved`
+// instead, which answers the 409 page; other errors go up to guarded().
+void commit_change(Pages& p, Response& res, const Change& c, const std::function<void(Client&)>& apply,
+                   const std::function<void(const Error&)>& moved) {
+  try {
+    auto client = p.site.clients.lease();
+    ActingAs acting(*client, c.session.principal);
+    apply(*client);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::Conflict) throw;
+    return moved(e);
+  }
+  redirect(res, fmt::format("/packages/{}/history?tag={}", url_part(c.package), url_part(c.tag)));
+}
+
+std::optional<std::uint64_t> current_tag(Pages& p, const Change& c) {
+  auto client = p.site.clients.lease();
+  return tag_now(*client, c.package, c.tag);
+}
+
 // --- promote -----------------------------------------------------------------------
 
+void promote_form(Pages& p, const Request& req, Response& res, const Change& c, std::uint64_t version,
+                  int status = 200, const std::string& notice = "") {
+  const auto from = current_tag(p, c);
+  change_form(p, req, res, c.session, "Promote", c.package, c.tag, from, version,
+              hidden("tag", c.tag) + hidden("version", std::to_string(version)) +
+                  hidden("expect", from ? std::to_string(*from) : "none"),
+              status, notice);
+}
+
 void promote_page(Pages& p, const Request& req, Response& res) {
-  auto s = promoter(p, req, res, nullptr);
-  if (!s) return;
-  const std::string& package = req.param("package");
-  validate_package_name(package);
-  const std::string tag = user_tag(query(req, "tag"));
+  auto c = begin_change(p, req, res, false);
+  if (!c) return;
   const std::uint64_t version = version_field(query(req, "version"), "version");
-  std::optional<std::uint64_t> from;
   {
     auto client = p.site.clients.lease();
-    client->resolve(package, Spec{Spec::Kind::Version, version, {}});  // NotFound for a version that is not there
-    from = tag_now(*client, package, tag);
+    client->resolve(c->package, Spec{Spec::Kind::Version, version, {}});  // NotFound for a version that is not there
   }
-  change_form(p, req, res, *s, "Promote", package, tag, from, version,
-              hidden("tag", tag) + hidden("version", std::to_string(version)) +
-                  hidden("expect", from ? std::to_string(*from) : "none"));
+  promote_form(p, req, res, *c, version);
 }
 
 void promote_post(Pages& p, const Request& req, Response& res) {
-  const QueryPairs form = form_of(req);
-  auto s = promoter(p, req, res, &form);
-  if (!s) return;
-  const std::string& package = req.param("package");
-  validate_package_name(package);
-  const std::string tag = user_tag(form_value(form, "tag"));
-  const std::uint64_t version = version_field(form_value(form, "version"), "version");
-  const TagExpectation expect = expect_field(form_value(form, "expect"));
-  check_confirmation(p, form, package, tag);
-  try {
-    auto client = p.site.clients.lease();
-    ActingAs acting(*client, s->principal);
-    client->tag(TagRequest{package, version, tag, form_value(form, "comment"), expect});
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::Conflict) throw;
-    std::optional<std::uint64_t> now;
-    {
-      auto client = p.site.clients.lease();
-      now = tag_now(*client, package, tag);
-    }
-    return change_form(p, req, res, *s, "Promote", package, tag, now, version,
-                       hidden("tag", tag) + hidden("version", std::to_string(version)) +
-                           hidden("expect", now ? std::to_string(*now) : "none"),
-                       409, moved_notice(e));
-  }
-  redirect(res, fmt::format("/packages/{}/history?tag={}", url_part(package), url_part(tag)));
+  auto c = begin_change(p, req, res, true);
+  if (!c) return;
+  const std::uint64_t version = version_field(form_value(c->form, "version"), "version");
+  const TagExpectation expect = expect_field(form_value(c->form, "expect"));
+  commit_change(
+      p, res, *c,
+      [&](Client& client) { client.tag(TagRequest{c->package, version, c->tag, form_value(c->form, "comment"), expect}); },
+      [&](const Error& e) { promote_form(p, req, res, *c, version, 409, moved_notice(e)); });
 }
 
 // --- untag ---------------------------------------------------------------------------
 
+void untag_form(Pages& p, const Request& req, Response& res, const Change& c, int status = 200,
+                const std::string& notice = "") {
+  const auto from = current_tag(p, c);
+  if (!from) throw Error(ErrorKind::NotFound, fmt::format("package {} has no tag '{}'", c.package, c.tag));
+  change_form(p, req, res, c.session, "Untag", c.package, c.tag, from, std::nullopt,
+              hidden("tag", c.tag) + hidden("expect", std::to_string(*from)), status, notice);
+}
+
 void untag_page(Pages& p, const Request& req, Response& res) {
-  auto s = promoter(p, req, res, nullptr);
-  if (!s) return;
-  const std::string& package = req.param("package");
-  validate_package_name(package);
-  const std::string tag = user_tag(query(req, "tag"));
-  std::optional<std::uint64_t> from;
-  {
-    auto client = p.site.clients.lease();
-    from = tag_now(*client, package, tag);
-  }
-  if (!from) throw Error(ErrorKind::NotFound, fmt::format("package {} has no tag '{}'", package, tag));
-  change_form(p, req, res, *s, "Untag", package, tag, from, std::nullopt,
-              hidden("tag", tag) + hidden("expect", std::to_string(*from)));
+  if (auto c = begin_change(p, req, res, false)) untag_form(p, req, res, *c);
 }
 
 void untag_post(Pages& p, const Request& req, Response& res) {
-  const QueryPairs form = form_of(req);
-  auto s = promoter(p, req, res, &form);
-  if (!s) return;
-  const std::string& package = req.param("package");
-  validate_package_name(package);
-  const std::string tag = user_tag(form_value(form, "tag"));
-  const TagExpectation expect = expect_field(form_value(form, "expect"));
-  check_confirmation(p, form, package, tag);
-  try {
-    auto client = p.site.clients.lease();
-    ActingAs acting(*client, s->principal);
-    client->untag(package, tag, form_value(form, "comment"), expect);
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::Conflict) throw;
-    std::optional<std::uint64_t> now;
-    {
-      auto client = p.site.clients.lease();
-      now = tag_now(*client, package, tag);
-    }
-    if (!now) throw;  // removed meanwhile: nothing left to confirm
-    return change_form(p, req, res, *s, "Untag", package, tag, now, std::nullopt,
-                       hidden("tag", tag) + hidden("expect", std::to_string(*now)), 409, moved_notice(e));
-  }
-  redirect(res, fmt::format("/packages/{}/history?tag={}", url_part(package), url_part(tag)));
+  auto c = begin_change(p, req, res, true);
+  if (!c) return;
+  const TagExpectation expect = expect_field(form_value(c->form, "expect"));
+  commit_change(
+      p, res, *c, [&](Client& client) { client.untag(c->package, c->tag, form_value(c->form, "comment"), expect); },
+      [&](const Error& e) { untag_form(p, req, res, *c, 409, moved_notice(e)); });
 }
 
 // --- rollback ----------------------------------------------------------------------
@@ -304,45 +291,28 @@ Event last_move(Client& client, const std::string& package, const std::string& t
   return events.front();
 }
 
-void rollback_form(Pages& p, const Request& req, Response& res, const WebSession& s, const std::string& package,
-                   const std::string& tag, int status = 200, const std::string& notice = "") {
+void rollback_form(Pages& p, const Request& req, Response& res, const Change& c, int status = 200,
+                   const std::string& notice = "") {
   Event move;
-  std::optional<std::uint64_t> from;
   {
     auto client = p.site.clients.lease();
-    move = last_move(*client, package, tag);
-    from = tag_now(*client, package, tag);
+    move = last_move(*client, c.package, c.tag);
   }
-  change_form(p, req, res, s, "Roll back", package, tag, from, move.previous,
-              hidden("tag", tag) + hidden("seq", std::to_string(move.seq)), status, notice);
+  change_form(p, req, res, c.session, "Roll back", c.package, c.tag, current_tag(p, c), move.previous,
+              hidden("tag", c.tag) + hidden("seq", std::to_string(move.seq)), status, notice);
 }
 
 void rollback_page(Pages& p, const Request& req, Response& res) {
-  auto s = promoter(p, req, res, nullptr);
-  if (!s) return;
-  const std::string& package = req.param("package");
-  validate_package_name(package);
-  rollback_form(p, req, res, *s, package, user_tag(query(req, "tag")));
+  if (auto c = begin_change(p, req, res, false)) rollback_form(p, req, res, *c);
 }
 
 void rollback_post(Pages& p, const Request& req, Response& res) {
-  const QueryPairs form = form_of(req);
-  auto s = promoter(p, req, res, &form);
-  if (!s) return;
-  const std::string& package = req.param("package");
-  validate_package_name(package);
-  const std::string tag = user_tag(form_value(form, "tag"));
-  const std::uint64_t seq = version_field(form_value(form, "seq"), "seq");
-  check_confirmation(p, form, package, tag);
-  try {
-    auto client = p.site.clients.lease();
-    ActingAs acting(*client, s->principal);
-    client->rollback(package, tag, form_value(form, "comment"), seq);
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::Conflict) throw;
-    return rollback_form(p, req, res, *s, package, tag, 409, moved_notice(e));
-  }
-  redirect(res, fmt::format("/packages/{}/history?tag={}", url_part(package), url_part(tag)));
+  auto c = begin_change(p, req, res, true);
+  if (!c) return;
+  const std::uint64_t seq = version_field(form_value(c->form, "seq"), "seq");
+  commit_change(
+      p, res, *c, [&](Client& client) { client.rollback(c->package, c->tag, form_value(c->form, "comment"), seq); },
+      [&](const Error& e) { rollback_form(p, req, res, *c, 409, moved_notice(e)); });
 }
 
 // --- login -------------------------------------------------------------------------

@@ -92,6 +92,24 @@ class ClientPool {
   std::vector<std::unique_ptr<Client>> free_;
 };
 
+// Records the changes of a leased client as `who` (the token's name is the actor) for
+// one scope, and puts the client's own identity back after: leases are reused.
+class ActingAs {
+ public:
+  ActingAs(Client& client, const Principal& who) : client_(client), saved_(client.identity()) {
+    ClientIdentity as = saved_;
+    as.actor = who.name;
+    client_.set_identity(as);
+  }
+  ~ActingAs() { client_.set_identity(saved_); }
+  ActingAs(const ActingAs&) = delete;
+  ActingAs& operator=(const ActingAs&) = delete;
+
+ private:
+  Client& client_;
+  ClientIdentity saved_;
+};
+
 struct Site {
   ClientPool& clients;
   SiteOptions options;

@@ -75,12 +75,21 @@ TEST(Cli, UnchangedDestinationIsNeitherRehashedNorFetched) {
     const std::vector<std::string> download = {"--json", "download", "p", "latest", "-o", "d"};
     auto first = json_of(download);
     EXPECT_EQ(first["bytes_transferred"], blob.size());
-    wait_until_fs_clock_passes(s.work() / "d");  // else the entry is "racily clean" and dropped
+    // The download's own entry is dropped when the file system's clock has not moved
+    // past the file's ctime yet ("racily clean"); a later run hashes once and remembers.
+    wait_until_fs_clock_passes(s.work() / "d");
     auto again = json_of(download);
     EXPECT_EQ(again["bytes_transferred"], 0);
-    EXPECT_EQ(again["bytes_hashed"], 0) << "the unchanged destination was hashed again";
-    auto remembered = json_of(download);  // still remembered after a run that used the entry
-    EXPECT_EQ(remembered["bytes_hashed"], 0);
+    EXPECT_TRUE(again["bytes_hashed"] == 0 || again["bytes_hashed"] == blob.size()) << again.dump();
+    auto remembered = json_of(download);
+    EXPECT_EQ(remembered["bytes_transferred"], 0);
+    EXPECT_EQ(remembered["bytes_hashed"], 0) << "the unchanged destination was hashed again";
+    auto still = json_of(download);  // still remembered after a run that used the entry
+    EXPECT_EQ(still["bytes_hashed"], 0);
+    if (env.empty())
+      for (const auto& entry : std::filesystem::directory_iterator(s.work()))
+        EXPECT_EQ(entry.path().filename().string().find(".sacker-sha256"), std::string::npos)
+            << "a sidecar where the directory has xattrs";
 
     s.write("d", std::string(blob.size(), 'q'));  // same size, other bytes
     auto repaired = json_of(download);

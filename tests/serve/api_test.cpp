@@ -39,6 +39,7 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using sacker::test::make_temp_dir;
+using sacker::test::peak_rss_kib;
 using sacker::test::read_file;
 using sacker::test::write_file;
 
@@ -155,14 +156,6 @@ class World {
 
 std::string api(const std::string& package, const std::string& rest = "") {
   return "/api/v1/packages/" + package + rest;
-}
-
-std::uint64_t peak_rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
-  return 0;
 }
 
 TEST(Api, ReadsUseTheCliJsonFieldNames) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/codec.h"
 #include "serve/http_server.h"
 
 namespace {
@@ -28,20 +29,7 @@ using sacker::serve::Response;
 
 const char* const kItems[] = {"frontend-server", "backend-api", "berry-cache", "cucumber", "timber-tools", "docs"};
 
-std::string escape_html(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string escape_html(std::string_view s) { return sacker::codec::xml_escape(s); }
 
 std::string page(std::string_view title, const std::string& main) {
   return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + escape_html(title) +

@@ -27,6 +27,7 @@
 #include "sacker/error.h"
 #include "serve/http_server.h"
 #include "curl_client.h"
+#include "support/process.h"
 
 extern char** environ;
 
@@ -34,6 +35,7 @@ namespace sacker::serve {
 namespace {
 
 using namespace sacker::serve::test;
+using sacker::test::peak_rss_kib;
 
 using namespace std::chrono_literals;
 using namespace std::string_literals;
@@ -75,14 +77,6 @@ std::string printable(std::string_view s) {
     }
   }
   return out;
-}
-
-std::uint64_t peak_rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
-  return 0;
 }
 
 // --- raw sockets, for requests curl will not make --------------------------------

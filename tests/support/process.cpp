@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 
 #include "support/test_env.h"
@@ -74,6 +75,14 @@ ProcessResult ChildProcess::wait() {
   r.out = read_file(dir_ / "stdout");
   r.err = read_file(dir_ / "stderr");
   return r;
+}
+
+std::uint64_t peak_rss_kib(pid_t pid) {
+  std::ifstream in(pid == 0 ? std::string("/proc/self/status") : "/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
+  return 0;
 }
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,

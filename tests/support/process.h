@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ class ChildProcess {
   std::filesystem::path dir_;
   bool waited_ = false;
 };
+
+// The peak resident set (VmHWM) of process `pid` in KiB (0: this process); 0 if unknown.
+std::uint64_t peak_rss_kib(pid_t pid = 0);
 
 // Runs to completion.
 ProcessResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
