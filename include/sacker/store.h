@@ -39,6 +39,15 @@ class BlobSink {
  public:
   virtual ~BlobSink() = default;
   virtual void write(const char* data, std::size_t size) = 0;
+  // Optional early copy of bytes [offset, offset + size) of the blob: a store that
+  // fetches parts in parallel hands each part here as soon as it is complete, out of
+  // order and from its worker threads (concurrently), and returns from it before
+  // write() is given any of those bytes in order. A sink that persists them (the
+  // resumable download) keeps them across a kill; they are unverified until the
+  // in-order bytes hash to the blob. Default: ignored.
+  virtual void arrived(std::uint64_t offset, const char* data, std::size_t size) {
+    (void)offset, (void)data, (void)size;
+  }
 };
 
 struct BlobInfo {

@@ -2,11 +2,17 @@
 //
 // Why a resumed download never serves bad bytes: the journal is a hint, not a
 // proof. Every chunk it lists is read back and hashed before it is kept; bytes
-// past the last kept chunk are cut off; the rest comes from ranged reads that
+// past the last listed chunk are cut off; the rest comes from ranged reads that
 // the store answers only for the ETag the journal was written against; and the
-// whole file's sha256 (fed with the kept chunks as they are re-hashed, then with
-// every new byte) must equal the record's before the rename. The partial is
+// whole file's sha256 (fed in order: kept chunks as they are re-hashed, fetched
+// bytes as they come) must equal the record's before the rename. The partial is
 // flock-ed for the whole call, so two downloads never write one partial.
+//
+// Why little is lost to a kill: a parallel download delivers its parts in order,
+// but hands each one to BlobSink::arrived as soon as it is complete; the journaling
+// sink writes, syncs and journals every whole chunk of it there, on the store's
+// worker thread. The journal is thus a set of chunks, not a prefix: a kill loses
+// only the parts still on the wire.
 #include "client/resume.h"
 
 #include <fcntl.h>
@@ -15,10 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -38,13 +46,21 @@ namespace {
 
 constexpr std::string_view kPartialSuffix = ".sacker-partial";
 constexpr std::string_view kJournalSuffix = ".sacker-partial.json";
-constexpr int kJournalFormat = 1;
+// 1: "chunks" lists the complete chunks from the start; 2: chunk i is its sha256 or
+// null (not complete). A format-1 journal reads as a format-2 one without nulls.
+constexpr int kJournalFormat = 2;
 constexpr std::size_t kMaxFileName = 255;
 
 struct Journal {
   std::string sha256, etag;
   std::uint64_t size = 0, chunk_size = 0;
-  std::vector<std::string> chunks;  // sha256 of each complete chunk, from the start
+  std::vector<std::optional<std::string>> chunks;  // chunk i: its sha256 once complete and synced
+
+  bool has(std::size_t i) const { return i < chunks.size() && chunks[i].has_value(); }
+  void set(std::size_t i, std::string sha) {
+    if (chunks.size() <= i) chunks.resize(i + 1);
+    chunks[i] = std::move(sha);
+  }
 };
 
 struct Paths {
@@ -70,17 +86,24 @@ std::optional<Journal> read_journal(const fs::path& path) {
   ::close(fd);
   try {
     const auto j = nlohmann::json::parse(text);
-    if (j.at("format").get<int>() != kJournalFormat) return std::nullopt;
+    const int format = j.at("format").get<int>();
+    if (format != 1 && format != kJournalFormat) return std::nullopt;
     Journal out;
     out.sha256 = j.at("sha256").get<std::string>();
     out.etag = j.at("etag").get<std::string>();
     out.size = j.at("size").get<std::uint64_t>();
     out.chunk_size = j.at("chunk_size").get<std::uint64_t>();
     for (const auto& c : j.at("chunks")) {
+      if (c.is_null() && format != 1) {
+        out.chunks.emplace_back();
+        continue;
+      }
       auto sha = c.get<std::string>();
       if (!is_valid_sha256_hex(sha)) return std::nullopt;
-      out.chunks.push_back(std::move(sha));
+      out.chunks.emplace_back(std::move(sha));
     }
+    if (out.chunk_size == 0 || out.chunks.size() > (out.size + out.chunk_size - 1) / out.chunk_size)
+      return std::nullopt;
     return out;
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
@@ -95,7 +118,9 @@ void write_journal(const Paths& p, const Journal& journal) {
   j["size"] = journal.size;
   j["etag"] = journal.etag;
   j["chunk_size"] = journal.chunk_size;
-  j["chunks"] = journal.chunks;
+  nlohmann::ordered_json chunks = nlohmann::ordered_json::array();
+  for (const auto& c : journal.chunks) chunks.push_back(c ? nlohmann::ordered_json(*c) : nlohmann::ordered_json());
+  j["chunks"] = std::move(chunks);
   const std::string text = j.dump();
   TempFile tmp(p.journal.parent_path(), p.journal.filename().string());
   tmp.write(text.data(), text.size());
@@ -120,12 +145,23 @@ void pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset
   }
 }
 
-// Writes the blob's bytes at their offsets, hashes the whole file and each chunk,
-// and journals every chunk once it is complete and synced.
+// Writes the blob's bytes at their offsets, hashes the whole file (in order) and
+// each chunk, and journals every chunk once it is complete and synced: from
+// arrived() (a parallel store's early, out-of-order copy of a part, on its worker
+// threads) or else from write() (in order). A chunk journaled by arrived() is not
+// written again by write(), only hashed into the whole.
 class JournalingSink final : public BlobSink {
  public:
   JournalingSink(int fd, const Paths& paths, Journal& journal, Sha256& whole, std::uint64_t offset, Progress* progress)
       : fd_(fd), paths_(paths), journal_(journal), whole_(whole), offset_(offset), progress_(progress) {}
+
+  // Where write() continues (a chunk boundary): the resume loop fetches chunks it
+  // could not keep, one range each.
+  void seek(std::uint64_t offset) {
+    offset_ = offset;
+    in_chunk_ = 0;
+    chunk_.reset();
+  }
 
   void write(const char* data, std::size_t size) override {
     if (size > journal_.size - offset_)
@@ -133,12 +169,15 @@ class JournalingSink final : public BlobSink {
                                                     "the ledger records",
                                                     journal_.sha256, journal_.size));
     while (size > 0) {
+      if (in_chunk_ == 0) early_ = journaled(offset_ / journal_.chunk_size);
       const std::size_t take =
           static_cast<std::size_t>(std::min<std::uint64_t>(size, journal_.chunk_size - in_chunk_));
-      pwrite_all(fd_, data, take, offset_, paths_.partial);
+      if (!early_) {
+        pwrite_all(fd_, data, take, offset_, paths_.partial);
+        if (!chunk_) chunk_ = std::make_unique<Sha256>();
+        chunk_->update(data, take);
+      }
       whole_.update(data, take);
-      if (!chunk_) chunk_ = std::make_unique<Sha256>();
-      chunk_->update(data, take);
       offset_ += take;
       in_chunk_ += take;
       transferred_ += take;
@@ -149,24 +188,55 @@ class JournalingSink final : public BlobSink {
     }
   }
 
+  // Every whole chunk inside [offset, offset + size): written, synced, journaled.
+  void arrived(std::uint64_t offset, const char* data, std::size_t size) override {
+    const std::uint64_t cs = journal_.chunk_size, end = std::min<std::uint64_t>(offset + size, journal_.size);
+    for (std::uint64_t c = (offset + cs - 1) / cs; c * cs < end; ++c) {
+      const std::uint64_t from = c * cs, to = std::min(from + cs, journal_.size);
+      if (to > end) break;  // the chunk goes on past this part
+      if (journaled(c)) continue;
+      const char* bytes = data + (from - offset);
+      const std::size_t n = static_cast<std::size_t>(to - from);
+      pwrite_all(fd_, bytes, n, from, paths_.partial);
+      if (::fdatasync(fd_) != 0) throw_errno("cannot sync " + paths_.partial.string(), errno);
+      std::string sha = Sha256::hex_of(bytes, n);
+      std::lock_guard lock(mutex_);
+      journal_.set(static_cast<std::size_t>(c), std::move(sha));
+      write_journal(paths_, journal_);
+    }
+  }
+
   std::uint64_t offset() const { return offset_; }
   std::uint64_t transferred() const { return transferred_; }
 
  private:
+  bool journaled(std::uint64_t chunk) {
+    std::lock_guard lock(mutex_);
+    return journal_.has(static_cast<std::size_t>(chunk));
+  }
+
   void close_chunk() {
-    if (::fdatasync(fd_) != 0) throw_errno("cannot sync " + paths_.partial.string(), errno);
-    journal_.chunks.push_back(chunk_->finish_hex());
-    chunk_.reset();
+    const std::size_t index = static_cast<std::size_t>((offset_ - 1) / journal_.chunk_size);
     in_chunk_ = 0;
-    write_journal(paths_, journal_);
+    if (early_) return;  // journaled by arrived()
+    if (::fdatasync(fd_) != 0) throw_errno("cannot sync " + paths_.partial.string(), errno);
+    std::string sha = chunk_->finish_hex();
+    chunk_.reset();
+    {
+      std::lock_guard lock(mutex_);
+      journal_.set(index, std::move(sha));
+      write_journal(paths_, journal_);
+    }
     test_stop_point("download.chunk");
   }
 
   int fd_;
   const Paths& paths_;
+  std::mutex mutex_;  // journal_ and its file: arrived() runs on the store's threads
   Journal& journal_;
   Sha256& whole_;
   std::uint64_t offset_, in_chunk_ = 0, transferred_ = 0;
+  bool early_ = false;  // the chunk write() is in was journaled by arrived()
   std::unique_ptr<Sha256> chunk_;
   Progress* progress_;
 };
@@ -178,28 +248,20 @@ struct Fd {
   }
 };
 
-// Re-hashes the journal's chunks from the partial; returns how many bytes are kept
-// (whole chunks from the start that still hash to what the journal says), with
-// `whole` fed those bytes and journal.chunks cut to them.
-std::uint64_t verify_kept(int fd, Journal& journal, Sha256& whole) {
-  std::vector<char> buf(static_cast<std::size_t>(journal.chunk_size));
-  std::size_t good = 0;
-  std::uint64_t kept = 0;
-  for (; good < journal.chunks.size(); ++good) {
-    const std::uint64_t want = std::min<std::uint64_t>(journal.chunk_size, journal.size - kept);
-    std::uint64_t got = 0;
-    while (got < want) {
-      const ssize_t n = ::pread(fd, buf.data() + got, want - got, static_cast<off_t>(kept + got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      got += static_cast<std::uint64_t>(n);
-    }
-    if (got != want || Sha256::hex_of(buf.data(), want) != journal.chunks[good]) break;
-    whole.update(buf.data(), want);
-    kept += want;
+// Chunk `index` of the partial if it still hashes to what the journal says
+// (`buf` holds its bytes then); false otherwise (it is then fetched again).
+bool chunk_still_good(int fd, const Journal& journal, std::size_t index, std::vector<char>& buf) {
+  const std::uint64_t at = index * journal.chunk_size;
+  const std::uint64_t want = std::min<std::uint64_t>(journal.chunk_size, journal.size - at);
+  buf.resize(static_cast<std::size_t>(want));
+  std::uint64_t got = 0;
+  while (got < want) {
+    const ssize_t n = ::pread(fd, buf.data() + got, want - got, static_cast<off_t>(at + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::uint64_t>(n);
   }
-  journal.chunks.resize(good);
-  return kept;
+  return got == want && Sha256::hex_of(buf.data(), want) == *journal.chunks[index];
 }
 
 void check_whole(Sha256& whole, std::uint64_t size, const VersionRecord& r, const std::string& from) {
@@ -261,41 +323,65 @@ ResumeOutcome download_resumable(Store& store, const VersionRecord& r, const fs:
   if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", r.sha256, store.describe()));
 
   ResumeOutcome outcome;
+  const std::uint64_t cs = chunk_size;
+  const std::size_t chunk_count = static_cast<std::size_t>((r.size + cs - 1) / cs);
   for (int attempt = 0;; ++attempt) {
     Journal journal;
     auto whole = std::make_unique<Sha256>();
-    std::uint64_t kept = 0;
     auto old = attempt == 0 ? read_journal(p.journal) : std::nullopt;
-    if (old && old->sha256 == r.sha256 && old->size == r.size && old->chunk_size == chunk_size &&
-        old->etag == info->etag) {
-      journal = std::move(*old);
-      kept = verify_kept(fd.fd, journal, *whole);
-    }
+    const bool resuming = old && old->sha256 == r.sha256 && old->size == r.size && old->chunk_size == cs &&
+                          old->etag == info->etag &&
+                          std::any_of(old->chunks.begin(), old->chunks.end(), [](const auto& c) { return c.has_value(); });
+    if (resuming) journal = std::move(*old);
     journal.sha256 = r.sha256;
     journal.size = r.size;
     journal.etag = info->etag;
-    journal.chunk_size = chunk_size;
-    if (::ftruncate(fd.fd, static_cast<off_t>(kept)) != 0) throw_errno("cannot truncate " + p.partial.string(), errno);
+    journal.chunk_size = cs;
+    // Bytes past the last listed chunk are never trusted (a crash can leave zeros there).
+    std::uint64_t listed_end = 0;
+    for (std::size_t c = journal.chunks.size(); c-- > 0;)
+      if (journal.chunks[c]) {
+        listed_end = std::min<std::uint64_t>(r.size, (c + 1) * cs);
+        break;
+      }
+    if (::ftruncate(fd.fd, static_cast<off_t>(listed_end)) != 0)
+      throw_errno("cannot truncate " + p.partial.string(), errno);
     write_journal(p, journal);
-    outcome.resumed_from = kept;
     if (progress) progress->start(r.size);
-    if (progress && kept) progress->advance(kept);
-    JournalingSink sink(fd.fd, p, journal, *whole, kept, progress);
+    JournalingSink sink(fd.fd, p, journal, *whole, 0, progress);
+    std::uint64_t kept = 0;
     try {
-      if (kept == 0) {
+      if (!resuming) {
         // From scratch: the store's own (parallel) download, journaled as it goes.
         store.get(r.sha256, sink, nullptr);
       } else {
-        log_verbose(fmt::format("download {} {}: resuming at {} of {} bytes (verified)", r.package, r.version, kept,
-                                r.size));
-        for (std::uint64_t at = kept; at < r.size; at += chunk_size)
-          store.get_range(r.sha256, at, std::min(chunk_size, r.size - at), info->etag, sink);
+        // In order: a listed chunk that still hashes feeds the whole-file hash from
+        // the partial; any other is fetched, one range each.
+        std::vector<char> buf;
+        bool said = false;
+        for (std::size_t c = 0; c < chunk_count; ++c) {
+          const std::uint64_t at = c * cs, n = std::min(cs, r.size - at);
+          if (journal.has(c) && chunk_still_good(fd.fd, journal, c, buf)) {
+            whole->update(buf.data(), static_cast<std::size_t>(n));
+            kept += n;
+            if (progress) progress->advance(n);
+            continue;
+          }
+          if (journal.has(c)) journal.chunks[c].reset();  // no longer what was synced: fetched again
+          if (!said)
+            log_verbose(fmt::format("download {} {}: resuming at {} of {} bytes (verified)", r.package, r.version, at,
+                                    r.size));
+          said = true;
+          sink.seek(at);
+          store.get_range(r.sha256, at, n, info->etag, sink);
+        }
       }
-      check_whole(*whole, sink.offset(), r, store.describe());
+      check_whole(*whole, kept + sink.transferred(), r, store.describe());
       outcome.transferred += sink.transferred();
+      outcome.resumed_from = kept;
     } catch (const Error& e) {
       outcome.transferred += sink.transferred();
-      const bool retry = attempt == 0 && kept > 0 && (e.kind() == ErrorKind::Conflict || e.kind() == ErrorKind::Integrity);
+      const bool retry = attempt == 0 && resuming && (e.kind() == ErrorKind::Conflict || e.kind() == ErrorKind::Integrity);
       if (e.kind() == ErrorKind::Integrity || e.kind() == ErrorKind::Conflict) discard(p, fd.fd);
       if (!retry) throw;
       log_verbose(fmt::format("download {} {}: the kept part no longer fits the blob ({}); starting again", r.package,

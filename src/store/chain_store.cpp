@@ -32,6 +32,9 @@ class TeeSink final : public BlobSink {
     hash_.update(data, size);
     size_ += size;
   }
+  void arrived(std::uint64_t offset, const char* data, std::size_t size) override {
+    out_.arrived(offset, data, size);
+  }
   std::string sha256() { return hash_.finish_hex(); }
   std::uint64_t size() const { return size_; }
 

@@ -320,7 +320,8 @@ class S3Store final : public Store {
   }
 
   // Parallel ranged GETs of [from, total), written to the sink in order, in at most
-  // `concurrency` recycled part buffers (kit's fetch_in_order).
+  // `concurrency` recycled part buffers (kit's fetch_in_order); each part goes to
+  // sink.arrived() as soon as it is complete.
   void fetch_rest(const std::string& k, std::uint64_t from, std::uint64_t total, BlobSink& sink, Progress* progress,
                   std::string spare) {
     const std::uint64_t part = tuning_.download_part;
@@ -342,6 +343,7 @@ class S3Store final : public Store {
             throw Error(ErrorKind::Integrity,
                         fmt::format("{}: the blob changed during the download (part of {} bytes at {})",
                                     client_->display(uri_.bucket, k), data.size(), first));
+          sink.arrived(first, data.data(), data.size());  // a resumable download keeps it now
         },
         [&](std::size_t, std::string& data) {
           sink.write(data.data(), data.size());

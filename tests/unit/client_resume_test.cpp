@@ -45,6 +45,15 @@ class CuttingSink final : public BlobSink {
   std::uint64_t left_;
 };
 
+class StringSink final : public BlobSink {
+ public:
+  explicit StringSink(std::string& out) : out_(out) {}
+  void write(const char* data, std::size_t size) override { out_.append(data, size); }
+
+ private:
+  std::string& out_;
+};
+
 // What the facade fetched: bytes, and the ranges asked for (offset, length, ETag).
 struct Fetched {
   std::uint64_t bytes = 0;
@@ -71,6 +80,7 @@ class TestStore final : public ForwardingStore {
  public:
   TestStore(std::unique_ptr<Store> inner, Fetched& f) : ForwardingStore(std::move(inner)), f_(f) {}
   std::optional<std::uint64_t> cut_after;
+  std::vector<std::uint64_t> early;  // chunks handed to arrived() before the whole get starts
   std::optional<std::string> etag;
   bool ranges_conflict = false, ranges_lie = false, gets_lie = false;
 
@@ -81,6 +91,12 @@ class TestStore final : public ForwardingStore {
   }
   void get(const std::string& s, BlobSink& sink, Progress* p) override {
     ++f_.whole_gets;
+    if (!early.empty()) {
+      std::string all;
+      StringSink bytes(all);
+      inner_->get(s, bytes, nullptr);
+      for (auto c : early) sink.arrived(c * kChunk, all.data() + c * kChunk, kChunk);
+    }
     CountingSink counting(sink, f_);
     if (gets_lie) return lie(s, 0, inner_->stat(s)->size, counting);
     if (!cut_after) return inner_->get(s, counting, p);
@@ -170,8 +186,36 @@ TEST_F(Resume, AKeptChunkThatNoLongerHashesIsFetchedAgain) {
   }
   Fetched f;
   auto r = download(f);
-  EXPECT_EQ(r.resumed_from, kChunk) << "chunk 0 is kept; from the bad chunk on everything is fetched again";
+  EXPECT_EQ(r.resumed_from, 2 * kChunk) << "chunks 0 and 2 are kept; the bad chunk 1 is fetched again";
+  ASSERT_FALSE(f.ranges.empty());
+  EXPECT_EQ(std::get<0>(f.ranges.front()), kChunk);
+  EXPECT_EQ(std::get<1>(f.ranges.front()), kChunk);
+  EXPECT_EQ(f.bytes, content.size() - 2 * kChunk);
   EXPECT_EQ(read_file(dest), content);
+}
+
+// A parallel store hands parts to BlobSink::arrived as they complete, out of order;
+// a kill then loses only the parts that had not arrived. Here: chunks 0..2 come in
+// order, chunks 6 and 7 arrived early, then the connection drops.
+TEST_F(Resume, PartsThatArrivedOutOfOrderAreKept) {
+  Fetched f;
+  Error e = error_of([&] {
+    download(f, [&](TestStore& s) {
+      s.early = {6, 7};
+      s.cut_after = 3 * kChunk;
+    });
+  });
+  ASSERT_EQ(e.kind(), ErrorKind::Unavailable) << e.what();
+  Fetched g;
+  auto r = download(g);
+  EXPECT_EQ(r.resumed_from, 5 * kChunk) << "chunks 0, 1, 2, 6 and 7 are kept";
+  EXPECT_EQ(g.bytes, content.size() - 5 * kChunk) << "only chunks 3, 4, 5, 8, 9 and the tail are fetched";
+  std::vector<std::uint64_t> offsets;
+  for (const auto& range : g.ranges) offsets.push_back(std::get<0>(range));
+  EXPECT_EQ(offsets, (std::vector<std::uint64_t>{3 * kChunk, 4 * kChunk, 5 * kChunk, 8 * kChunk, 9 * kChunk,
+                                                 10 * kChunk}));
+  EXPECT_EQ(read_file(dest), content);
+  EXPECT_FALSE(fs::exists(journal()));
 }
 
 TEST_F(Resume, BytesPastTheJournalAreNeverTrusted) {
