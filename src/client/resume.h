@@ -26,12 +26,14 @@ struct ResumeOutcome {
 
 // Fetches `record`'s blob from `store` into `dest` through the partial file
 //   <dir>/.<name>.sacker-partial        the bytes, locked (flock) while in use
-//   <dir>/.<name>.sacker-partial.json   {"format", "sha256", "size", "etag",
-//                                        "chunk_size", "chunks": [sha256 of each]}
-// The journal lists the chunks from the start that are complete; a chunk is listed
-// only after its bytes were synced (fdatasync), and the journal is replaced
-// atomically. A later call re-hashes every listed chunk (never trusting the file's
-// length: a crashed file can hold zeros) and fetches the rest with ranged reads
+//   <dir>/.<name>.sacker-partial.json   {"format": 2, "sha256", "size", "etag",
+//                                        "chunk_size", "chunks": [sha256 or null]}
+// The journal holds, for chunk i, its sha256 once it is complete on disk (null
+// before): chunks are written as the store's parallel parts arrive (BlobSink::
+// arrived), so they complete out of order. A chunk is listed only after its bytes
+// were synced (fdatasync), and the journal is replaced atomically. A later call
+// re-hashes every listed chunk in order (never trusting the file's length: a
+// crashed file can hold zeros) and fetches the others with ranged reads
 // conditional on the journal's ETag; only a 206 with the right Content-Range is
 // accepted (the store's get_range contract). A changed blob (Conflict), a journal
 // for other bytes, or a whole-file sha256 that does not match discards the partial
