@@ -5,11 +5,17 @@
 #     vs `aws s3 cp` (Debian's AWS CLI v2, /usr/bin/aws) vs `rclone copyto`, all with their
 #     default settings, the tools taking turns going first in every repetition, each timed
 #     step after a `sync` and a forced RGW garbage collection;
+#   - the physical floors of the same transfers, in the same rotation: one signed curl PUT
+#     (UNSIGNED-PAYLOAD) and one curl GET of the same object, and 8 parallel ranged curl GETs
+#     (to 8 files, the layout sacker's downloads use: 8 streams);
+#   - resume: `sacker download` of the largest blob SIGKILLed once half the blob's bytes have
+#     reached it (tcp_info bytes_received of its sockets, ss -ti), then run again; the second
+#     run's resumed_from and bytes_transferred (--json) over the blob's size;
 #   - metadata: `sacker info PKG latest`, `sacker versions PKG`, `sacker list` vs one signed
 #     `curl --aws-sigv4` GET (the floor: one round trip plus a process start).
 # Prints a Markdown table: medians, the ratio to sacker (>1: sacker is faster) or, for
-# metadata, to the floor, and the client CPU seconds (user + sys of the process, from
-# /usr/bin/time) per GiB moved.
+# metadata, to the floor, the ratio to the best transfer floor of the same direction, and
+# the client CPU seconds (user + sys of the process, from /usr/bin/time) per GiB moved.
 #
 #   bash bench/s3_bench.sh [-n REPS] [-m META_REPS] [-s "64 1024"] [-b BUILD_DIR] [-r SERVER_SCRIPT]
 #                          [-d DOWNLOAD_DIR]
@@ -85,6 +91,24 @@ LEDGER=s3://$B/bench-ledger/
 STORE=s3://$B/bench-store/
 SK=(-q --ledger "$LEDGER" --store "$STORE")
 
+# 8 parallel ranged GETs of one object into OUT.0 .. OUT.7 (the download floor with as many
+# streams as sacker uses).
+cat > "$WORK/curl8.sh" <<'CURL8'
+#!/usr/bin/env bash
+set -euo pipefail
+url=$1 size=$2 out=$3
+part=$(((size + 7) / 8))
+pids=()
+for i in 0 1 2 3 4 5 6 7; do
+  from=$((i * part)) to=$(((i + 1) * part - 1))
+  ((to >= size)) && to=$((size - 1))
+  curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -r "$from-$to" -o "$out.$i" "$url" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+CURL8
+
 signed_curl() {  # METHOD PATH [curl args...]
   local m=$1 p=$2
   shift 2
@@ -141,6 +165,24 @@ round() {  # TOOL MIB FILE SHA
       same_or_die "$out" "$f" aws-cli
       signed_curl DELETE aws/blob -o /dev/null
       ;;
+    curl)
+      settle
+      timed "upload-${mib}MiB" curl $bytes curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
+        --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+        -T "$f" -o /dev/null "$EP/$B/curl/blob"
+      settle
+      timed "download-${mib}MiB" curl $bytes curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
+        --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+        -o "$out" "$EP/$B/curl/blob"
+      same_or_die "$out" "$f" curl
+      rm -f "$out"
+      settle
+      timed "download-${mib}MiB" curl-8x $bytes bash "$WORK/curl8.sh" "$EP/$B/curl/blob" $bytes "$out"
+      cat "$out".[0-7] > "$out"
+      rm -f "$out".[0-7]
+      same_or_die "$out" "$f" curl-8x
+      signed_curl DELETE curl/blob -o /dev/null
+      ;;
     rclone)
       settle
       timed "upload-${mib}MiB" rclone $bytes rclone copyto "$f" "bench:$B/rclone/blob"
@@ -155,7 +197,7 @@ round() {  # TOOL MIB FILE SHA
 
 echo "s3_bench: RGW at $EP; $REPS repetitions per transfer, $META_REPS per metadata command;" \
   "downloads to $DL_DIR" >&2
-TOOLS=(sacker aws-cli rclone)
+TOOLS=(sacker aws-cli rclone curl)
 for mib in $SIZES; do
   f=$WORK/blob-$mib
   head -c $((mib << 20)) /dev/urandom > "$f"
@@ -167,8 +209,48 @@ for mib in $SIZES; do
       round "${TOOLS[$(((t + rep - 1) % ${#TOOLS[@]}))]}" "$mib" "$f" "$sha"
     done
   done
-  rm -f "$f"
+  LAST_BLOB=$f LAST_MIB=$mib LAST_SHA=$sha
 done
+
+# Resume: kill a download once half the blob has crossed the network to it, run it again,
+# count what the second run fetched. "Crossed the network" is the sum of tcp_info
+# bytes_received over the process's TCP sockets (ss -ti): its keep-alive connections live
+# for the whole download, so the sum counts every byte received, in-flight parts included.
+# (/proc/PID/io rchar does not count recv() on sockets.)
+received_by() {  # PID: bytes received so far on its TCP sockets
+  ss -tinpH 2>/dev/null | awk -v pid="pid=$1," '
+    /^[^ \t]/ { mine = index($0, pid) > 0 }
+    mine && match($0, /bytes_received:[0-9]+/) { sum += substr($0, RSTART + 15, RLENGTH - 15) }
+    END { print sum + 0 }'
+}
+echo "s3_bench: resume of a ${LAST_MIB} MiB download killed at half" >&2
+RESUME_LINES=
+settle
+"$SACKER" "${SK[@]}" add "resume$LAST_MIB" "$LAST_BLOB" >/dev/null
+for ((rep = 1; rep <= 3; rep++)); do
+  out=$DL_DIR/resume
+  rm -f "$out" "$DL_DIR"/.resume.sacker-partial*
+  half=$(((LAST_MIB << 20) / 2))
+  "$SACKER" "${SK[@]}" download "resume$LAST_MIB" latest -o "$out" &
+  pid=$!
+  read_at_kill=0
+  while kill -0 "$pid" 2>/dev/null; do
+    r=$(received_by "$pid")
+    [ "${r:-0}" -ge "$half" ] && { kill -KILL "$pid"; read_at_kill=$r; break; }
+    sleep 0.01  # a polling interval (overshoot: at most 10 ms of transfer), not a race fix
+  done
+  wait "$pid" 2>/dev/null || true
+  [ -e "$out" ] && { echo "s3_bench: the download finished before it was killed" >&2; exit 1; }
+  json=$("$SACKER" "${SK[@]}" --json download "resume$LAST_MIB" latest -o "$out")
+  same_or_die "$out" "$LAST_BLOB" sacker-resume
+  moved=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["bytes_transferred"])' "$json")
+  kept=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["resumed_from"])' "$json")
+  RESUME_LINES+=$(printf 'resume %d/3: killed after receiving %d MiB; the rerun kept %.1f%% and fetched %.1f%% of the blob\n' \
+    "$rep" $((read_at_kill >> 20)) "$(awk -v k="$kept" -v s=$((LAST_MIB << 20)) 'BEGIN {print 100 * k / s}')" \
+    "$(awk -v m="$moved" -v s=$((LAST_MIB << 20)) 'BEGIN {print 100 * m / s}')")$'\n'
+  rm -f "$out"
+done
+rm -f "$LAST_BLOB"
 
 # Metadata: a package with a few versions and a tag.
 echo "s3_bench: metadata" >&2
@@ -198,20 +280,32 @@ awk '
     wall[key] = wall[key] " " $4; cpu[key] = cpu[key] " " ($5 + $6); bytes[key] = $3
     if ($2 == "sacker" && $3 > 0) base[$1] = key
     if ($1 == "one-signed-GET") floor_key = key
+    if ($2 == "curl" || $2 == "curl-8x") floors[$1] = floors[$1] " " key
+  }
+  function best_floor(op,    n, a, i, m, b) {
+    n = split(floors[op], a, " "); b = 0
+    for (i = 1; i <= n; i++) { m = median(wall[a[i]]); if (b == 0 || m < b) b = m }
+    return b
   }
   END {
-    printf "| %-16s | %-8s | %8s | %6s | %6s | %9s |\n", "operation", "tool", "median s", "MiB/s", "ratio", "CPU s/GiB"
-    printf "|%s|%s|%s|%s|%s|%s|\n", "------------------", "----------", "---------:", "-------:", "-------:", "----------:"
+    printf "| %-16s | %-8s | %8s | %6s | %6s | %6s | %9s |\n", "operation", "tool", "median s", "MiB/s", "ratio", "floor", "CPU s/GiB"
+    printf "|%s|%s|%s|%s|%s|%s|%s|\n", "------------------", "----------", "---------:", "-------:", "-------:", "-------:", "----------:"
     for (i = 1; i <= n; i++) {
       split(order[i], k, SUBSEP)
       w = median(wall[order[i]]); c = median(cpu[order[i]]); by = bytes[order[i]]
       ref = by > 0 ? median(wall[base[k[1]]]) : median(wall[floor_key])
+      fl = by > 0 ? best_floor(k[1]) : 0
       rate = by > 0 && w > 0 ? sprintf("%6.0f", by / 1048576 / w) : sprintf("%6s", "-")
       per_gib = by > 0 ? sprintf("%9.2f", c / (by / 1073741824)) : sprintf("%9s", "-")
-      printf "| %-16s | %-8s | %8.4f | %s | %6.2f | %s |\n", k[1], k[2], w, rate, (ref > 0 ? w / ref : 0), per_gib
+      vs_floor = fl > 0 ? sprintf("%6.2f", w / fl) : sprintf("%6s", "-")
+      printf "| %-16s | %-8s | %8.4f | %s | %6.2f | %s | %s |\n", k[1], k[2], w, rate, (ref > 0 ? w / ref : 0), vs_floor, per_gib
     }
   }' "$RESULTS"
 echo
 echo "ratio: transfers = the tool's median / sacker's (>1: sacker is faster);"
 echo "       metadata = the command's median / one signed curl GET (the floor)."
+echo "floor: transfers = the median / the fastest curl of the same operation (one PUT; one GET or"
+echo "       8 parallel ranged GETs); 1.00 is the physical floor, sacker's goal is <= 1.11 (>= 0.9x)."
 echo "CPU s/GiB: median user+sys seconds of the client process per GiB moved."
+echo
+printf '%s' "$RESUME_LINES"
