@@ -50,6 +50,29 @@ export default [
     },
   },
   {
+    name: 'lookup by a sha256 prefix and the status page, with JavaScript off',
+    async run({ newContext, baseUrl, check, shot }) {
+      const context = await newContext({ javaScriptEnabled: false });
+      const page = await context.newPage();
+      const record = await (await page.request.get(`${baseUrl}/api/v1/packages/app/versions/2`)).json();
+      await page.goto(`${baseUrl}/lookup`);
+      await page.fill('input[name=sha256]', record.sha256.slice(0, 12));
+      await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+      const rows = page.locator('#result tr');
+      check((await rows.count()) === 1, `lookup rows: ${await rows.count()}`);
+      check((await rows.first().textContent()).includes(record.sha256), 'the full sha256 is not shown');
+      await shot('lookup', page);
+      // The package filter works server-side without the script.
+      await page.goto(`${baseUrl}/?q=li`);
+      check((await page.textContent('#count')) === '1', `count ${await page.textContent('#count')}`);
+      await page.goto(`${baseUrl}/status`);
+      check((await page.textContent('#ledger')).includes('reachable'), `ledger: ${await page.textContent('#ledger')}`);
+      check((await page.textContent('#store')).includes('reachable'), `store: ${await page.textContent('#store')}`);
+      check((await page.textContent('#mode')) === 'writes allowed', `mode: ${await page.textContent('#mode')}`);
+      await shot('status', page);
+    },
+  },
+  {
     name: 'a wrong token is refused and a promote token signs in',
     async run({ page, baseUrl, check }) {
       let response = await login(page, baseUrl, 'sacker_' + '0'.repeat(64));
