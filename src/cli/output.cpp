@@ -108,18 +108,6 @@ void report_line(std::string_view text) {
 
 std::string display(std::string_view untrusted) { return escape(untrusted, false); }
 
-std::string human_size(std::uint64_t bytes) {
-  if (bytes < 1024) return fmt::format("{} B", bytes);
-  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = -1;
-  while (v >= 1024 && u < 3) {
-    v /= 1024;
-    ++u;
-  }
-  return fmt::format("{:.1f} {}", v, units[u]);
-}
-
 std::string record_human(const VersionRecord& r, const std::vector<std::string>& tags) {
   std::string tag_list;
   for (const auto& t : tags) tag_list += (tag_list.empty() ? "" : ", ") + t;

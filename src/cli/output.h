@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "client/json_view.h"
+#include "core/codec.h"
 #include "sacker/record.h"
 
 namespace sacker::cli {
@@ -19,6 +20,7 @@ using sacker::event_json;
 using sacker::json_text;
 using sacker::record_json;
 using sacker::tags_json;
+using sacker::codec::human_size;
 
 // Standard output. Writes are buffered; finish() flushes and throws
 // Error(LocalIO) if any write since the start failed (full disk, closed stdout,
@@ -52,6 +54,5 @@ std::string record_human(const VersionRecord& record, const std::vector<std::str
 std::string history_human(const std::vector<Event>& events);
 // Rows as columns separated by two spaces; the last column is not padded.
 std::string table(const std::vector<std::vector<std::string>>& rows);
-std::string human_size(std::uint64_t bytes);
 
 }  // namespace sacker::cli

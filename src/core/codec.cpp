@@ -1,6 +1,7 @@
 #include "core/codec.h"
 
 #include <cstdint>
+#include <cstdio>
 
 namespace sacker::codec {
 namespace {
@@ -268,6 +269,20 @@ std::string xml_escape(std::string_view text) {
     }
   }
   return out;
+}
+
+std::string human_size(std::uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  const char* const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(bytes);
+  int u = -1;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
 }
 
 }  // namespace sacker::codec

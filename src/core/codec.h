@@ -29,6 +29,8 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_is_sp
 // Percent-encodes every byte except the RFC 3986 unreserved set (A-Z a-z 0-9 - . _ ~)
 // and the characters in `keep` (e.g. "/" for paths). Upper-case hex, as SigV4 wants.
 std::string percent_encode(std::string_view text, std::string_view keep = "");
+// A byte count for people: "512 B", "1.2 MiB" (binary units, one decimal).
+std::string human_size(std::uint64_t bytes);
 
 // A decimal number: 1..20 ASCII digits only (no sign, no space, no "0x"), at most
 // `max`. Leading zeros are allowed (zero-padded keys) unless reject_leading_zeros.

@@ -9,33 +9,9 @@ namespace sacker::serve::html {
 
 std::string escape(std::string_view text) { return codec::xml_escape(text); }
 
-std::string url_part(std::string_view text) {
-  static const char* const kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string url_part(std::string_view text) { return codec::percent_encode(text); }
 
-std::string size(std::uint64_t bytes) {
-  if (bytes < 1024) return fmt::format("{} B", bytes);
-  const char* const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  int u = -1;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  return fmt::format("{:.1f} {}", v, units[u]);
-}
+std::string size(std::uint64_t bytes) { return codec::human_size(bytes); }
 
 std::string age(std::int64_t then, std::int64_t now) {
   if (then > now) return "in the future";

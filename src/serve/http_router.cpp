@@ -32,13 +32,6 @@ void check_field(std::string_view name, std::string_view value) {
     throw std::invalid_argument("header value with CR, LF or NUL: " + std::string(name));
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Digits only, saturating at UINT64_MAX; nullopt for anything else or nothing.
 std::optional<std::uint64_t> parse_digits(std::string_view s) {
   if (s.empty()) return std::nullopt;

@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,7 +28,6 @@
 #include "curl_client.h"
 #include "support/process.h"
 
-extern char** environ;
 
 namespace sacker::serve {
 namespace {
@@ -567,20 +565,10 @@ TEST_F(ServeTest, IPv6Loopback) {
 
 // serve_demo blocks SIGTERM with TerminationSignals and stops gracefully on it.
 TEST_F(ServeTest, DemoStopsOnSigterm) {
-  int out[2];
-  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  const char* argv[] = {SERVE_DEMO_BINARY, "--listen", "127.0.0.1:0", nullptr};
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, const_cast<char**>(argv), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  close(out[1]);
-  std::string line;
-  char c;
-  while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
-  close(out[0]);
+  const auto started = sacker::test::spawn_listening({SERVE_DEMO_BINARY, "--listen", "127.0.0.1:0"});
+  const pid_t pid = started.pid;
+  ASSERT_GT(pid, 0);
+  const std::string& line = started.first_line;
   ASSERT_EQ(line.rfind("listening on http://127.0.0.1:", 0), 0u) << line;
   const std::string url = line.substr(13);
   EXPECT_EQ(fetch(url + "/api/v1/ping").body, "{\"ok\":true}\n");

@@ -77,6 +77,32 @@ ProcessResult ChildProcess::wait() {
   return r;
 }
 
+Listening spawn_listening(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                          const std::filesystem::path& stderr_path, const std::filesystem::path& cwd) {
+  std::vector<std::string> envs = merged_environment(env), args = argv;
+  std::vector<char*> cargv, cenv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  for (auto& e : envs) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  Listening out;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return out;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  if (!stderr_path.empty())
+    posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  if (::posix_spawn(&out.pid, cargv[0], &actions, nullptr, cargv.data(), cenv.data()) != 0) out.pid = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  char c;
+  while (out.pid > 0 && ::read(fds[0], &c, 1) == 1 && c != '\n') out.first_line += c;
+  ::close(fds[0]);
+  return out;
+}
+
 std::uint64_t peak_rss_kib(pid_t pid) {
   std::ifstream in(pid == 0 ? std::string("/proc/self/status") : "/proc/" + std::to_string(pid) + "/status");
   std::string line;

@@ -36,6 +36,18 @@ class ChildProcess {
   bool waited_ = false;
 };
 
+// A server started by spawn_listening: its pid and the first line it printed.
+struct Listening {
+  pid_t pid = -1;
+  std::string first_line;
+};
+// Starts `argv` (environment: merged_environment(env)) with stdout on a pipe, stderr
+// appended to `stderr_path` (inherited if empty), in `cwd` (ours if empty), and reads
+// its first line ("listening on http://..."); the rest of its stdout is dropped.
+// pid -1 if it could not be started. The caller stops it (by pid) and waits for it.
+Listening spawn_listening(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                          const std::filesystem::path& stderr_path = {}, const std::filesystem::path& cwd = {});
+
 // The peak resident set (VmHWM) of process `pid` in KiB (0: this process); 0 if unknown.
 std::uint64_t peak_rss_kib(pid_t pid = 0);
 
