@@ -42,11 +42,15 @@ bool cross_site(const Request& req) {
   return false;
 }
 
-// Where a login returns to: a path of ours only (no "//host", no scheme: no open redirect).
+// Where a login returns to: a path of ours only (no "//host", no scheme: no open
+// redirect). Browsers drop tabs and newlines from a URL and read '\\' as '/', so
+// "/\t/evil" would be "//evil": any control byte, space or backslash gives "/".
 std::string safe_next(std::string_view next) {
-  if (next.empty() || next.front() != '/' || next.rfind("//", 0) == 0 || next.find('\\') != std::string_view::npos ||
-      next.find_first_of("\r\n") != std::string_view::npos)
-    return "/";
+  const bool odd = std::any_of(next.begin(), next.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7f || c == '\\';
+  });
+  if (odd || next.empty() || next.front() != '/' || next.rfind("//", 0) == 0) return "/";
   return std::string(next);
 }
 

@@ -81,6 +81,13 @@ export default [
       response = await login(page, baseUrl, secrets().promote);
       check(new URL(page.url()).pathname === '/', `after login at ${page.url()}`);
       check((await text(page, '#principal')) === 'release-bot', 'not signed in as release-bot');
+      // A login returns to our own paths only: no open redirect.
+      for (const [next, want] of [['/packages/app', '/packages/app'], ['//evil.example/x', '/'],
+                                  ['/\t/evil.example', '/'], ['/\\evil.example', '/'], ['https://evil.example', '/']]) {
+        const r = await page.request.post(`${baseUrl}/login`, { form: { token: secrets().promote, next }, maxRedirects: 0 });
+        check(r.status() === 303 && r.headers()['location'] === want,
+              `next ${JSON.stringify(next)}: ${r.status()} to ${r.headers()['location']}`);
+      }
       const cookies = await page.context().cookies();
       const session = cookies.find((c) => c.name === 'sacker_session');
       check(session && session.httpOnly && session.sameSite === 'Strict', `cookie ${JSON.stringify(session)}`);
