@@ -189,6 +189,7 @@ class AzureStore final : public Store, public GcSupport {
             const std::uint64_t lo = from + i * part, hi = std::min(total, lo + part) - 1;
             buf.reserve(static_cast<std::size_t>(hi - lo + 1));
             fetch_exact(sha256, lo, hi - lo + 1, etag, buf);
+            sink.arrived(lo, buf.data(), buf.size());  // a resumable download keeps it now
           },
           [&](std::size_t, std::string& buf) {
             sink.write(buf.data(), buf.size());

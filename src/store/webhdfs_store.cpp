@@ -150,6 +150,7 @@ class WebHdfsStore final : public Store, public GcSupport {
         [&](std::size_t i, std::string& buf) {
           const std::uint64_t offset = i * part;
           client_->read(p, offset, std::min(part, total - offset), buf);
+          sink.arrived(offset, buf.data(), buf.size());  // a resumable download keeps it now
         },
         [&](std::size_t, std::string& buf) {
           sink.write(buf.data(), buf.size());
