@@ -36,9 +36,9 @@ command -v valgrind >/dev/null || { echo "poll_bench: valgrind missing (scripts/
 
 work=$(mktemp -d /tmp/sacker-poll-bench.XXXXXX)
 proxy_pid=
-cleanup() {
-  [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
-  [ -d "$work/rgw" ] && bash "$root/scripts/servers/rgw.sh" stop "$work/rgw" >/dev/null 2>&1
+cleanup() {  # every step runs (no early exit under set -e)
+  if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; fi
+  if [ -d "$work/rgw" ]; then bash "$root/scripts/servers/rgw.sh" stop "$work/rgw" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
