@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/files.h"
+#include "sacker/names.h"
 
 namespace sacker::client_detail {
 
@@ -60,8 +61,7 @@ std::optional<std::string> match(std::string_view text, const std::string& name,
   text.remove_suffix(1);
   if (text.size() < 65 || text[64] != ' ') return std::nullopt;
   std::string sha(text.substr(0, 64));
-  for (char c : sha)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  if (!is_valid_sha256_hex(sha)) return std::nullopt;
   text.remove_prefix(65);
   ContentKey k;
   if (!take_number(text, k.dev) || !take_number(text, k.ino) || !take_number(text, k.size) ||
@@ -97,9 +97,8 @@ XattrOutcome remember_in_xattr(const fs::path& dir, const std::string& name, int
   return outcome;
 }
 
-void remember_in_sidecar(const fs::path& dir, const std::string& name, int fd, const ContentKey& before,
-                         const std::string& text) {
-  const fs::path sidecar = dir / ("." + name + std::string(kSidecarSuffix));
+void remember_in_sidecar(const fs::path& file, int fd, const ContentKey& before, const std::string& text) {
+  const fs::path sidecar = sha_sidecar_path(file), dir = sidecar.parent_path();
   if (sidecar.filename().string().size() > 255) return;  // no entry for names this long
   try {
     TempFile tmp(dir, sidecar.filename().string());
@@ -161,7 +160,7 @@ void remember_sha256(const fs::path& file, int fd, const ContentKey& before, con
         break;
     }
   }
-  remember_in_sidecar(dir, name, fd, before, text);
+  remember_in_sidecar(file, fd, before, text);
 }
 
 }  // namespace sacker::client_detail

@@ -152,8 +152,8 @@ void pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset
 // written again by write(), only hashed into the whole.
 class JournalingSink final : public BlobSink {
  public:
-  JournalingSink(int fd, const Paths& paths, Journal& journal, Sha256& whole, std::uint64_t offset, Progress* progress)
-      : fd_(fd), paths_(paths), journal_(journal), whole_(whole), offset_(offset), progress_(progress) {}
+  JournalingSink(int fd, const Paths& paths, Journal& journal, Sha256& whole, Progress* progress)
+      : fd_(fd), paths_(paths), journal_(journal), whole_(whole), progress_(progress) {}
 
   // Where write() continues (a chunk boundary): the resume loop fetches chunks it
   // could not keep, one range each.
@@ -206,7 +206,6 @@ class JournalingSink final : public BlobSink {
     }
   }
 
-  std::uint64_t offset() const { return offset_; }
   std::uint64_t transferred() const { return transferred_; }
 
  private:
@@ -235,7 +234,7 @@ class JournalingSink final : public BlobSink {
   std::mutex mutex_;  // journal_ and its file: arrived() runs on the store's threads
   Journal& journal_;
   Sha256& whole_;
-  std::uint64_t offset_, in_chunk_ = 0, transferred_ = 0;
+  std::uint64_t offset_ = 0, in_chunk_ = 0, transferred_ = 0;
   bool early_ = false;  // the chunk write() is in was journaled by arrived()
   std::unique_ptr<Sha256> chunk_;
   Progress* progress_;
@@ -348,7 +347,7 @@ ResumeOutcome download_resumable(Store& store, const VersionRecord& r, const fs:
       throw_errno("cannot truncate " + p.partial.string(), errno);
     write_journal(p, journal);
     if (progress) progress->start(r.size);
-    JournalingSink sink(fd.fd, p, journal, *whole, 0, progress);
+    JournalingSink sink(fd.fd, p, journal, *whole, progress);
     std::uint64_t kept = 0;
     try {
       if (!resuming) {

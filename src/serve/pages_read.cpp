@@ -2,9 +2,9 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 
+#include "core/codec.h"
 #include "sacker/error.h"
 #include "sacker/names.h"
 #include "sacker/spec.h"
@@ -17,12 +17,6 @@ using html::escape;
 using html::url_part;
 
 constexpr std::size_t kPageSize = 20;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string chips(const std::vector<std::string>& tags, const std::string& package) {
   std::string out;
@@ -73,14 +67,14 @@ std::string event_rows(const std::vector<Event>& events, std::int64_t now) {
 
 void packages_page(Pages& p, const Request& req, Response& res) {
   const std::string q = query(req, "q");
-  const std::string needle = lower(q);
+  const std::string needle = codec::to_lower(q);
   auto client = p.site.clients.lease();
   const auto names = client->list();
   const std::int64_t now = p.now();
   std::string rows;
   std::size_t shown = 0;
   for (const auto& name : names) {
-    if (!needle.empty() && lower(name).find(needle) == std::string::npos) continue;
+    if (!needle.empty() && codec::to_lower(name).find(needle) == std::string::npos) continue;
     ++shown;
     std::string row;
     try {
@@ -101,7 +95,7 @@ void packages_page(Pages& p, const Request& req, Response& res) {
       row = fmt::format("<td colspan=\"4\" class=\"error\">{}</td>", escape(e.what()));
     }
     rows += fmt::format("<tr data-name=\"{}\"><td class=\"name\"><a href=\"/packages/{}\">{}</a></td>{}</tr>",
-                        escape(lower(name)), url_part(name), escape(name), row);
+                        escape(codec::to_lower(name)), url_part(name), escape(name), row);
   }
   send_html(res, html::page(
                      "Packages", p.nav(req),

@@ -1,45 +1,21 @@
 #include "serve/sessions.h"
 
-#include <sys/random.h>
+#include <openssl/crypto.h>
 
-#include <cerrno>
-#include <stdexcept>
+#include "core/random.h"
 
 namespace sacker::serve {
 
-std::string random_token() {
-  unsigned char bytes[32];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error("getrandom failed");
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  static const char* const kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
 bool constant_time_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string Sessions::create(const Principal& principal, std::int64_t now) {
-  std::string id = random_token();
+  std::string id = random_hex(32);
   std::lock_guard lock(mutex_);
   for (auto it = sessions_.begin(); it != sessions_.end();)  // drop the expired ones
     it = it->second.expires <= now ? sessions_.erase(it) : std::next(it);
-  sessions_[id] = WebSession{principal, random_token(), now + kLifetimeSeconds};
+  sessions_[id] = WebSession{principal, random_hex(32), now + kLifetimeSeconds};
   return id;
 }
 

@@ -14,9 +14,8 @@
 
 namespace sacker::serve {
 
-// 32 bytes from the kernel's CSPRNG (getrandom), as 64 hex digits.
-std::string random_token();
-// Equal without an early exit on the first difference.
+// Equal without an early exit on the first difference (CRYPTO_memcmp). Session ids and
+// CSRF tokens are random_hex(32) (core/random.h).
 bool constant_time_equal(std::string_view a, std::string_view b);
 
 struct WebSession {
