@@ -14,11 +14,20 @@ set(SACKER_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/sacker)
 # The library targets the facade links: every layer below serve (serve is not part of
 # the library's API and has no public header).
 get_property(sacker_library_targets GLOBAL PROPERTY SACKER_LIBRARY_TARGETS)
-list(REMOVE_ITEM sacker_library_targets sacker_serve)
-set_target_properties(sacker_client PROPERTIES EXPORT_NAME sacker)
+# The command's on-demand scheme table is not the library's either (sacker::sacker links
+# every backend in: sacker_facade, src/CMakeLists.txt).
+list(REMOVE_ITEM sacker_library_targets sacker_serve sacker_serve_core sacker_serve_on_demand sacker_backends_on_demand)
+set_target_properties(sacker_facade PROPERTIES EXPORT_NAME sacker)
 
 install(TARGETS sacker RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
-install(TARGETS ${sacker_library_targets} EXPORT sacker-targets
+# The backend modules the command loads on demand (client/backend_module.h): the path
+# from bindir to here is compiled into it. Not directly under <libdir>/sacker: CPack
+# would then add ldconfig maintainer scripts, which modules do not need and which keep
+# a removed package in dpkg's config-files state.
+if(SACKER_MODULE_TARGETS)
+  install(TARGETS ${SACKER_MODULE_TARGETS} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/sacker/modules COMPONENT runtime)
+endif()
+install(TARGETS ${sacker_library_targets} sacker_facade EXPORT sacker-targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/sacker DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}

@@ -70,7 +70,10 @@ std::string doctor_fix(const Error& e, const std::string& role);
 std::optional<std::int64_t> clock_skew_seconds(const std::string& date_header, std::int64_t now);
 inline constexpr std::int64_t kMaxClockSkewSeconds = 15 * 60;  // SigV4's limit
 
-// --- the AWS part (doctor_aws.cpp; empty answers when no AWS backend is built)
+// --- the AWS part (doctor_aws.cpp; empty answers when no AWS backend is built).
+// doctor.cpp calls aws_probe and aws_list_probe, which the scheme table defines
+// (client/registry.cpp): the *_linked ones of doctor_aws.cpp when every backend is
+// linked in, the wire module's copies when backends load on demand.
 
 struct AwsProbe {
   std::optional<DoctorCheck> reachable, credentials, clock;
@@ -82,5 +85,8 @@ std::optional<AwsProbe> aws_probe(const std::string& role, const std::string& ur
 // For an s3:// store: ListObjectsV2 of one key under its prefix (a store's
 // list() would page through every blob). nullopt for other schemes.
 std::optional<DoctorCheck> aws_list_probe(const std::string& uri);
+
+std::optional<AwsProbe> aws_probe_linked(const std::string& role, const std::string& uri, std::int64_t now);
+std::optional<DoctorCheck> aws_list_probe_linked(const std::string& uri);
 
 }  // namespace sacker

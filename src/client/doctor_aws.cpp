@@ -2,7 +2,8 @@
 // chain's source and the server's clock, resolved as S3Client::from_environment
 // and the DynamoDB ledger resolve them (AwsConfig::load of the process env).
 // Built only with an AWS backend (SACKER_DOCTOR_AWS); otherwise every answer is
-// nullopt.
+// nullopt. Linked into the library's scheme table, or into the wire module when the
+// sacker command loads backends on demand (client/backend_module.h).
 #include <fmt/core.h>
 
 #include "client/doctor.h"
@@ -32,7 +33,7 @@ DoctorCheck line(const std::string& role, const std::string& uri, const std::str
 
 }  // namespace
 
-std::optional<AwsProbe> aws_probe(const std::string& role, const std::string& uri, std::int64_t now) {
+std::optional<AwsProbe> aws_probe_linked(const std::string& role, const std::string& uri, std::int64_t now) {
   std::string scheme;
   try {
     scheme = parse_uri(uri).scheme;
@@ -101,7 +102,7 @@ std::optional<AwsProbe> aws_probe(const std::string& role, const std::string& ur
   return probe;
 }
 
-std::optional<DoctorCheck> aws_list_probe(const std::string& uri) {
+std::optional<DoctorCheck> aws_list_probe_linked(const std::string& uri) {
 #if SACKER_DOCTOR_S3
   try {
     Uri parsed = parse_uri(uri);
@@ -126,8 +127,8 @@ std::optional<DoctorCheck> aws_list_probe(const std::string& uri) {
 
 #else
 
-std::optional<AwsProbe> aws_probe(const std::string&, const std::string&, std::int64_t) { return std::nullopt; }
-std::optional<DoctorCheck> aws_list_probe(const std::string&) { return std::nullopt; }
+std::optional<AwsProbe> aws_probe_linked(const std::string&, const std::string&, std::int64_t) { return std::nullopt; }
+std::optional<DoctorCheck> aws_list_probe_linked(const std::string&) { return std::nullopt; }
 
 #endif
 

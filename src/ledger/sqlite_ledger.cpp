@@ -10,6 +10,11 @@
 // Files written before history (format 1: packages/versions/tags only) are
 // upgraded in place on open; a database with other tables belongs to another
 // program and is refused before anything in it changes (even the journal mode).
+// Once the schema is complete the header says so: application_id 'SACK' and
+// user_version kSchemaRevision, set in the schema's transaction. An open that reads
+// both (two pragmas, no table scan) skips those checks; anything else (an older
+// file, a newer sacker's, another program's) takes the full path. A change of the
+// layout must raise kSchemaRevision.
 //
 // Why it is race-free: WAL mode, a 60 s busy timeout, and every read-modify-write
 // in one BEGIN IMMEDIATE transaction, which takes the database's write lock before
@@ -45,6 +50,8 @@ using sqlite::Statement;
 using sqlite::Transaction;
 
 constexpr const char* kFormat = "2";
+constexpr std::int64_t kApplicationId = 0x5341434B;  // "SACK"
+constexpr std::int64_t kSchemaRevision = 2;           // format 2 with every upgrade column
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS sacker_meta (
@@ -118,6 +125,10 @@ class SqliteLedger final : public Ledger {
     // Switching a new file to WAL needs the exclusive lock, and SQLite answers BUSY
     // at once (without its busy handler) while another process that opens the same
     // new file reads the schema: retry that race like any lost race.
+    if (schema_is_current()) {
+      db_.exec("PRAGMA synchronous=FULL", "open");
+      return;  // WAL mode is kept in the file, set on the first open
+    }
     Retry retry(RetryPolicy::contention(), where("open"));
     for (;;) {
       try {
@@ -308,6 +319,15 @@ class SqliteLedger final : public Ledger {
  private:
   std::string where(const char* what) const { return fmt::format("sqlite ledger {}: {}", uri_, what); }
 
+  // The header's marks of a complete schema of this revision (the top of this file).
+  bool schema_is_current() {
+    auto pragma = [this](const char* sql) {
+      Statement s(db_, sql, where("open"));
+      return s.step() ? s.integer(0) : 0;
+    };
+    return pragma("PRAGMA application_id") == kApplicationId && pragma("PRAGMA user_version") == kSchemaRevision;
+  }
+
   // A database that has tables and is not ours (nor a format-1 sacker ledger) is
   // refused before anything writes to it.
   void refuse_foreign_database() {
@@ -348,6 +368,8 @@ class SqliteLedger final : public Ledger {
         db_.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", u.table, u.column, u.definition).c_str(),
                  where("upgrade schema").c_str());
     }
+    db_.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}", kApplicationId, kSchemaRevision).c_str(),
+             where("mark schema").c_str());
     tx.commit();
   }
 

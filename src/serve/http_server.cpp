@@ -31,7 +31,11 @@
 //   and shares the connections. Ours gets SO_REUSEADDR only.
 // - The worker pool is CPPHTTPLIB_THREAD_POOL_COUNT as compiled (8 here): ours is
 //   ServerOptions::threads.
-#include "serve/http_server.h"
+//
+// Linked into sacker_serve (the tests), or for the sacker command into the module
+// sacker-http.so (serve/http_engine.h): only `sacker serve` pays for cpp-httplib and
+// the OpenSSL initialisation its library runs when loaded.
+#include "serve/http_engine.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -128,9 +132,8 @@ void shutdown_connections(const Endpoint& at, int port) {
   closedir(dir);
 }
 
-}  // namespace
 
-struct Server::Impl {
+struct HttplibEngine final : HttpEngine {
   Router router;
   ServerOptions options;
   httplib::Server svr;
@@ -151,7 +154,7 @@ struct Server::Impl {
   // One request from entry until cpp-httplib has written (or given up on) its response:
   // the last copy lives in the content provider, which cpp-httplib drops after writing.
   struct InFlight {
-    explicit InFlight(Impl& i) : impl(i) {
+    explicit InFlight(HttplibEngine& i) : impl(i) {
       std::lock_guard lock(impl.mutex);
       ++impl.in_flight;
     }
@@ -159,10 +162,15 @@ struct Server::Impl {
       std::lock_guard lock(impl.mutex);
       if (--impl.in_flight == 0) impl.changed.notify_all();
     }
-    Impl& impl;
+    HttplibEngine& impl;
   };
 
-  Impl(Router r, ServerOptions o) : router(std::move(r)), options(std::move(o)) {}
+  HttplibEngine(Router r, ServerOptions o) : router(std::move(r)), options(std::move(o)) {}
+  ~HttplibEngine() override { stop(); }
+
+  void start() override;
+  int port_number() const override { return port; }
+  void stop() override;
 
   void handle(const httplib::Request& hreq, httplib::Response& hres, const httplib::ContentReader* reader);
   bool admit(Request& req, const httplib::ContentReader* reader, Response& res, bool& close);
@@ -174,7 +182,7 @@ struct Server::Impl {
   }
 };
 
-void Server::Impl::handle(const httplib::Request& hreq, httplib::Response& hres, const httplib::ContentReader* reader) {
+void HttplibEngine::handle(const httplib::Request& hreq, httplib::Response& hres, const httplib::ContentReader* reader) {
   auto guard = std::make_shared<InFlight>(*this);
   const_cast<httplib::Request&>(hreq).ranges.clear();
   Request req;
@@ -207,7 +215,7 @@ void Server::Impl::handle(const httplib::Request& hreq, httplib::Response& hres,
 }
 
 // Everything before the route: returns false with `res` filled if the request is refused.
-bool Server::Impl::admit(Request& req, const httplib::ContentReader* reader, Response& res, bool& close) {
+bool HttplibEngine::admit(Request& req, const httplib::ContentReader* reader, Response& res, bool& close) {
   auto refuse = [&](int status, std::string_view why, bool close_after) {
     router.render_error(req, status, why, res);
     close = close || close_after;
@@ -256,7 +264,7 @@ bool Server::Impl::admit(Request& req, const httplib::ContentReader* reader, Res
   return true;
 }
 
-std::uint64_t Server::Impl::apply_range(const Request& req, Response& res) const {
+std::uint64_t HttplibEngine::apply_range(const Request& req, Response& res) const {
   if (!res.accept_ranges || res.status != 200 || (req.method != "GET" && req.method != "HEAD")) return 0;
   res.headers.set("Accept-Ranges", "bytes");
   const auto range = req.headers.get("Range");
@@ -289,7 +297,7 @@ std::uint64_t Server::Impl::apply_range(const Request& req, Response& res) const
   return 0;
 }
 
-void Server::Impl::send(const Request& req, Response& res, std::uint64_t offset, bool close,
+void HttplibEngine::send(const Request& req, Response& res, std::uint64_t offset, bool close,
                         std::shared_ptr<InFlight> guard, httplib::Response& hres) {
   hres.status = res.status;
   for (const auto& [name, value] : res.headers.fields())
@@ -332,13 +340,8 @@ void Server::Impl::send(const Request& req, Response& res, std::uint64_t offset,
   }
 }
 
-Server::Server(Router router, ServerOptions options)
-    : impl_(std::make_unique<Impl>(std::move(router), std::move(options))) {}
-
-Server::~Server() { stop(); }
-
-void Server::start() {
-  Impl& s = *impl_;
+void HttplibEngine::start() {
+  HttplibEngine& s = *this;
   std::lock_guard stop_lock(s.stop_mutex);
   if (s.started) throw Error(ErrorKind::Internal, "serve: start() called twice");
   const ServerOptions& o = s.options;
@@ -409,15 +412,8 @@ void Server::start() {
   if (s.listener_done) throw Error(ErrorKind::Internal, "serve: the accept loop ended at once on " + where);
 }
 
-int Server::port() const { return impl_->port; }
-
-std::string Server::url() const {
-  const std::string& h = impl_->options.host;
-  return "http://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + std::to_string(impl_->port);
-}
-
-void Server::stop() {
-  Impl& s = *impl_;
+void HttplibEngine::stop() {
+  HttplibEngine& s = *this;
   std::lock_guard stop_lock(s.stop_mutex);
   if (!s.started || s.stopped) return;
   {
@@ -438,25 +434,10 @@ void Server::stop() {
   s.stopped = true;
 }
 
-TerminationSignals::TerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, &old_mask_);
-}
+}  // namespace
 
-TerminationSignals::~TerminationSignals() { pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr); }
-
-int TerminationSignals::wait() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  while (sigwait(&set, &sig) != 0) {
-  }
-  return sig;
+std::unique_ptr<HttpEngine> make_httplib_engine(Router router, ServerOptions options) {
+  return std::make_unique<HttplibEngine>(std::move(router), std::move(options));
 }
 
 }  // namespace sacker::serve

@@ -34,6 +34,8 @@
 
 namespace sacker::serve {
 
+class HttpEngine;
+
 // HTTP header fields in order. Names compare case-insensitively and may repeat.
 class Headers {
  public:
@@ -220,8 +222,9 @@ class Server {
   void stop();
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::string host_;
+  // The cpp-httplib part (serve/http_engine.h), made at construction.
+  std::unique_ptr<HttpEngine> engine_;
 };
 
 // SIGINT/SIGTERM without async-signal-safety worries: blocks both in the calling
