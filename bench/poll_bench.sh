@@ -77,24 +77,8 @@ for f in os.listdir(d):
 PY
 }
 
-instructions() {  # COMMAND...: instructions of one run (callgrind, children not traced)
-  local out=$work/cg.out
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>"$work/cg.log" ||
-    { cat "$work/cg.log" >&2; exit 1; }
-  awk '/^summary:/ { print $2 }' "$out"
-  rm -f "$out"
-}
-
-median_ms() {  # COMMAND...: median wall ms of $runs runs
-  local i t0 t1 times=()
-  for ((i = 0; i < runs; i++)); do
-    t0=$(date +%s%N)
-    "$@" >/dev/null
-    t1=$(date +%s%N)
-    times+=($(((t1 - t0) / 1000)))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2f", m / 1000 }'
-}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 unchanged=("$sacker" -q download app live -o "$dest")
 echo "poll_bench: callgrind" >&2

@@ -40,23 +40,8 @@ unset SACKER_CONFIG SACKER_LEDGER SACKER_STORE
 mkdir -p "$HOME"
 cd "$work"
 
-instructions() {  # COMMAND...: instructions of one run (callgrind)
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$@" >/dev/null 2>"$work/cg.log" ||
-    { cat "$work/cg.log" >&2; exit 1; }
-  awk '/^summary:/ { print $2 }' "$work/cg.out"
-  rm -f "$work/cg.out"
-}
-median_ms() {  # COMMAND...: median wall ms of $runs runs
-  local i t0 t1 times=()
-  for ((i = 0; i < runs; i++)); do
-    t0=$(date +%s%N)
-    "$@" >/dev/null
-    t1=$(date +%s%N)
-    times+=($(((t1 - t0) / 1000)))
-  done
-  printf '%s\n' "${times[@]}" | sort -n |
-    awk '{ a[NR] = $1 } END { m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2f", m / 1000 }'
-}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 objects() {  # COMMAND...: the shared objects a run maps, one a line
   LD_DEBUG=files LD_DEBUG_OUTPUT=$work/ld "$@" >/dev/null 2>&1 || true
   cat "$work"/ld.* | awk '/file=/ { sub(/.*file=/, ""); print $1 }' | sort -u
