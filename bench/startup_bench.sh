@@ -58,7 +58,7 @@ measure() {  # NAME COMMAND...
   libs=$(objects "$@")
   local n heavy
   n=$(grep -c . <<<"$libs" || true)
-  heavy=$(grep -Eo 'lib(git2|zookeeper_mt|pq|curl)[^/]*\.so|sacker-[a-z]+\.so' <<<"$libs" | sed 's/\.so.*//' | sort -u | tr '\n' ' ')
+  heavy=$( (grep -Eo 'lib(git2|zookeeper_mt|pq|curl)[^/]*\.so|sacker-[a-z]+\.so' <<<"$libs" || true) | sed 's/\.so.*//' | sort -u | tr '\n' ' ')
   rows+=("$(printf '| %-18s | %12s | %9s | %7s | %-28s |' "$name" "$i" "$t" "$n" "${heavy:--}")")
   [ "$name" = "git --version" ] && i_git=$i
   [ "$name" = "sacker --version" ] && i_start=$i
