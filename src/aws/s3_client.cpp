@@ -31,14 +31,6 @@ std::string make_query(std::vector<std::pair<std::string, std::string>> params) 
 
 namespace {
 
-// "Wed, 21 Oct 2015 07:28:00 GMT" -> Unix seconds; 0 if unparsable.
-std::int64_t parse_http_date(const std::string& s) {
-  std::tm tm{};
-  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
-  if (!end) return 0;
-  return static_cast<std::int64_t>(timegm(&tm));
-}
-
 std::int64_t parse_iso_time(const std::string& s) {
   try {
     return std::chrono::duration_cast<std::chrono::seconds>(parse_iso8601_utc(s).time_since_epoch()).count();
@@ -51,7 +43,7 @@ S3ObjectInfo info_from(const net::HttpResponse& r) {
   S3ObjectInfo info;
   if (const auto* cl = r.header("Content-Length")) info.size = codec::parse_decimal(*cl).value_or(0);
   if (const auto* et = r.header("ETag")) info.etag = *et;
-  if (const auto* lm = r.header("Last-Modified")) info.last_modified = parse_http_date(*lm);
+  if (const auto* lm = r.header("Last-Modified")) info.last_modified = codec::parse_http_date(*lm).value_or(0);
   info.headers = r.headers;
   return info;
 }

@@ -40,7 +40,7 @@ BlobProperties properties_from(const net::HttpResponse& r) {
   BlobProperties p;
   p.size = parse_size(r.header("Content-Length"));
   if (const auto* et = r.header("ETag")) p.etag = *et;
-  if (const auto* lm = r.header("Last-Modified")) p.last_modified = parse_rfc1123_date(*lm).value_or(0);
+  if (const auto* lm = r.header("Last-Modified")) p.last_modified = codec::parse_http_date(*lm).value_or(0);
   return p;
 }
 
@@ -78,7 +78,7 @@ ListPage parse_list_page(const std::string& body, const std::string& what) {
     if (!size) throw malformed("a blob without a valid Content-Length");
     e.properties.size = *size;
     e.properties.etag = props.child_value("Etag");
-    e.properties.last_modified = parse_rfc1123_date(props.child_value("Last-Modified")).value_or(0);
+    e.properties.last_modified = codec::parse_http_date(props.child_value("Last-Modified")).value_or(0);
     page.blobs.push_back(std::move(e));
   }
   page.next_marker = root.child_value("NextMarker");
@@ -119,7 +119,7 @@ net::HttpResponse BlobClient::send(net::HttpRequest& request, std::uint64_t cont
   } else {
     request.url += (request.url.find('?') == std::string::npos ? "?" : "&") + account_.sas_token;
     request.sign = [](net::HttpRequest& r) {
-      net::set_header(r.headers, "x-ms-date", rfc1123_date(std::chrono::system_clock::now()));
+      net::set_header(r.headers, "x-ms-date", codec::http_date(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
     };
   }
   auto client = pool_->acquire();
@@ -312,7 +312,7 @@ BlobClient::ConditionalDelete BlobClient::remove_if_unmodified_since(const std::
   req.url = url(container, blob, "");
   req.headers = {{"x-ms-delete-snapshots", "include"},
                  {"If-Unmodified-Since",
-                  rfc1123_date(std::chrono::system_clock::from_time_t(static_cast<std::time_t>(not_after)))}};
+                  codec::http_date(not_after)}};
   if (!if_match.empty()) req.headers.emplace_back("If-Match", if_match);
   req.idempotent = true;
   net::HttpResponse r = send(req, 0);

@@ -16,9 +16,6 @@
 namespace sacker::azure {
 namespace {
 
-constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
 std::tm utc(std::chrono::system_clock::time_point t) {
   std::time_t s = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
@@ -40,37 +37,10 @@ SharedKey make_shared_key(std::string account, std::string_view base64_key, std:
   return SharedKey{std::move(account), std::move(*raw)};
 }
 
-std::string rfc1123_date(std::chrono::system_clock::time_point t) {
-  std::tm tm = utc(t);
-  return fmt::format("{}, {:02d} {} {:04d} {:02d}:{:02d}:{:02d} GMT", kDays[tm.tm_wday], tm.tm_mday, kMonths[tm.tm_mon],
-                     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 std::string iso8601_seconds(std::chrono::system_clock::time_point t) {
   std::tm tm = utc(t);
   return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                      tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-std::optional<std::int64_t> parse_rfc1123_date(std::string_view text) {
-  // "Sun, 11 Oct 2009 21:49:13 GMT"
-  std::string s(codec::trim(text));
-  if (s.size() != 29 || s.compare(25, 4, " GMT") != 0 || s[3] != ',') return std::nullopt;
-  std::tm tm{};
-  int month = -1;
-  for (int i = 0; i < 12; ++i)
-    if (s.compare(8, 3, kMonths[i]) == 0) month = i;
-  auto num = [&](std::size_t at, std::size_t n) { return codec::parse_decimal(std::string_view(s).substr(at, n)); };
-  auto day = num(5, 2), year = num(12, 4), hour = num(17, 2), minute = num(20, 2), second = num(23, 2);
-  if (month < 0 || !day || !year || !hour || !minute || !second || s[19] != ':' || s[22] != ':') return std::nullopt;
-  if (*day < 1 || *day > 31 || *hour > 23 || *minute > 59 || *second > 60) return std::nullopt;
-  tm.tm_year = static_cast<int>(*year) - 1900;
-  tm.tm_mon = month;
-  tm.tm_mday = static_cast<int>(*day);
-  tm.tm_hour = static_cast<int>(*hour);
-  tm.tm_min = static_cast<int>(*minute);
-  tm.tm_sec = static_cast<int>(*second);
-  return static_cast<std::int64_t>(timegm(&tm));
 }
 
 namespace {
@@ -155,7 +125,7 @@ std::string signature(const SharedKey& key, std::string_view text) {
 std::string sign_request(net::HttpRequest& request, std::uint64_t content_length, const SharedKey& key,
                          std::chrono::system_clock::time_point time) {
   net::remove_header(request.headers, "Authorization");
-  net::set_header(request.headers, "x-ms-date", rfc1123_date(time));
+  net::set_header(request.headers, "x-ms-date", codec::http_date(std::chrono::system_clock::to_time_t(time)));
   if (!net::find_header(request.headers, "x-ms-version"))
     request.headers.emplace_back("x-ms-version", std::string(kApiVersion));
   std::string text = string_to_sign(request.method, request.url, request.headers, content_length, key.account);

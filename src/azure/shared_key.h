@@ -47,11 +47,8 @@ struct SharedKey {
 // it is not strict base64 or empty.
 SharedKey make_shared_key(std::string account, std::string_view base64_key, std::string_view source);
 
-// "Sun, 11 Oct 2009 21:49:13 GMT" (x-ms-date) and "2009-10-11T21:49:13Z" (SAS times).
-std::string rfc1123_date(std::chrono::system_clock::time_point t);
+// "2009-10-11T21:49:13Z" (SAS times; x-ms-date is codec::http_date).
 std::string iso8601_seconds(std::chrono::system_clock::time_point t);
-// Parses the RFC 1123 form back (Last-Modified); nullopt if it is not one.
-std::optional<std::int64_t> parse_rfc1123_date(std::string_view text);
 
 std::string canonicalized_headers(const net::HttpHeaders& headers);
 // `url` is absolute and percent-encoded as it goes on the wire.

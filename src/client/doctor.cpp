@@ -5,10 +5,10 @@
 #include <fmt/core.h>
 
 #include <chrono>
-#include <ctime>
 #include <memory>
 #include <stdexcept>
 
+#include "core/codec.h"
 #include "core/files.h"
 #include "core/random.h"
 #include "sacker/backends.h"
@@ -268,10 +268,9 @@ std::optional<ErrorKind> DoctorReport::failure() const {
 }
 
 std::optional<std::int64_t> clock_skew_seconds(const std::string& date_header, std::int64_t now) {
-  std::tm tm{};
-  const char* end = ::strptime(date_header.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (!end || *end != '\0') return std::nullopt;
-  return static_cast<std::int64_t>(::timegm(&tm)) - now;
+  const auto date = codec::parse_http_date(date_header);
+  if (!date) return std::nullopt;
+  return *date - now;
 }
 
 DoctorReport run_doctor(const Config& config, const DoctorOptions& options) {

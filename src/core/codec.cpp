@@ -1,5 +1,7 @@
 #include "core/codec.h"
 
+#include <time.h>
+
 #include <cstdint>
 #include <cstdio>
 
@@ -8,6 +10,9 @@ namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -283,6 +288,36 @@ std::string human_size(std::uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
+}
+
+std::string http_date(std::int64_t unix_seconds) {
+  const time_t t = static_cast<time_t>(unix_seconds);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday,
+                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
+  const std::string_view s = trim(text);
+  if (s.size() != 29 || s.substr(25) != " GMT" || s[3] != ',' || s[19] != ':' || s[22] != ':') return std::nullopt;
+  int month = -1;
+  for (int i = 0; i < 12; ++i)
+    if (s.substr(8, 3) == kMonths[i]) month = i;
+  auto num = [&](std::size_t at, std::size_t n) { return parse_decimal(s.substr(at, n)); };
+  const auto day = num(5, 2), year = num(12, 4), hour = num(17, 2), minute = num(20, 2), second = num(23, 2);
+  if (month < 0 || !day || !year || !hour || !minute || !second) return std::nullopt;
+  if (*day < 1 || *day > 31 || *hour > 23 || *minute > 59 || *second > 60) return std::nullopt;
+  struct tm tm {};
+  tm.tm_year = static_cast<int>(*year) - 1900;
+  tm.tm_mon = month;
+  tm.tm_mday = static_cast<int>(*day);
+  tm.tm_hour = static_cast<int>(*hour);
+  tm.tm_min = static_cast<int>(*minute);
+  tm.tm_sec = static_cast<int>(*second);
+  return static_cast<std::int64_t>(timegm(&tm));
 }
 
 }  // namespace sacker::codec

@@ -10,6 +10,11 @@
 
 namespace sacker::codec {
 
+// The HTTP date (RFC 9110 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT") of Unix
+// seconds, and back (Last-Modified, Date, x-ms-date); nullopt if `text` is not one.
+std::string http_date(std::int64_t unix_seconds);
+std::optional<std::int64_t> parse_http_date(std::string_view text);
+
 // Lower-case hex of raw bytes, and back (either case accepted; odd length or a
 // non-hex digit -> nullopt).
 std::string hex_encode(std::string_view bytes);

@@ -98,15 +98,7 @@ TEST(SharedKey, SignRequestIsDeterministicAndReplacesAnEarlierSignature) {
   EXPECT_EQ(*net::find_header(r.headers, "Authorization"), auth);
 }
 
-TEST(SharedKey, DatesRoundTrip) {
-  EXPECT_EQ(rfc1123_date(at(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
-  EXPECT_EQ(iso8601_seconds(at(1700000000)), "2023-11-14T22:13:20Z");
-  EXPECT_EQ(parse_rfc1123_date("Tue, 14 Nov 2023 22:13:20 GMT"), 1700000000);
-  EXPECT_EQ(parse_rfc1123_date(rfc1123_date(at(1255297753))), 1255297753);
-  for (const char* bad :
-       {"", "Tue, 14 Nov 2023 22:13:20", "Tue, 14 Xyz 2023 22:13:20 GMT", "Tue, 32 Nov 2023 22:13:20 GMT"})
-    EXPECT_FALSE(parse_rfc1123_date(bad).has_value()) << bad;
-}
+TEST(SharedKey, SasTimes) { EXPECT_EQ(iso8601_seconds(at(1700000000)), "2023-11-14T22:13:20Z"); }
 
 TEST(SharedKey, ABadKeyIsInvalidAndNotQuoted) {
   try {
