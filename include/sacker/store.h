@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "sacker/sha256.h"
+
 namespace sacker {
 
 // Reports transfer progress; called from the calling thread only.
@@ -90,6 +92,19 @@ class Store {
   // content does not hash to `sha256`.
   virtual bool put_file(const std::string& sha256, const std::filesystem::path& source, std::uint64_t size,
                         Progress* progress) = 0;
+
+  // The part size whose digests put_digested_file uses for a blob of `size` bytes
+  // (an S3 multipart upload's part size), or 0 (the default) if it uses none.
+  virtual std::uint64_t part_digest_size(std::uint64_t size);
+
+  // put_file of a file hashed by the caller into `digest` (its sha256 and size, and
+  // the sha256 of each part when digest.part_size is part_digest_size(digest.size);
+  // digests of another part size are ignored). The part digests must come from the
+  // same read as the sha256 (PartedSha256): a store whose server checks every
+  // part's bytes against them then need not read the file to hash it again, and a
+  // file changed since it was hashed is refused part by part (Error(Integrity)).
+  // Default: put_file.
+  virtual bool put_digested_file(const std::filesystem::path& source, const FileDigest& digest, Progress* progress);
 
   // Size, modification time and ETag of one blob; nullopt if it is absent.
   // Throws Error(Denied) when the store cannot tell (write-only credentials).

@@ -160,6 +160,7 @@ AddResult Client::add(const AddRequest& request, Progress* progress) {
 
   std::optional<TempFile> spool;
   fs::path source;
+  FileDigest digest;  // the key hash, with the part digests the store asks for
   if (request.source == "-") {
     // Standard input is spooled (and hashed) first: the key is its sha256.
     spool.emplace(temp_directory(), "stdin");
@@ -177,6 +178,7 @@ AddResult Client::add(const AddRequest& request, Progress* progress) {
       record.size += static_cast<std::uint64_t>(n);
     }
     record.sha256 = hash.finish_hex();
+    digest = {record.sha256, record.size, 0, {}};
     record.mode = 0644;
     record.basename = request.basename.value_or(request.package);
     source = spool->path();
@@ -188,7 +190,9 @@ AddResult Client::add(const AddRequest& request, Progress* progress) {
       throw Error(ErrorKind::Invalid, fmt::format("cannot add {}: not a regular file", printable(request.source)));
     record.mode = st.st_mode & 0777;  // setuid, setgid and sticky are never recorded (nor applied)
     record.basename = request.basename.value_or(source.filename().string());
-    FileDigest digest = sha256_file(source);
+    // One read hashes the key and the parts a server checks (an S3 multipart
+    // upload), so the upload does not hash the file again.
+    digest = sha256_file(source, store_->part_digest_size(static_cast<std::uint64_t>(st.st_size)));
     record.sha256 = digest.sha256;
     record.size = digest.size;
   }
@@ -196,7 +200,7 @@ AddResult Client::add(const AddRequest& request, Progress* progress) {
 
   AddResult result;
   // Invariant 1: the blob is in the store before the ledger points at it.
-  result.uploaded = store_->put_file(record.sha256, source, record.size, progress);
+  result.uploaded = store_->put_digested_file(source, digest, progress);
   test_stop_point("add.stored");
   try {
     record.version = ledger_->add(record, ctx);

@@ -165,24 +165,6 @@ mode_t current_umask() {
   return mask;
 }
 
-FileDigest sha256_of_fd(int fd, const std::string& what) {
-  Sha256 hash;
-  FileDigest digest;
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(digest.size));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot read " + what, errno);
-    }
-    if (n == 0) break;
-    hash.update(buf.data(), static_cast<std::size_t>(n));
-    digest.size += static_cast<std::uint64_t>(n);
-  }
-  digest.sha256 = hash.finish_hex();
-  return digest;
-}
-
 TempFile::TempFile(const std::filesystem::path& dir, const std::string& stem) {
   const std::string prefix = temp_file_prefix(stem);
   remove_abandoned_temp_files(dir, stem, 60);

@@ -83,10 +83,6 @@ void test_stop_point(std::string_view point);
 // The umask of the process, read without changing it.
 mode_t current_umask();
 
-// SHA-256 and size of what `fd` holds from offset 0 (pread: the offset is kept).
-// `what` names the file in errors.
-FileDigest sha256_of_fd(int fd, const std::string& what);
-
 void write_all(int fd, const char* data, std::size_t size, const std::string& what);
 void fsync_directory(const std::filesystem::path& dir);
 // Creates a directory and its parents; throws Error with the errno's kind (a

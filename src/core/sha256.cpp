@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -56,27 +57,63 @@ std::string to_hex(const void* data, std::size_t size) {
   return out;
 }
 
-FileDigest sha256_file(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_errno("cannot open " + path.string(), errno);
-  Sha256 h;
-  FileDigest d;
+PartedSha256::PartedSha256(std::uint64_t part_size) { digest_.part_size = part_size; }
+
+void PartedSha256::update(const void* data, std::size_t size) {
+  whole_.update(data, size);
+  digest_.size += size;
+  if (digest_.part_size == 0) return;
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    if (!part_) part_ = std::make_unique<Sha256>();
+    const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(size, digest_.part_size - in_part_));
+    part_->update(p, take);
+    p += take;
+    size -= take;
+    in_part_ += take;
+    if (in_part_ == digest_.part_size) {
+      digest_.part_sha256.push_back(part_->finish_hex());
+      part_.reset();
+      in_part_ = 0;
+    }
+  }
+}
+
+FileDigest PartedSha256::finish() {
+  if (part_) digest_.part_sha256.push_back(part_->finish_hex());  // the shorter last part
+  part_.reset();
+  digest_.sha256 = whole_.finish_hex();
+  return std::move(digest_);
+}
+
+FileDigest sha256_of_fd(int fd, const std::string& what, std::uint64_t part_size) {
+  PartedSha256 hash(part_size);
+  std::uint64_t offset = 0;
   std::vector<char> buf(1 << 20);
-  while (true) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+  for (;;) {
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      throw_errno("cannot read " + path.string(), err);
+      throw_errno("cannot read " + what, errno);
     }
     if (n == 0) break;
-    h.update(buf.data(), static_cast<std::size_t>(n));
-    d.size += static_cast<std::uint64_t>(n);
+    hash.update(buf.data(), static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
   }
-  ::close(fd);
-  d.sha256 = h.finish_hex();
-  return d;
+  return hash.finish();
+}
+
+FileDigest sha256_file(const std::filesystem::path& path, std::uint64_t part_size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open " + path.string(), errno);
+  try {
+    FileDigest d = sha256_of_fd(fd, path.string(), part_size);
+    ::close(fd);
+    return d;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
 }
 
 }  // namespace sacker

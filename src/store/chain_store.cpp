@@ -82,10 +82,22 @@ class ChainStore final : public Store, public GcSupport {
 
   bool put_file(const std::string& sha256, const std::filesystem::path& source, std::uint64_t size,
                 Progress* progress) override {
+    return put_digested_file(source, FileDigest{sha256, size, 0, {}}, progress);
+  }
+
+  // The first remote that takes part digests sets their size; a remote with
+  // another one ignores them (put_digested_file's contract) and hashes itself.
+  std::uint64_t part_digest_size(std::uint64_t size) override {
+    for (std::size_t i = 1; i < stores_.size(); ++i)
+      if (const std::uint64_t part = stores_[i]->part_digest_size(size)) return part;
+    return 0;
+  }
+
+  bool put_digested_file(const std::filesystem::path& source, const FileDigest& digest, Progress* progress) override {
     bool uploaded = false;
     for (std::size_t i = 1; i < stores_.size(); ++i)
-      uploaded = stores_[i]->put_file(sha256, source, size, progress) || uploaded;
-    stores_[0]->put_file(sha256, source, size, nullptr);
+      uploaded = stores_[i]->put_digested_file(source, digest, progress) || uploaded;
+    stores_[0]->put_file(digest.sha256, source, digest.size, nullptr);
     return uploaded;
   }
 

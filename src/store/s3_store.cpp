@@ -8,10 +8,11 @@
 //   x-amz-checksum-sha256 is sent as well (AWS checks it; RGW 16 ignores it).
 // - Multipart (store/s3_upload.h, resumable): each part is signed with its own
 //   sha256, so the server verifies every part's bytes. The whole-object sha cannot
-//   be checked by the server, so this client computes it from the very bytes it
-//   hashed for the parts (one sequential read) and aborts the upload before
-//   Complete if it differs. After Complete it HEADs the object and checks the
-//   size. Every download verifies the sha256 anyway (invariant 3).
+//   be checked by the server, so the part digests and the sha256 come from one
+//   read of the file: the caller's (put_digested_file, Client::add's key hash) or
+//   else the upload's own, which aborts before Complete if the sha differs. After
+//   Complete it HEADs the object and checks the size. Every download verifies the
+//   sha256 anyway (invariant 3).
 // Write-only credentials (PutObject only): HEAD answers 403, which means "cannot
 // tell"; the upload then goes with If-None-Match: * and a 412 means "already
 // there". Every upload uses If-None-Match: * (so concurrent uploaders of one blob
@@ -93,6 +94,16 @@ class S3Store final : public Store {
 
   bool put_file(const std::string& sha256, const std::filesystem::path& source, std::uint64_t size,
                 Progress* progress) override {
+    return put_digested_file(source, FileDigest{sha256, size, 0, {}}, progress);
+  }
+
+  std::uint64_t part_digest_size(std::uint64_t size) override {
+    return size > tuning_.multipart_threshold && size <= kMaxObject ? upload_part_size(size) : 0;
+  }
+
+  bool put_digested_file(const std::filesystem::path& source, const FileDigest& digest, Progress* progress) override {
+    const std::string& sha256 = digest.sha256;
+    const std::uint64_t size = digest.size;
     const std::string k = key(sha256);
     if (size > kMaxObject)
       throw Error(ErrorKind::Invalid,
@@ -108,7 +119,7 @@ class S3Store final : public Store {
       return false;
     }
     if (size <= tuning_.multipart_threshold) return single_put(sha256, k, source.string(), size, progress);
-    return multipart_put(sha256, k, source.string(), size, progress);
+    return multipart_put(digest, k, source.string(), progress);
   }
 
   void get(const std::string& sha256, BlobSink& sink, Progress* progress) override {
@@ -271,18 +282,21 @@ class S3Store final : public Store {
     return std::min(p, kMaxPart);
   }
 
-  bool multipart_put(const std::string& sha256, const std::string& k, const std::string& path, std::uint64_t size,
-                     Progress* progress) {
+  bool multipart_put(const FileDigest& digest, const std::string& k, const std::string& path, Progress* progress) {
+    const std::uint64_t size = digest.size;
     S3UploadJob job{uri_.bucket,
                     k,
                     "s3://" + uri_.bucket + "/" + uri_.prefix,
-                    sha256,
+                    digest.sha256,
                     path,
                     size,
                     upload_part_size(size),
                     tuning_.concurrency,
-                    {{"Content-Type", "application/octet-stream"}}};
+                    {{"Content-Type", "application/octet-stream"}},
+                    {}};
     job.create_headers.insert(job.create_headers.end(), tuning_.acl.begin(), tuning_.acl.end());
+    if (digest.part_size == job.part_size && digest.part_sha256.size() == (size + job.part_size - 1) / job.part_size)
+      job.part_sha256 = digest.part_sha256;
     if (!s3_resumable_multipart_upload(*client_, job, progress)) return false;
     check_size(k, size);
     return true;

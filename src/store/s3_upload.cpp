@@ -106,17 +106,23 @@ bool upload(aws::S3Client& client, const S3UploadJob& job, UploadJournal& journa
   std::atomic<std::uint64_t> sent{0};
   UploadProgress bar(progress, job.size);
   auto report = [&] { bar.reach(sent.load()); };
+  // The part digests: the job's (hashed with the key) or this read's.
+  const bool digested = job.part_sha256.size() == count;
   Sha256 whole;
-  std::vector<char> buf(1 << 20);
+  std::vector<char> buf(digested ? 0 : 1 << 20);
   try {
     ParallelTasks tasks(job.concurrency);
     for (std::size_t i = 0; i < count; ++i) {
       const int number = static_cast<int>(i + 1);
       const std::uint64_t offset = i * part, length = std::min(part, job.size - offset);
-      // Hash the part and the whole blob from one read (see the top comment).
-      Sha256 part_hash;
-      hash_range(fd.fd, job.path, offset, length, part_hash, whole, buf);
-      const std::string part_sha = part_hash.finish_hex();
+      std::string part_sha;
+      if (digested) {
+        part_sha = job.part_sha256[i];
+      } else {  // hash the part and the whole blob from one read (see the top comment)
+        Sha256 part_hash;
+        hash_range(fd.fd, job.path, offset, length, part_hash, whole, buf);
+        part_sha = part_hash.finish_hex();
+      }
       parts[i] = {number, "", aws::sha256_hex_to_base64(part_sha)};
       {
         std::lock_guard lock(mutex);
@@ -148,16 +154,22 @@ bool upload(aws::S3Client& client, const S3UploadJob& job, UploadJournal& journa
     }
     tasks.wait_all(report);
   } catch (const Error& e) {
-    // The source cannot be read as the blob (it became shorter, an I/O error): this
-    // upload can never be completed, so it is not kept for a resume.
-    if (e.kind() == ErrorKind::LocalIO) {
+    // The source cannot be read as the blob (it became shorter, an I/O error), or
+    // the server found a part that no longer hashes to the digest taken with the
+    // key: this upload can never be completed, so it is not kept for a resume.
+    const bool changed = digested && e.kind() == ErrorKind::Integrity;
+    if (e.kind() == ErrorKind::LocalIO || changed) {
       client.abort_multipart(job.bucket, job.key, state->upload_id);
       journal.remove();
     }
+    if (changed)
+      throw Error(ErrorKind::Integrity, fmt::format("cannot store {} as {}: {} (did the file change since it was "
+                                                    "hashed?); nothing was stored",
+                                                    job.path, job.sha256, e.what()));
     throw;
   }
   report();
-  const std::string actual = whole.finish_hex();
+  const std::string actual = digested ? job.sha256 : whole.finish_hex();
   if (actual != job.sha256) {
     client.abort_multipart(job.bucket, job.key, state->upload_id);
     journal.remove();
@@ -184,6 +196,7 @@ bool s3_resumable_multipart_upload(aws::S3Client& client, const S3UploadJob& job
   auto state = resumable_state(client, job, journal);
   if (!state) return upload(client, job, journal, std::nullopt, progress);
   S3UploadJob resumed = job;
+  if (state->part_size != job.part_size) resumed.part_sha256.clear();  // digests of other parts: hash again
   resumed.part_size = state->part_size;
   try {
     return upload(client, resumed, journal, std::move(state), progress);

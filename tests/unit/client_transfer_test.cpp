@@ -44,6 +44,23 @@ class LyingStore final : public ForwardingStore {
   std::string bytes_;
 };
 
+// Asks for part digests (as the S3 store does for a multipart upload) and keeps
+// the digest add hands over.
+class PartDigestStore final : public ForwardingStore {
+ public:
+  PartDigestStore(std::unique_ptr<Store> inner, std::uint64_t part, FileDigest& got)
+      : ForwardingStore(std::move(inner)), part_(part), got_(got) {}
+  std::uint64_t part_digest_size(std::uint64_t) override { return part_; }
+  bool put_digested_file(const std::filesystem::path& source, const FileDigest& digest, Progress* p) override {
+    got_ = digest;
+    return ForwardingStore::put_digested_file(source, digest, p);
+  }
+
+ private:
+  std::uint64_t part_;
+  FileDigest& got_;
+};
+
 // A pipe-free capture of what a download streams: a temp file's fd.
 struct Captured {
   explicit Captured(const fs::path& p) : path(p), fd(::open(p.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600)) {}
@@ -74,6 +91,24 @@ TEST_F(Transfer, SetuidSetgidAndStickyAreNeverRecordedNorApplied) {
   Umask mask(022);
   c->download("suid", Spec{}, dir / "out");
   EXPECT_EQ(mode_of(dir / "out"), 0755u);
+}
+
+// add's key hash also digests the parts the store asks for, so the store need
+// not read the file to hash it again; standard input is spooled and gets none.
+TEST_F(Transfer, AddHandsTheStoreThePartDigestsOfItsKeyHash) {
+  FileDigest got;
+  auto c = client(nullptr, std::make_unique<PartDigestStore>(open_store(store_uri), 4, got));
+  const std::string content = "0123456789";
+  auto src = dir / "ten";
+  write_file(src, content);
+  const auto r = c->add(AddRequest{"parts", src.string(), std::nullopt, {}, {}, ""}).record;
+  EXPECT_EQ(got.sha256, r.sha256);
+  EXPECT_EQ(got.size, 10u);
+  EXPECT_EQ(got.part_size, 4u);
+  EXPECT_EQ(got.part_sha256, (std::vector<std::string>{Sha256::hex_of("0123", 4), Sha256::hex_of("4567", 4),
+                                                       Sha256::hex_of("89", 2)}));
+  c->download("parts", Spec{}, dir / "out");
+  EXPECT_EQ(read_file(dir / "out"), content);
 }
 
 TEST_F(Transfer, AHostileModeIsStrippedAndTheUmaskApplies) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <thread>
 
 #include "ledger/s3_ledger.h"
@@ -282,6 +283,46 @@ TEST_F(S3StoreTest, MultipartOfOtherBytesIsRefusedAndAborted) {
   EXPECT_EQ(kind_of([&] { store->put_file(wrong, file, size, nullptr); }), ErrorKind::Integrity);
   EXPECT_EQ(store->contains(wrong), false);
   EXPECT_TRUE(pending_uploads().empty()) << "the failed upload was aborted";
+}
+
+// Client::add hashes the key and the parts in one read (put_digested_file): the
+// upload does not hash the file again, so a file changed since is refused by the
+// server part by part; the upload is aborted and nothing is stored.
+TEST_F(S3StoreTest, PartDigestsFromTheKeyHashAreUsedAndAFileChangedSinceIsRefused) {
+  auto store = open_store(uri_ + "?multipart_threshold=5MiB&part_size=5MiB&concurrency=2");
+  fs::path file = dir_ / "big";
+  const std::size_t size = (12 << 20) + 9;
+  test::write_random_file(file, size, 34);
+  ASSERT_EQ(store->part_digest_size(size), 5u << 20);
+  EXPECT_EQ(store->part_digest_size(5 << 20), 0u) << "a single PUT: the server checks the key itself";
+  const FileDigest hashed = sha256_file(file, store->part_digest_size(size));
+  ASSERT_EQ(hashed.part_sha256.size(), 3u);
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(6 << 20);
+    const char was = static_cast<char>(f.get());
+    f.seekp(6 << 20);
+    f.put(static_cast<char>(~was));  // same size, the second part differs
+  }
+  const FileDigest changed = sha256_file(file, 5 << 20);
+  ASSERT_NE(changed.part_sha256[1], hashed.part_sha256[1]);
+  std::string message;
+  EXPECT_EQ(kind_of([&] { store->put_digested_file(file, hashed, nullptr); }, &message), ErrorKind::Integrity);
+  EXPECT_NE(message.find("the server refused the bytes"), std::string::npos) << message;
+  EXPECT_NE(message.find("did the file change since it was hashed?"), std::string::npos) << message;
+  EXPECT_EQ(store->contains(hashed.sha256), false);
+  EXPECT_TRUE(pending_uploads().empty()) << "the refused upload was aborted";
+
+  EXPECT_TRUE(store->put_digested_file(file, changed, nullptr));
+  const std::string bytes = read_all(*store, changed.sha256);
+  EXPECT_EQ(Sha256::hex_of(bytes.data(), bytes.size()), changed.sha256);
+  // Digests of another part size are ignored: the upload hashes the file itself
+  // and so finds that it is not the sha claimed.
+  FileDigest other = sha256_file(file, 6 << 20);
+  other.sha256 = Sha256::hex_of("other", 5);
+  EXPECT_EQ(kind_of([&] { store->put_digested_file(file, other, nullptr); }, &message), ErrorKind::Integrity);
+  EXPECT_NE(message.find("its content hashes to " + changed.sha256), std::string::npos) << message;
+  EXPECT_TRUE(pending_uploads().empty());
 }
 
 TEST_F(S3StoreTest, AMissingFileFailsLocallyAndLeavesNoUpload) {
