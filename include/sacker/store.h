@@ -115,8 +115,9 @@ class Store {
   virtual void get(const std::string& sha256, BlobSink& sink, Progress* progress) = 0;
 
   // Writes bytes [offset, offset + length) of the blob to `sink`, in order (for
-  // resumed and parallel downloads). If `if_match` is not empty and the blob's
-  // ETag differs, throws Error(Conflict) (the object changed). A server answer
+  // resumed downloads; like get, a long range may come in parallel parts, each
+  // handed to sink.arrived() as it completes). If `if_match` is not empty and the
+  // blob's ETag differs, throws Error(Conflict) (the object changed). A server answer
   // that is not exactly the requested range (a 200 to a Range request, a wrong
   // Content-Range, too few bytes) throws Error(Unavailable) after retries and
   // never reaches `sink` as if it were the range. Error(Invalid) for a range past

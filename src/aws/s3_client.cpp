@@ -65,15 +65,6 @@ ErrorDoc parse_error_doc(const std::string& body) {
   return d;
 }
 
-std::string host_of(const std::string& endpoint) {
-  try {
-    auto u = net::parse_url(endpoint);
-    return u.host_header();
-  } catch (const Error&) {
-    return endpoint;
-  }
-}
-
 }  // namespace
 
 std::string sha256_hex_to_base64(const std::string& hex) {
@@ -363,7 +354,7 @@ S3ListPage S3Client::list_page(const std::string& bucket, const S3ListRequest& q
   req.idempotent = true;
   net::HttpResponse r = send(std::move(req), std::string(kEmptySha256));
   if (r.status != 200) fail(r, bucket, q.prefix);
-  return parse_list_page(r.body, display(bucket, q.prefix), host_of(endpoint_));
+  return parse_list_page(r.body, display(bucket, q.prefix), net::endpoint_host(endpoint_));
 }
 
 void S3Client::list_all(const std::string& bucket, S3ListRequest request,

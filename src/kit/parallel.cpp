@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 
+#include "sacker/store.h"
+
 namespace sacker {
 
 ParallelTasks::ParallelTasks(std::size_t threads) : max_threads_(std::max<std::size_t>(1, threads)) {}
@@ -81,6 +83,14 @@ void fetch_in_order(std::size_t count, std::size_t concurrency,
                     const std::function<void(std::size_t, std::string&)>& fetch,
                     const std::function<void(std::size_t, std::string&)>& deliver, std::string spare) {
   concurrency = std::max<std::size_t>(1, concurrency);
+  if (concurrency == 1 || count == 1) {  // nothing to overlap: no thread
+    for (std::size_t i = 0; i < count; ++i) {
+      spare.clear();
+      fetch(i, spare);
+      deliver(i, spare);
+    }
+    return;
+  }
   struct Slot {
     std::string data;
     std::atomic<bool> done{false};
@@ -107,6 +117,34 @@ void fetch_in_order(std::size_t count, std::size_t concurrency,
     deliver(next_deliver, slots[next_deliver].data);
     free_buffers.push_back(std::move(slots[next_deliver].data));
   }
+}
+
+void download_in_parts(BlobSink& sink, Progress* progress, std::uint64_t offset, std::uint64_t end, std::string first,
+                       std::uint64_t part, std::size_t concurrency,
+                       const std::function<void(std::uint64_t, std::uint64_t, std::string&)>& fetch) {
+  if (progress) progress->start(end - offset);
+  const std::uint64_t from = offset + first.size();
+  if (!first.empty()) {
+    sink.write(first.data(), first.size());
+    if (progress) progress->advance(first.size());
+  }
+  if (from < end) {
+    const auto count = static_cast<std::size_t>((end - from + part - 1) / part);
+    fetch_in_order(
+        count, concurrency,
+        [&](std::size_t i, std::string& buf) {
+          const std::uint64_t at = from + i * part, length = std::min(part, end - at);
+          buf.reserve(static_cast<std::size_t>(length));
+          fetch(at, length, buf);
+          sink.arrived(at, buf.data(), buf.size());  // a resumable download keeps it now
+        },
+        [&](std::size_t, std::string& buf) {
+          sink.write(buf.data(), buf.size());
+          if (progress) progress->advance(buf.size());
+        },
+        std::move(first));
+  }
+  if (progress) progress->finish();
 }
 
 }  // namespace sacker

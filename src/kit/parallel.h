@@ -3,6 +3,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -12,6 +13,9 @@
 #include <vector>
 
 namespace sacker {
+
+class BlobSink;
+class Progress;
 
 // Runs tasks on up to `threads` worker threads (started lazily). The first task
 // that throws stops the others from starting; its exception is rethrown on the
@@ -58,5 +62,17 @@ class ParallelTasks {
 void fetch_in_order(std::size_t count, std::size_t concurrency,
                     const std::function<void(std::size_t, std::string&)>& fetch,
                     const std::function<void(std::size_t, std::string&)>& deliver, std::string spare = {});
+
+// A store's parallel download of bytes [offset, end) of a blob, the shape the S3,
+// Azure and WebHDFS stores share for get (from 0) and get_range: `first` holds
+// bytes [offset, offset + first.size()) fetched already (by the request that
+// learnt the size; may be empty) and is written first; the rest goes in parts of
+// `part` bytes, each fetched by `fetch(at, length, buffer)` on a worker
+// (fetch_in_order), handed to sink.arrived() there, and written to `sink` in
+// order. Memory: at most `concurrency` + 1 part buffers. `progress` (may be null)
+// runs from start(end - offset) to finish().
+void download_in_parts(BlobSink& sink, Progress* progress, std::uint64_t offset, std::uint64_t end, std::string first,
+                       std::uint64_t part, std::size_t concurrency,
+                       const std::function<void(std::uint64_t, std::uint64_t, std::string&)>& fetch);
 
 }  // namespace sacker

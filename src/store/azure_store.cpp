@@ -175,29 +175,11 @@ class AzureStore final : public Store, public GcSupport {
     if (a->partial && (a->first != 0 || first.size() != a->last + 1))
       throw wrong_answer(sha256,
                          fmt::format("asked for bytes 0-{}, got {} bytes", tuning_.download_part - 1, first.size()));
-    if (progress) progress->start(total);
-    sink.write(first.data(), first.size());
-    if (progress) progress->advance(first.size());
-    const std::uint64_t from = first.size();
-    if (from < total) {
-      const std::uint64_t part = tuning_.download_part;
-      const auto count = static_cast<std::size_t>((total - from + part - 1) / part);
-      const std::string etag = a->properties.etag;
-      fetch_in_order(
-          count, tuning_.concurrency,
-          [&](std::size_t i, std::string& buf) {
-            const std::uint64_t lo = from + i * part, hi = std::min(total, lo + part) - 1;
-            buf.reserve(static_cast<std::size_t>(hi - lo + 1));
-            fetch_exact(sha256, lo, hi - lo + 1, etag, buf);
-            sink.arrived(lo, buf.data(), buf.size());  // a resumable download keeps it now
-          },
-          [&](std::size_t, std::string& buf) {
-            sink.write(buf.data(), buf.size());
-            if (progress) progress->advance(buf.size());
-          },
-          std::move(first));
-    }
-    if (progress) progress->finish();
+    const std::string etag = a->properties.etag;
+    download_in_parts(sink, progress, 0, total, std::move(first), tuning_.download_part, tuning_.concurrency,
+                      [&](std::uint64_t offset, std::uint64_t length, std::string& buf) {
+                        fetch_exact(sha256, offset, length, etag, buf);
+                      });
   }
 
   void get_range(const std::string& sha256, std::uint64_t offset, std::uint64_t length, const std::string& if_match,
@@ -211,9 +193,10 @@ class AzureStore final : public Store, public GcSupport {
       if (offset > p->size) throw past_end(sha256, offset, length, p->size);
       return;
     }
-    std::string got;
-    fetch_exact(sha256, offset, length, if_match, got);
-    sink.write(got.data(), got.size());
+    download_in_parts(sink, nullptr, offset, offset + length, {}, tuning_.download_part, tuning_.concurrency,
+                      [&](std::uint64_t at, std::uint64_t n, std::string& buf) {
+                        fetch_exact(sha256, at, n, if_match, buf);
+                      });
   }
 
   bool remove(const std::string& sha256) override { return client_->remove(container_, name(sha256)); }

@@ -130,12 +130,10 @@ class S3Store final : public Store {
         uri_.bucket, k, 0, part - 1, [&](const char* d, std::size_t n) { first.append(d, n); }, [&] { first.clear(); });
     if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
     const std::uint64_t total = std::max<std::uint64_t>(info->size, first.size());
-    if (progress) progress->start(total);
-    sink.write(first.data(), first.size());
-    if (progress) progress->advance(first.size());
-    const std::uint64_t got = first.size();
-    if (got < total) fetch_rest(k, got, total, sink, progress, std::move(first));
-    if (progress) progress->finish();
+    download_in_parts(sink, progress, 0, total, std::move(first), part, tuning_.concurrency,
+                      [&](std::uint64_t offset, std::uint64_t length, std::string& data) {
+                        fetch_part(k, offset, length, total, data);
+                      });
   }
 
   std::optional<BlobInfo> stat(const std::string& sha256) override {
@@ -160,19 +158,23 @@ class S3Store final : public Store {
                                                     uri_.display, offset, info->size));
       return;
     }
-    std::string got;
-    auto info = client_->get_range(
-        uri_.bucket, key(sha256), offset, offset + length - 1,
-        [&](const char* d, std::size_t n) { append_at_most(got, d, n, length, sha256, offset); }, [&] { got.clear(); },
-        if_match);
-    if (!info) throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
-    if (offset + length > info->size)
-      throw Error(ErrorKind::Invalid, fmt::format("blob {} in {}: {} bytes at {} go past its end ({} bytes)", sha256,
-                                                  uri_.display, length, offset, info->size));
-    if (got.size() != length)
-      throw Error(ErrorKind::Unavailable, fmt::format("blob {} in {}: asked for {} bytes at {}, got {}", sha256,
-                                                      uri_.display, length, offset, got.size()));
-    sink.write(got.data(), got.size());
+    const std::string k = key(sha256);
+    download_in_parts(sink, nullptr, offset, offset + length, {}, tuning_.download_part, tuning_.concurrency,
+                      [&](std::uint64_t at, std::uint64_t n, std::string& got) {
+                        auto info = client_->get_range(
+                            uri_.bucket, k, at, at + n - 1,
+                            [&](const char* d, std::size_t size) { append_at_most(got, d, size, n, sha256, at); },
+                            [&] { got.clear(); }, if_match);
+                        if (!info)
+                          throw Error(ErrorKind::NotFound, fmt::format("blob {} is not in {}", sha256, uri_.display));
+                        if (at + n > info->size)
+                          throw Error(ErrorKind::Invalid,
+                                      fmt::format("blob {} in {}: {} bytes at {} go past its end ({} bytes)", sha256,
+                                                  uri_.display, n, at, info->size));
+                        if (got.size() != n)
+                          throw Error(ErrorKind::Unavailable, fmt::format("blob {} in {}: asked for {} bytes at {}, got {}",
+                                                                          sha256, uri_.display, n, at, got.size()));
+                      });
   }
 
   bool remove(const std::string& sha256) override {
@@ -333,37 +335,19 @@ class S3Store final : public Store {
     into.append(d, n);
   }
 
-  // Parallel ranged GETs of [from, total), written to the sink in order, in at most
-  // `concurrency` recycled part buffers (kit's fetch_in_order); each part goes to
-  // sink.arrived() as soon as it is complete.
-  void fetch_rest(const std::string& k, std::uint64_t from, std::uint64_t total, BlobSink& sink, Progress* progress,
-                  std::string spare) {
-    const std::uint64_t part = tuning_.download_part;
-    const std::size_t count = static_cast<std::size_t>((total - from + part - 1) / part);
-    fetch_in_order(
-        count, tuning_.concurrency,
-        [&](std::size_t i, std::string& data) {
-          const std::uint64_t first = from + i * part, last = std::min(total, first + part) - 1;
-          data.reserve(static_cast<std::size_t>(last - first + 1));
-          const std::uint64_t want = last - first + 1;
-          auto info = client_->get_range(
-              uri_.bucket, k, first, last,
-              [&](const char* d, std::size_t n) { append_at_most(data, d, n, want, k, first); },
-              [&data] { data.clear(); });
-          if (!info)
-            throw Error(ErrorKind::NotFound,
-                        fmt::format("{}: the blob disappeared during the download", client_->display(uri_.bucket, k)));
-          if (data.size() != last - first + 1 || info->size != total)
-            throw Error(ErrorKind::Integrity,
-                        fmt::format("{}: the blob changed during the download (part of {} bytes at {})",
-                                    client_->display(uri_.bucket, k), data.size(), first));
-          sink.arrived(first, data.data(), data.size());  // a resumable download keeps it now
-        },
-        [&](std::size_t, std::string& data) {
-          sink.write(data.data(), data.size());
-          if (progress) progress->advance(data.size());
-        },
-        std::move(spare));
+  // One part of a parallel download (kit's download_in_parts): a ranged GET of
+  // [offset, offset + length) into `data`, of a blob that must still be `total` bytes.
+  void fetch_part(const std::string& k, std::uint64_t offset, std::uint64_t length, std::uint64_t total,
+                  std::string& data) {
+    auto info = client_->get_range(
+        uri_.bucket, k, offset, offset + length - 1,
+        [&](const char* d, std::size_t n) { append_at_most(data, d, n, length, k, offset); }, [&data] { data.clear(); });
+    if (!info)
+      throw Error(ErrorKind::NotFound,
+                  fmt::format("{}: the blob disappeared during the download", client_->display(uri_.bucket, k)));
+    if (data.size() != length || info->size != total)
+      throw Error(ErrorKind::Integrity, fmt::format("{}: the blob changed during the download (part of {} bytes at {})",
+                                                    client_->display(uri_.bucket, k), data.size(), offset));
   }
 
   std::shared_ptr<S3Client> client_;

@@ -142,21 +142,10 @@ class WebHdfsStore final : public Store, public GcSupport {
     const std::string p = path(sha256);
     auto s = client_->status(p);
     if (!s || s->directory) throw not_found(sha256);
-    if (progress) progress->start(s->length);
-    const std::uint64_t part = tuning_.download_part, total = s->length;
-    const auto count = static_cast<std::size_t>((total + part - 1) / part);
-    fetch_in_order(
-        count, tuning_.concurrency,
-        [&](std::size_t i, std::string& buf) {
-          const std::uint64_t offset = i * part;
-          client_->read(p, offset, std::min(part, total - offset), buf);
-          sink.arrived(offset, buf.data(), buf.size());  // a resumable download keeps it now
-        },
-        [&](std::size_t, std::string& buf) {
-          sink.write(buf.data(), buf.size());
-          if (progress) progress->advance(buf.size());
-        });
-    if (progress) progress->finish();
+    download_in_parts(sink, progress, 0, s->length, {}, tuning_.download_part, tuning_.concurrency,
+                      [&](std::uint64_t offset, std::uint64_t length, std::string& buf) {
+                        client_->read(p, offset, length, buf);
+                      });
   }
 
   void get_range(const std::string& sha256, std::uint64_t offset, std::uint64_t length, const std::string& if_match,
@@ -170,10 +159,8 @@ class WebHdfsStore final : public Store, public GcSupport {
     if (offset > s->length || length > s->length - offset)
       throw Error(ErrorKind::Invalid, fmt::format("blob {} in {}: range {}+{} is past its end ({} bytes)", sha256,
                                                   display(), offset, length, s->length));
-    if (length == 0) return;
-    std::string got;
-    client_->read(p, offset, length, got);
-    sink.write(got.data(), got.size());
+    download_in_parts(sink, nullptr, offset, offset + length, {}, tuning_.download_part, tuning_.concurrency,
+                      [&](std::uint64_t at, std::uint64_t n, std::string& buf) { client_->read(p, at, n, buf); });
   }
 
   bool remove(const std::string& sha256) override { return client_->remove(path(sha256)); }
