@@ -33,8 +33,8 @@ struct ResumeOutcome {
 // arrived), so they complete out of order. A chunk is listed only after its bytes
 // were synced (fdatasync), and the journal is replaced atomically. A later call
 // re-hashes every listed chunk in order (never trusting the file's length: a
-// crashed file can hold zeros) and fetches the others with ranged reads
-// conditional on the journal's ETag; only a 206 with the right Content-Range is
+// crashed file can hold zeros) and fetches the others, one ranged read per run of
+// missing chunks, conditional on the journal's ETag; only a 206 with the right Content-Range is
 // accepted (the store's get_range contract). A changed blob (Conflict), a journal
 // for other bytes, or a whole-file sha256 that does not match discards the partial
 // and starts clean once; the whole-file sha256 and size are verified before the
