@@ -116,11 +116,11 @@ TEST_F(LedgerConformance, ChangesThatChangeNothingOrFailLeaveNoEvent) {
       << "a tag already there is not moved";
   EXPECT_FALSE(ledger_->remove_tag("quiet", "devel", TagExpectation::any(), context("x")).has_value());
   EXPECT_FALSE(ledger_->remove_version("quiet", v1 + 1000, context("x")).has_value());
-  EXPECT_EQ(error_kind([&] { ledger_->set_tag("quiet", "devel", v1 + 1000, TagExpectation::any(), context("x")); }),
+  EXPECT_EQ(kind_of([&] { ledger_->set_tag("quiet", "devel", v1 + 1000, TagExpectation::any(), context("x")); }),
             ErrorKind::NotFound);
-  EXPECT_EQ(error_kind([&] { ledger_->remove_version("quiet", v1, context("x")); }), ErrorKind::Conflict)
+  EXPECT_EQ(kind_of([&] { ledger_->remove_version("quiet", v1, context("x")); }), ErrorKind::Conflict)
       << "tagged";
-  EXPECT_EQ(error_kind([&] { ledger_->set_tag("quiet", "live", v1, TagExpectation::absent(), context("x")); }),
+  EXPECT_EQ(kind_of([&] { ledger_->set_tag("quiet", "live", v1, TagExpectation::absent(), context("x")); }),
             ErrorKind::Conflict);
   EXPECT_EQ(ledger_->history("quiet", {}), before);
 }
@@ -139,19 +139,19 @@ TEST_F(LedgerConformance, TagCompareAndSwap) {
   }
   EXPECT_EQ(ledger_->tag("cas", "live"), v[0]);
   // expect a version: only when the tag points there
-  EXPECT_EQ(error_kind([&] { ledger_->set_tag("cas", "live", v[2], TagExpectation::at(v[1]), context("c")); }),
+  EXPECT_EQ(kind_of([&] { ledger_->set_tag("cas", "live", v[2], TagExpectation::at(v[1]), context("c")); }),
             ErrorKind::Conflict);
   EXPECT_EQ(ledger_->tag("cas", "live"), v[0]);
   ASSERT_TRUE(ledger_->set_tag("cas", "live", v[2], TagExpectation::at(v[0]), context("d")).has_value());
   EXPECT_EQ(ledger_->tag("cas", "live"), v[2]);
   // expect a version of a tag that does not exist
-  EXPECT_EQ(error_kind([&] { ledger_->set_tag("cas", "devel", v[1], TagExpectation::at(v[0]), context("e")); }),
+  EXPECT_EQ(kind_of([&] { ledger_->set_tag("cas", "devel", v[1], TagExpectation::at(v[0]), context("e")); }),
             ErrorKind::Conflict);
   EXPECT_FALSE(ledger_->tag("cas", "devel").has_value());
   // untag with an expectation
-  EXPECT_EQ(error_kind([&] { ledger_->remove_tag("cas", "live", TagExpectation::at(v[0]), context("f")); }),
+  EXPECT_EQ(kind_of([&] { ledger_->remove_tag("cas", "live", TagExpectation::at(v[0]), context("f")); }),
             ErrorKind::Conflict);
-  EXPECT_EQ(error_kind([&] { ledger_->remove_tag("cas", "devel", TagExpectation::at(v[0]), context("f")); }),
+  EXPECT_EQ(kind_of([&] { ledger_->remove_tag("cas", "devel", TagExpectation::at(v[0]), context("f")); }),
             ErrorKind::Conflict);
   EXPECT_EQ(ledger_->tag("cas", "live"), v[2]);
   ASSERT_TRUE(ledger_->remove_tag("cas", "live", TagExpectation::at(v[2]), context("g")).has_value());
@@ -271,7 +271,7 @@ TEST_F(LedgerConformance, VerbatimImportKeepsSeqsAndLaterEventsGoAbove) {
   EXPECT_EQ(ledger_->history("imported", {}).size(), 3u);
   Event clash = add3;
   clash.comment = "something else";
-  EXPECT_EQ(error_kind([&] { ledger_->put_event(clash); }), ErrorKind::Conflict);
+  EXPECT_EQ(kind_of([&] { ledger_->put_event(clash); }), ErrorKind::Conflict);
 
   // Later changes get higher versions and seqs than anything imported.
   const auto v = ledger_->add(sample("imported", 9));
@@ -292,7 +292,7 @@ TEST_F(LedgerConformance, VerbatimImportKeepsSeqsAndLaterEventsGoAbove) {
 
 TEST_F(LedgerConformance, PutTagOnAMissingVersionIsNotFound) {
   ledger_->add(sample("pt", 1));
-  EXPECT_EQ(error_kind([&] { ledger_->put_tag("pt", "live", TagValue{999999, 0, {}}); }), ErrorKind::NotFound);
+  EXPECT_EQ(kind_of([&] { ledger_->put_tag("pt", "live", TagValue{999999, 0, {}}); }), ErrorKind::NotFound);
   EXPECT_FALSE(ledger_->tag("pt", "live").has_value());
 }
 

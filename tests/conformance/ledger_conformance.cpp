@@ -125,8 +125,8 @@ TEST_F(LedgerConformance, TagsPointMoveAndDisappear) {
 
 TEST_F(LedgerConformance, TagOnMissingVersionIsNotFound) {
   auto v = add_n("svc", 1);
-  EXPECT_EQ(error_kind([&] { ledger_->set_tag("svc", "live", v[0] + 1000); }), ErrorKind::NotFound);
-  EXPECT_EQ(error_kind([&] { ledger_->set_tag("other", "live", v[0]); }), ErrorKind::NotFound);
+  EXPECT_EQ(kind_of([&] { ledger_->set_tag("svc", "live", v[0] + 1000); }), ErrorKind::NotFound);
+  EXPECT_EQ(kind_of([&] { ledger_->set_tag("other", "live", v[0]); }), ErrorKind::NotFound);
   EXPECT_TRUE(ledger_->tags("svc").empty());
 }
 
@@ -156,7 +156,7 @@ TEST_F(LedgerConformance, RemovingEveryVersionEmptiesThePackage) {
 TEST_F(LedgerConformance, RemovingATaggedVersionIsAConflict) {
   auto v = add_n("svc", 2);
   ledger_->set_tag("svc", "live", v[0]);
-  EXPECT_EQ(error_kind([&] { ledger_->remove_version("svc", v[0]); }), ErrorKind::Conflict);
+  EXPECT_EQ(kind_of([&] { ledger_->remove_version("svc", v[0]); }), ErrorKind::Conflict);
   EXPECT_TRUE(ledger_->get("svc", v[0]).has_value());
   EXPECT_TRUE(ledger_->remove_tag("svc", "live"));
   EXPECT_TRUE(ledger_->remove_version("svc", v[0]));
@@ -170,7 +170,7 @@ TEST_F(LedgerConformance, PutRecordKeepsTheVersionAndIsIdempotent) {
   ledger_->put_record(r);  // same content: nothing happens
   VersionRecord other = r;
   other.sha256 = std::string(64, 'f');
-  EXPECT_EQ(error_kind([&] { ledger_->put_record(other); }), ErrorKind::Conflict);
+  EXPECT_EQ(kind_of([&] { ledger_->put_record(other); }), ErrorKind::Conflict);
   EXPECT_EQ(ledger_->get("imported", 41), r);
   auto next = ledger_->add(sample("imported", 2));
   EXPECT_GT(next, 41u) << "adds after an import go above the imported versions";

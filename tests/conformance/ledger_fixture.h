@@ -16,6 +16,7 @@
 #include "sacker/error.h"
 #include "sacker/ledger.h"
 #include "sacker/sha256.h"
+#include "support/records.h"
 #include "support/test_env.h"
 
 namespace sacker {
@@ -33,15 +34,7 @@ inline VersionRecord sample(const std::string& package, int n) {
   return r;
 }
 
-inline ErrorKind error_kind(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  ADD_FAILURE() << "expected a sacker::Error";
-  return ErrorKind::Internal;
-}
+using test::kind_of;
 
 class LedgerConformance : public ::testing::Test {
  protected:

@@ -15,6 +15,7 @@
 #include "sacker/sha256.h"
 #include "store/gc_support.h"
 #include "support/process.h"
+#include "support/records.h"
 #include "support/test_env.h"
 
 namespace sacker {
@@ -37,15 +38,7 @@ class CountingProgress final : public Progress {
   bool finished = false;
 };
 
-ErrorKind error_kind_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  ADD_FAILURE() << "expected a sacker::Error";
-  return ErrorKind::Internal;
-}
+using test::kind_of;
 
 class StoreConformance : public ::testing::Test {
  protected:
@@ -194,11 +187,11 @@ TEST_F(StoreConformance, RangesReturnExactlyTheBytesAskedFor) {
     EXPECT_EQ(unconditional.bytes, sink.bytes);
   }
   StringSink sink;
-  EXPECT_EQ(error_kind_of([&] { store_->get_range(b.sha256, b.size - 10, 11, "", sink); }), ErrorKind::Invalid)
+  EXPECT_EQ(kind_of([&] { store_->get_range(b.sha256, b.size - 10, 11, "", sink); }), ErrorKind::Invalid)
       << "a range past the end";
-  EXPECT_EQ(error_kind_of([&] { store_->get_range(b.sha256, 0, 10, "\"not-the-etag\"", sink); }), ErrorKind::Conflict)
+  EXPECT_EQ(kind_of([&] { store_->get_range(b.sha256, 0, 10, "\"not-the-etag\"", sink); }), ErrorKind::Conflict)
       << "an ETag that does not match";
-  EXPECT_EQ(error_kind_of([&] { store_->get_range(std::string(64, 'd'), 0, 1, "", sink); }), ErrorKind::NotFound);
+  EXPECT_EQ(kind_of([&] { store_->get_range(std::string(64, 'd'), 0, 1, "", sink); }), ErrorKind::NotFound);
   EXPECT_TRUE(sink.bytes.empty()) << "failed ranges deliver nothing";
 }
 

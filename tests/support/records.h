@@ -1,5 +1,5 @@
 #pragma once
-// Small helpers shared by the ledger tests: a sample record and "the error this throws".
+// Small helpers shared by the tests: a sample record and "the error this throws".
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -45,6 +45,14 @@ inline Error error_of(const std::function<void()>& fn) {
   }
   ADD_FAILURE() << "expected a sacker::Error";
   return Error(ErrorKind::Internal, "none");
+}
+
+// The kind of the error fn throws (and its message into *message); a test failure
+// (and Internal) if it throws none.
+inline ErrorKind kind_of(const std::function<void()>& fn, std::string* message = nullptr) {
+  const Error e = error_of(fn);
+  if (message) *message = e.what();
+  return e.kind();
 }
 
 }  // namespace sacker::test

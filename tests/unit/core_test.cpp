@@ -9,20 +9,14 @@
 #include "sacker/record.h"
 #include "sacker/spec.h"
 #include "sacker/uri.h"
+#include "support/records.h"
 #include "support/test_env.h"
 
 using namespace sacker;
 
 namespace {
 
-ErrorKind kind_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return ErrorKind::Internal;
-}
+using test::kind_of;
 
 EnvLookup fake_env(std::map<std::string, std::string> vars) {
   return [vars](const std::string& name) -> std::optional<std::string> {

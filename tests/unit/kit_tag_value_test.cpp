@@ -8,21 +8,14 @@
 
 #include "kit/ledger_kit.h"
 #include "sacker/error.h"
+#include "support/records.h"
 
 namespace sacker {
 namespace {
 
 using namespace ledger_kit;
 
-ErrorKind kind_of(const std::function<void()>& fn, std::string* message = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  }
-  return ErrorKind::Internal;
-}
+using test::kind_of;
 
 TEST(KitTagValue, AcceptsWhatALedgerWritesAndOldTagsWithSeqZero) {
   TagValue v{7, 12, {R"({"keyid":"k","sig":"x"})"}};

@@ -20,6 +20,7 @@
 #include "core/codec.h"
 #include "sacker/error.h"
 #include "support/process.h"
+#include "support/records.h"
 
 namespace sacker::azure {
 namespace {
@@ -278,15 +279,7 @@ EnvLookup env_of(std::map<std::string, std::string> vars) {
   };
 }
 
-ErrorKind kind_of(const std::function<void()>& fn, std::string* message = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  }
-  return ErrorKind::Internal;
-}
+using test::kind_of;
 
 TEST(AzureAccount, ConnectionStrings) {
   auto a = resolve_account(

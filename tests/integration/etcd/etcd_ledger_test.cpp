@@ -28,6 +28,7 @@
 #include "sacker/sha256.h"
 #include "support/legacy_cli.h"
 #include "support/process.h"
+#include "support/records.h"
 #include "support/test_env.h"
 
 namespace sacker {
@@ -103,17 +104,7 @@ VersionRecord sample(const std::string& package, int n) {
   return r;
 }
 
-// The kind of the sacker::Error `fn` throws (Internal + a test failure if none).
-ErrorKind error_of(const std::function<void()>& fn, std::string* message = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  }
-  ADD_FAILURE() << "expected a sacker::Error";
-  return ErrorKind::Internal;
-}
+using test::kind_of;
 
 // A port on 127.0.0.1 that nothing listens on (bound, then closed).
 int closed_port() {
@@ -331,7 +322,7 @@ TEST_F(EtcdLedgerTest, WorksWithoutInit) {
 TEST_F(EtcdLedgerTest, InitRefusesAPrefixUsedBySomethingElse) {
   raw_->put(key("format"), "someone else's data");
   std::string msg;
-  EXPECT_EQ(error_of([&] { ledger_->init(); }, &msg), ErrorKind::Invalid);
+  EXPECT_EQ(kind_of([&] { ledger_->init(); }, &msg), ErrorKind::Invalid);
   EXPECT_NE(msg.find(key("format")), std::string::npos) << msg;
 }
 
@@ -397,7 +388,7 @@ TEST_F(EtcdLedgerTest, HostileContentIsInvalidAndNamesTheKey) {
     raw_->put(prefix + "/" + cases[i].key, cases[i].value);
     auto ledger = open_ledger("etcd://" + addr_ + "/" + prefix);
     std::string msg;
-    EXPECT_EQ(error_of([&] { cases[i].op(*ledger); }, &msg), ErrorKind::Invalid) << "case " << i << ": " << msg;
+    EXPECT_EQ(kind_of([&] { cases[i].op(*ledger); }, &msg), ErrorKind::Invalid) << "case " << i << ": " << msg;
     EXPECT_NE(msg.find(cases[i].key), std::string::npos) << "case " << i << " should name the key: " << msg;
   }
 }
@@ -407,20 +398,20 @@ TEST_F(EtcdLedgerTest, DownServerIsUnavailableAndSaysWhereWithoutSecrets) {
   auto down = open_ledger("etcd://ci:hunter2@127.0.0.1:" + std::to_string(port) + "/x");
   const auto start = std::chrono::steady_clock::now();
   std::string msg;
-  EXPECT_EQ(error_of([&] { down->versions("p"); }, &msg), ErrorKind::Unavailable);
+  EXPECT_EQ(kind_of([&] { down->versions("p"); }, &msg), ErrorKind::Unavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
   EXPECT_NE(msg.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << msg;
   EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
   EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
   EXPECT_EQ(down->describe().find("hunter2"), std::string::npos);
-  EXPECT_EQ(error_of([&] { down->add(sample("p", 1)); }), ErrorKind::Unavailable);
+  EXPECT_EQ(kind_of([&] { down->add(sample("p", 1)); }), ErrorKind::Unavailable);
 }
 
 // etcd's peer port answers HTTP but has no v3 gateway: that is not an empty ledger.
 TEST_F(EtcdLedgerTest, AServerThatIsNotTheGatewayIsNotAnEmptyLedger) {
   auto peer = open_ledger("etcd://127.0.0.1:" + std::to_string(port_ + 1) + "/x");
-  EXPECT_EQ(error_of([&] { peer->versions("p"); }), ErrorKind::Unavailable);
-  EXPECT_EQ(error_of([&] { peer->get("p", 1); }), ErrorKind::Unavailable);
+  EXPECT_EQ(kind_of([&] { peer->versions("p"); }), ErrorKind::Unavailable);
+  EXPECT_EQ(kind_of([&] { peer->get("p", 1); }), ErrorKind::Unavailable);
 }
 
 TEST_F(EtcdLedgerTest, TheNextEndpointTakesOverWhenOneIsDown) {
@@ -435,7 +426,7 @@ TEST_F(EtcdLedgerTest, BadUrisAreInvalid) {
        {"etcd:///prefix", "etcd://host:port/x", "etcd://host:99999999/x", "etcd://127.0.0.1:2379/x?bogus=1",
         "etcd://127.0.0.1:2379,/x", "etcd://127.0.0.1:2379/x?ca=", "etcd://127.0.0.1:2379/x?tls=0&ca=/ca.pem",
         "etcd://127.0.0.1:2379/x?tls=maybe", "etcd://u:p%zz@127.0.0.1:2379/x"}) {
-    EXPECT_EQ(error_of([&] { open_ledger(bad); }), ErrorKind::Invalid) << bad;
+    EXPECT_EQ(kind_of([&] { open_ledger(bad); }), ErrorKind::Invalid) << bad;
   }
 }
 
@@ -534,7 +525,7 @@ TEST_F(EtcdLedgerTest, AConnectionKilledMidChangeLeavesTheChangeAndItsEventOrNei
     auto ledger = open_ledger("etcd://127.0.0.1:" + std::to_string(proxy.port()) + "/" + prefix_);
     const std::uint64_t next = before.count(seq) ? std::stoull(before.at(seq)) : 1;
     std::string msg;
-    EXPECT_EQ(error_of([&] { ledger->set_tag("p", applied ? "b" : "a", 1); }, &msg), ErrorKind::Unavailable) << msg;
+    EXPECT_EQ(kind_of([&] { ledger->set_tag("p", applied ? "b" : "a", 1); }, &msg), ErrorKind::Unavailable) << msg;
     EXPECT_GE(proxy.dropped(), 1);
     auto after = state();
     if (!applied) {
@@ -702,18 +693,18 @@ TEST_F(EtcdAuthTest, CredentialsAndPermissionsAreEnforcedAsDenied) {
 
   std::string msg;
   auto anonymous = open_ledger("etcd://" + addr_ + "/l");
-  EXPECT_EQ(error_of([&] { anonymous->versions("p"); }, &msg), ErrorKind::Denied) << msg;
+  EXPECT_EQ(kind_of([&] { anonymous->versions("p"); }, &msg), ErrorKind::Denied) << msg;
   auto wrong = open_ledger("etcd://root:nope-secret@" + addr_ + "/l");
-  EXPECT_EQ(error_of([&] { wrong->versions("p"); }, &msg), ErrorKind::Denied) << msg;
+  EXPECT_EQ(kind_of([&] { wrong->versions("p"); }, &msg), ErrorKind::Denied) << msg;
   EXPECT_EQ(msg.find("nope-secret"), std::string::npos) << msg;
 
   auto deploy = open_ledger("etcd://deploy:deploypw@" + addr_ + "/l");
   EXPECT_EQ(deploy->versions("p"), std::vector<std::uint64_t>{1});
   EXPECT_EQ(deploy->packages(), std::vector<std::string>{"p"});
-  EXPECT_EQ(error_of([&] { deploy->add(sample("p", 2)); }), ErrorKind::Denied);
-  EXPECT_EQ(error_of([&] { deploy->set_tag("p", "live", 1); }), ErrorKind::Denied);
+  EXPECT_EQ(kind_of([&] { deploy->add(sample("p", 2)); }), ErrorKind::Denied);
+  EXPECT_EQ(kind_of([&] { deploy->set_tag("p", "live", 1); }), ErrorKind::Denied);
   auto elsewhere = open_ledger("etcd://deploy:deploypw@" + addr_ + "/other");
-  EXPECT_EQ(error_of([&] { elsewhere->versions("p"); }), ErrorKind::Denied) << "never 'absent'";
+  EXPECT_EQ(kind_of([&] { elsewhere->versions("p"); }), ErrorKind::Denied) << "never 'absent'";
 
   ::setenv("ETCDCTL_USER", "root:rootpw", 1);
   auto from_env = open_ledger("etcd://" + addr_ + "/l");

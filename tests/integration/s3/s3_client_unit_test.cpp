@@ -10,6 +10,7 @@
 #include "aws/sigv4.h"
 #include "kit/parallel.h"
 #include "sacker/error.h"
+#include "support/records.h"
 
 namespace sacker::aws {
 namespace {
@@ -25,14 +26,7 @@ std::shared_ptr<S3Client> client_with(std::map<std::string, std::string> vars) {
   return std::make_shared<S3Client>(config, make_static_credentials_provider(creds));
 }
 
-ErrorKind kind_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return ErrorKind::Internal;
-}
+using test::kind_of;
 
 TEST(S3ClientUnit, CustomEndpointsUsePathStyle) {
   auto c = client_with({{"AWS_ENDPOINT_URL_S3", "http://127.0.0.1:7480/"}, {"AWS_REGION", "eu-west-1"}});

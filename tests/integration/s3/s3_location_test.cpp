@@ -9,11 +9,7 @@
 namespace sacker {
 namespace {
 
-ErrorKind kind_of(const std::function<void()>& fn, std::string* message = nullptr) {
-  Error e = test::error_of(fn);
-  if (message) *message = e.what();
-  return e.kind();
-}
+using test::kind_of;
 
 TEST(S3Location, BucketPrefixAndOptions) {
   auto u = parse_s3_uri(parse_uri("s3://my-bucket/team/artifacts?concurrency=4&part_size=32MiB"),

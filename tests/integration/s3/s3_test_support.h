@@ -17,6 +17,7 @@
 #include "aws/s3_client.h"
 #include "sacker/error.h"
 #include "support/process.h"
+#include "support/records.h"
 #include "support/test_env.h"
 
 namespace sacker::s3test {
@@ -60,16 +61,7 @@ inline std::string trim(std::string s) {
   return s;
 }
 
-inline ErrorKind kind_of(const std::function<void()>& fn, std::string* message = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  }
-  ADD_FAILURE() << "expected a sacker::Error";
-  return ErrorKind::Internal;
-}
+using test::kind_of;
 
 // A second RGW user whose only rights are the example CI policy's, given as
 // bucket policies on `store_bucket` and `ledger_bucket` (both created here):

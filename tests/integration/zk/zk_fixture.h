@@ -19,6 +19,7 @@
 
 #include "ledger/zk_ledger.h"
 #include "sacker/error.h"
+#include "support/records.h"
 #include "support/test_env.h"
 
 namespace zktest {
@@ -118,14 +119,6 @@ inline std::string invalid_message(F&& f) {
   return "no error";
 }
 
-// The kind of the Error `f` throws (Internal if it throws none).
-inline sacker::ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sacker::Error& e) {
-    return e.kind();
-  }
-  return sacker::ErrorKind::Internal;
-}
+using sacker::test::kind_of;
 
 }  // namespace zktest
