@@ -44,7 +44,12 @@ struct FileDigest {
 class PartedSha256 {
  public:
   explicit PartedSha256(std::uint64_t part_size = 0);
-  void update(const void* data, std::size_t size);
+  // update() is update_whole() and update_parts(); the two halves touch disjoint
+  // state, so two threads may run them over the same bytes, each in order
+  // (sha256_of_fd does: one read, two cores).
+  void update(const void* data, std::size_t size) { update_whole(data, size), update_parts(data, size); }
+  void update_whole(const void* data, std::size_t size);
+  void update_parts(const void* data, std::size_t size);
   // The digest of everything given; the object must not be used afterwards.
   FileDigest finish();
 
@@ -55,8 +60,8 @@ class PartedSha256 {
   std::uint64_t in_part_ = 0;
 };
 
-// Hashes a file in 1 MiB reads (with its part digests if part_size > 0). Throws
-// Error(NotFound/Denied/LocalIO).
+// Hashes a file in 1 MiB reads (with its part digests if part_size > 0: those on a
+// second thread, from the same buffers). Throws Error(NotFound/Denied/LocalIO).
 FileDigest sha256_file(const std::filesystem::path& path, std::uint64_t part_size = 0);
 // The same for an open file, read with pread from offset 0; `what` names it in errors.
 FileDigest sha256_of_fd(int fd, const std::string& what, std::uint64_t part_size = 0);

@@ -1,9 +1,12 @@
 // core/sha256: the key hash that also digests the parts an S3 multipart upload
 // sends (issue 10: one read of the file hashes both).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "sacker/error.h"
 #include "sacker/sha256.h"
@@ -49,35 +52,51 @@ TEST(PartedSha256, NoPartSizeMeansNoPartDigests) {
   EXPECT_TRUE(d.part_sha256.empty());
 }
 
+// Part digests come from a second thread over the reader's buffers (a ring of
+// four 1 MiB buffers): sizes that wrap the ring and cut parts mid-buffer.
 TEST(Sha256File, HashesTheFileAndItsPartsInOneRead) {
   const fs::path dir = test::make_temp_dir("sacker-sha256");
   const fs::path file = dir / "blob";
-  const std::size_t size = (3 << 20) + 17;  // across 1 MiB reads and 1.5 MiB parts
-  const std::string sha = test::write_random_file(file, size, 7);
-  const FileDigest plain = sha256_file(file);
-  EXPECT_EQ(plain.sha256, sha);
-  EXPECT_EQ(plain.size, size);
-  EXPECT_TRUE(plain.part_sha256.empty());
-  const std::uint64_t part = 3 << 19;
-  const FileDigest parted = sha256_file(file, part);
-  EXPECT_EQ(parted.sha256, sha);
-  ASSERT_EQ(parted.part_sha256.size(), 3u);
-  std::string all(size, '\0');
-  std::FILE* f = std::fopen(file.c_str(), "rb");
-  ASSERT_NE(f, nullptr);
-  EXPECT_EQ(std::fread(all.data(), 1, size, f), size);
-  std::fclose(f);
-  for (std::size_t i = 0; i < 3; ++i) {
-    const std::size_t from = i * part;
-    EXPECT_EQ(parted.part_sha256[i], Sha256::hex_of(all.data() + from, std::min<std::size_t>(part, size - from)))
-        << "part " << i;
+  for (auto [size, part] : {std::pair<std::size_t, std::uint64_t>{(3 << 20) + 17, 3 << 19},
+                            {(9 << 20) + 3, 2 << 20}, {(1 << 20), 5 << 20}}) {
+    const std::string sha = test::write_random_file(file, size, static_cast<unsigned>(size));
+    const FileDigest plain = sha256_file(file);
+    EXPECT_EQ(plain.sha256, sha);
+    EXPECT_EQ(plain.size, size);
+    EXPECT_TRUE(plain.part_sha256.empty());
+    const FileDigest parted = sha256_file(file, part);
+    EXPECT_EQ(parted.sha256, sha);
+    EXPECT_EQ(parted.size, size);
+    std::string all(size, '\0');
+    std::FILE* f = std::fopen(file.c_str(), "rb");
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(std::fread(all.data(), 1, size, f), size);
+    std::fclose(f);
+    ASSERT_EQ(parted.part_sha256.size(), (size + part - 1) / part) << size;
+    for (std::size_t i = 0; i < parted.part_sha256.size(); ++i) {
+      const std::size_t from = i * part;
+      EXPECT_EQ(parted.part_sha256[i], Sha256::hex_of(all.data() + from, std::min<std::size_t>(part, size - from)))
+          << "part " << i << " of " << size << " bytes";
+    }
   }
+  for (std::uint64_t part : {0u, 1u << 20}) {
+    try {
+      sha256_file(dir / "missing", part);
+      ADD_FAILURE() << "a missing file was hashed";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
+    }
+  }
+  // A read error in the middle (a directory reads as EISDIR) is thrown, not hung on.
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
   try {
-    sha256_file(dir / "missing", part);
-    ADD_FAILURE() << "a missing file was hashed";
+    sha256_of_fd(fd, dir.string(), 1 << 20);
+    ADD_FAILURE() << "a directory was hashed";
   } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot read"), std::string::npos) << e.what();
   }
+  ::close(fd);
   std::error_code ec;
   fs::remove_all(dir, ec);
 }
