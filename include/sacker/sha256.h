@@ -60,8 +60,9 @@ class PartedSha256 {
   std::uint64_t in_part_ = 0;
 };
 
-// Hashes a file in 1 MiB reads (with its part digests if part_size > 0: those on a
-// second thread, from the same buffers). Throws Error(NotFound/Denied/LocalIO).
+// Hashes a file in 1 MiB reads; with its part digests if part_size > 0, in 4 MiB
+// reads whose parts a second thread hashes from the same buffers. Throws
+// Error(NotFound/Denied/LocalIO).
 FileDigest sha256_file(const std::filesystem::path& path, std::uint64_t part_size = 0);
 // The same for an open file, read with pread from offset 0; `what` names it in errors.
 FileDigest sha256_of_fd(int fd, const std::string& what, std::uint64_t part_size = 0);

@@ -139,7 +139,7 @@ class PartHasher {
   }
 
  private:
-  static constexpr std::size_t kBuffers = 4, kBufferSize = 1 << 20;
+  static constexpr std::size_t kBuffers = 4, kBufferSize = 4 << 20;
 
   void run() {
     for (;;) {

@@ -53,12 +53,12 @@ TEST(PartedSha256, NoPartSizeMeansNoPartDigests) {
 }
 
 // Part digests come from a second thread over the reader's buffers (a ring of
-// four 1 MiB buffers): sizes that wrap the ring and cut parts mid-buffer.
+// four 4 MiB buffers): sizes that wrap the ring and cut parts mid-buffer.
 TEST(Sha256File, HashesTheFileAndItsPartsInOneRead) {
   const fs::path dir = test::make_temp_dir("sacker-sha256");
   const fs::path file = dir / "blob";
   for (auto [size, part] : {std::pair<std::size_t, std::uint64_t>{(3 << 20) + 17, 3 << 19},
-                            {(9 << 20) + 3, 2 << 20}, {(1 << 20), 5 << 20}}) {
+                            {(37 << 20) + 3, 6 << 20}, {(1 << 20), 5 << 20}}) {
     const std::string sha = test::write_random_file(file, size, static_cast<unsigned>(size));
     const FileDigest plain = sha256_file(file);
     EXPECT_EQ(plain.sha256, sha);
