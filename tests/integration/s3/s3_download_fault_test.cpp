@@ -200,17 +200,21 @@ TEST_F(S3DownloadFault, AnObjectChangedDuringAResumeGets412AndStartsClean) {
   const std::size_t kept = interrupt(22 * kMiB);
   ASSERT_GE(kept, 2u);
   proxy_->reset();
-  // Hold the resumed ranged GET before the server sees it; change the object
-  // meanwhile; the held attempt gives up after --stall-timeout and its retry meets
-  // the new object.
-  proxy_->fault({{"kind", "stall_request"}, {"after", 0}, {"match", "GET /" + s3test::bucket() + "/" + key()}});
-  std::vector<std::string> args = download({"-v", "--json", "--stall-timeout", "1s"});
+  // Hold one resumed ranged GET before the server sees it, change the object, then
+  // let the GET go on: the server sees it only after the change (the proxy's
+  // release is the barrier; the other parts in flight may still get the old bytes).
+  proxy_->fault({{"kind", "stall_request"},
+                 {"after", 0},
+                 {"match", "GET /" + s3test::bucket() + "/" + key()},
+                 {"until_released", true}});
+  std::vector<std::string> args = download({"-v", "--json", "--stall-timeout", "120s"});
   args.insert(args.begin(), SACKER_BINARY);
   test::ChildProcess child(args, child_env({}));
   proxy_->wait_fired();
   const auto old_etag = admin().head(s3test::bucket(), key())->etag;
   admin().put(s3test::bucket(), key(), test::read_file(file_));
   ASSERT_NE(admin().head(s3test::bucket(), key())->etag, old_etag) << "the overwrite kept the ETag: no 412 to test";
+  proxy_->release();
   auto r = child.wait();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("changed since it was first read"), std::string::npos) << r.err;

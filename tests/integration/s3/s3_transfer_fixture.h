@@ -56,6 +56,8 @@ class FaultProxy {
     return nlohmann::json::parse(call("GET", fmt::format("/wait?fired={}&timeout={}", n, timeout_s), ""));
   }
   void reset() { call("POST", "/reset", ""); }
+  // Lets requests held by a stall_request fault with until_released go on.
+  void release() { call("POST", "/release", ""); }
   void fault(const nlohmann::json& f) { call("POST", "/fault", f.dump()); }
 
  private:
