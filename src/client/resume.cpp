@@ -247,8 +247,9 @@ struct Fd {
   }
 };
 
-// Chunk `index` of the partial into `buf`; false if the file holds less of it.
-bool read_chunk(int fd, const Journal& journal, std::size_t index, std::vector<char>& buf) {
+// Chunk `index` of the partial if it still hashes to what the journal says
+// (`buf` holds its bytes then); false otherwise (it is then fetched again).
+bool chunk_still_good(int fd, const Journal& journal, std::size_t index, std::vector<char>& buf) {
   const std::uint64_t at = index * journal.chunk_size;
   const std::uint64_t want = std::min<std::uint64_t>(journal.chunk_size, journal.size - at);
   buf.resize(static_cast<std::size_t>(want));
@@ -259,13 +260,7 @@ bool read_chunk(int fd, const Journal& journal, std::size_t index, std::vector<c
     if (n <= 0) break;
     got += static_cast<std::uint64_t>(n);
   }
-  return got == want;
-}
-
-// Whether chunk `index` of the partial still hashes to what the journal says
-// (else it is fetched again).
-bool chunk_still_good(int fd, const Journal& journal, std::size_t index, std::vector<char>& buf) {
-  return read_chunk(fd, journal, index, buf) && Sha256::hex_of(buf.data(), buf.size()) == *journal.chunks[index];
+  return got == want && Sha256::hex_of(buf.data(), want) == *journal.chunks[index];
 }
 
 void check_whole(Sha256& whole, std::uint64_t size, const VersionRecord& r, const std::string& from) {
@@ -359,30 +354,23 @@ ResumeOutcome download_resumable(Store& store, const VersionRecord& r, const fs:
         // From scratch: the store's own (parallel) download, journaled as it goes.
         store.get(r.sha256, sink, nullptr);
       } else {
-        // Every listed chunk is checked first; then, in order, a kept chunk feeds the
-        // whole-file hash from the partial and each run of other chunks is one
-        // ranged read (a parallel store fetches it in parts, journaled as they
-        // arrive). A kept chunk that changes between the two reads fails the
-        // whole-file check: the partial is discarded and the download starts clean.
+        // In order: a listed chunk that still hashes feeds the whole-file hash from
+        // the partial; a run of other chunks (up to the next listed one) is one
+        // ranged read (a parallel store fetches it in parts, journaled as they arrive).
         std::vector<char> buf;
-        std::vector<bool> keep(chunk_count);
-        for (std::size_t c = 0; c < chunk_count; ++c) {
-          keep[c] = journal.has(c) && chunk_still_good(fd.fd, journal, c, buf);
-          if (journal.has(c) && !keep[c]) journal.chunks[c].reset();  // no longer what was synced: fetched again
-        }
         bool said = false;
         for (std::size_t c = 0; c < chunk_count;) {
           const std::uint64_t at = c * cs;
-          if (keep[c]) {
-            read_chunk(fd.fd, journal, c, buf);
+          if (journal.has(c) && chunk_still_good(fd.fd, journal, c, buf)) {
             whole->update(buf.data(), buf.size());
             kept += buf.size();
             if (progress) progress->advance(buf.size());
             ++c;
             continue;
           }
-          std::size_t end = c;
-          while (end < chunk_count && !keep[end]) ++end;
+          if (journal.has(c)) journal.chunks[c].reset();  // no longer what was synced: fetched again
+          std::size_t end = c + 1;
+          while (end < chunk_count && !journal.has(end)) ++end;
           const std::uint64_t to = std::min<std::uint64_t>(r.size, end * cs);
           if (!said)
             log_verbose(fmt::format("download {} {}: resuming at {} of {} bytes (verified)", r.package, r.version, at,
