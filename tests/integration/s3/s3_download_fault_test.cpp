@@ -126,9 +126,10 @@ TEST_F(S3DownloadFault, ARangeAnsweredWithTheWholeObjectDiscardsThePartialAndSta
   expect_verified_download();
 }
 
-// A 206 whose Content-Range is not the range asked for is refused (exit 7, the
-// bytes never reach the partial); the verified chunks stay, with the parts of the
-// resumed run that did arrive, and the next run resumes from them.
+// A 206 whose Content-Range is not the range asked for, or whose total contradicts
+// its own last byte, is refused (exit 7, the bytes never reach the partial); the
+// verified chunks stay, with the parts of the resumed run that did arrive, and the
+// next run resumes from them.
 TEST_F(S3DownloadFault, AWrongContentRangeIsRefusedAndTheVerifiedChunksAreKept) {
   add_blob(32 * kMiB - 1000, 12);
   const std::size_t kept = interrupt(22 * kMiB);
@@ -141,6 +142,17 @@ TEST_F(S3DownloadFault, AWrongContentRangeIsRefusedAndTheVerifiedChunksAreKept) 
   EXPECT_EQ(proxy_->stats()["fired"], 1);
   EXPECT_FALSE(fs::exists(dest()));
   EXPECT_GE(journaled_chunks(), kept) << "a refused range lost kept chunks";
+
+  // A Content-Range whose total contradicts its own last byte (a lying size) is
+  // the same server trouble (exit 7), not a range past the end (exit 2).
+  proxy_->reset();
+  proxy_->fault({{"kind", "wrong_content_range"}, {"shift", 0}, {"total", 1000},
+                 {"match", "GET /" + s3test::bucket() + "/" + key()}});
+  auto lying = run(download());
+  EXPECT_EQ(lying.result.exit_code, 7) << lying.result.err;
+  EXPECT_NE(lying.result.err.find("Content-Range"), std::string::npos) << lying.result.err;
+  EXPECT_FALSE(fs::exists(dest()));
+  EXPECT_GE(journaled_chunks(), kept) << "a lying Content-Range lost kept chunks";
   const std::uint64_t kept_bytes = journaled_bytes();
   EXPECT_LE(kept_bytes, size_ - kChunk) << "the refused range was journaled";
 
