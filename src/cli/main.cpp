@@ -102,7 +102,6 @@ class Parser {
  public:
   Parser(int argc, char** argv) : app_("sacker: package -> version -> sha256 in a ledger, blobs in a store", "sacker") {
     app_.formatter(std::make_shared<Formatter>());
-    app_.footer(std::string(kWorkflow) + "\n" + exit_codes_line());
     app_.set_version_flag("--version", "sacker");
     app_.fallthrough();
     auto text = [](std::optional<std::string>& field) { return [&field](const std::string& v) { field = v; }; };
@@ -134,6 +133,7 @@ class Parser {
              });
     }
     const std::string codes = none ? "" : exit_codes_line();
+    app_.footer(std::string(kWorkflow) + "\n" + codes);
     for (const auto& c : command_table()) {
       if (none || (only && &c != only)) continue;
       auto* sub = app_.add_subcommand(c.name, c.help);
