@@ -58,11 +58,8 @@ if command -v minisign >/dev/null; then
   minisign_cmd=(minisign -Vq -p ms.pub -m dest)
 fi
 
-instructions() {  # callgrind's total instruction count of one run of "$@"
-  local out=$work/callgrind.out
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>&1
-  awk '/^summary:|^totals:/ {print $2; exit}' "$out"
-}
+# instructions (callgrind) from lib.sh; median_ms here also reports CPU time.
+source "$root/bench/lib.sh"
 
 median_ms() {  # "wall cpu": median wall and median CPU (user+sys) milliseconds of $runs runs of "$@"
   python3 - "$runs" "$@" <<'EOF'
