@@ -46,6 +46,9 @@ cat >trust.json <<'EOF'
  "packages": [{"pattern": "*", "level": "strict", "versions": ["ci"], "promotions": {"live": ["release"]}}]}
 EOF
 "$sacker" -q download app live -o dest --trust trust.json   # in place, and the generation remembered
+# The run after a download hashes the file once (its ctime is too recent to remember it
+# by: client/known_sha.h) and remembers it; measured are the runs after that one.
+"$sacker" -q download app live -o dest
 
 plain=("$sacker" -q download app live -o dest)
 strict=("$sacker" -q download app live -o dest --trust trust.json)

@@ -124,8 +124,23 @@ void Secret::wipe(std::string& s) noexcept {
 
 void PkeyFree::operator()(evp_pkey_st* key) const noexcept { EVP_PKEY_free(key); }
 
+namespace {
+
+void init_sodium() {
+  static const int ready = sodium_init();  // thread-safe; 1 = already initialised, fine
+  if (ready < 0) throw Error(ErrorKind::Internal, "libsodium failed to initialise");
+}
+
+}  // namespace
+
+// libsodium's SHA-256, not OpenSSL's: a command's first EVP digest fetches OpenSSL 3's
+// providers (5.2 M instructions, more than the rest of an up-to-date download under a
+// strict policy, bench/verify_bench.sh), and 32 bytes need no SHA extensions.
 std::string key_id_of(std::string_view raw_public_key) {
-  return Sha256::hex_of(raw_public_key.data(), raw_public_key.size()).substr(0, 16);
+  init_sodium();
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(raw_public_key.data()), raw_public_key.size());
+  return codec::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), 8));
 }
 
 bool is_key_id(std::string_view text) noexcept {
@@ -202,8 +217,7 @@ std::string PublicKey::to_pem() const {
 // a key made by `key gen` never produces). Signing stays with OpenSSL (PKCS#8 keys).
 bool PublicKey::verify(std::string_view message, std::string_view signature) const {
   if (signature.size() != kSignatureBytes || raw_.size() != kRawKeyBytes) return false;
-  static const int ready = sodium_init();  // thread-safe; 1 = already initialised, fine
-  if (ready < 0) throw Error(ErrorKind::Internal, "cannot verify: libsodium failed to initialise");
+  init_sodium();
   return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
                                      reinterpret_cast<const unsigned char*>(message.data()), message.size(),
                                      reinterpret_cast<const unsigned char*>(raw_.data())) == 0;
