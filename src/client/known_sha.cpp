@@ -78,7 +78,7 @@ bool same_file_still(int fd, const ContentKey& before) {
 
 // In the directory's xattr. Unsupported: the directory has no user xattrs to give (the
 // sidecar then); TooRecent or Changed: nothing is kept anywhere this run.
-enum class XattrOutcome { Kept, TooRecent, Unsupported };
+enum class XattrOutcome { Kept, TooRecent, Changed, Unsupported };
 XattrOutcome remember_in_xattr(const fs::path& dir, const std::string& name, int fd, const ContentKey& before,
                                const std::string& text) {
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -89,28 +89,36 @@ XattrOutcome remember_in_xattr(const fs::path& dir, const std::string& name, int
     // The directory's ctime, just set by the file system for this write (an unchanged
     // value keeps an older one, which was checked when that value was written).
     struct stat dst {};
-    const bool kept = ::fstat(dfd, &dst) == 0 && before.ctime_ns < ns_of(dst.st_ctim) && same_file_still(fd, before);
-    if (!kept) ::fremovexattr(dfd, attr.c_str());
-    outcome = kept ? XattrOutcome::Kept : XattrOutcome::TooRecent;
+    const bool recent = !(::fstat(dfd, &dst) == 0 && before.ctime_ns < ns_of(dst.st_ctim));
+    const bool changed = !same_file_still(fd, before);
+    if (recent || changed) ::fremovexattr(dfd, attr.c_str());
+    outcome = changed ? XattrOutcome::Changed : recent ? XattrOutcome::TooRecent : XattrOutcome::Kept;
   }
   ::close(dfd);
   return outcome;
 }
 
-void remember_in_sidecar(const fs::path& file, int fd, const ContentKey& before, const std::string& text) {
+Remembered remember_in_sidecar(const fs::path& file, int fd, const ContentKey& before, const std::string& text) {
   const fs::path sidecar = sha_sidecar_path(file), dir = sidecar.parent_path();
-  if (sidecar.filename().string().size() > 255) return;  // no entry for names this long
+  if (sidecar.filename().string().size() > 255) return Remembered::NotKept;  // no entry for names this long
   try {
     TempFile tmp(dir, sidecar.filename().string());
     tmp.write(text.data(), text.size());
     tmp.commit(sidecar, 0600);
   } catch (const std::exception&) {
-    return;  // a read-only directory, a full disk: the next run re-hashes
+    return Remembered::NotKept;  // a read-only directory, a full disk: the next run re-hashes
   }
   struct stat sst {};
   // The sidecar's mtime: the file system's clock after the entry was written.
-  if (::lstat(sidecar.c_str(), &sst) != 0 || !(before.ctime_ns < ns_of(sst.st_mtim)) || !same_file_still(fd, before))
+  if (::lstat(sidecar.c_str(), &sst) != 0 || !same_file_still(fd, before)) {
     ::unlink(sidecar.c_str());
+    return Remembered::NotKept;
+  }
+  if (!(before.ctime_ns < ns_of(sst.st_mtim))) {
+    ::unlink(sidecar.c_str());
+    return Remembered::TooRecent;
+  }
+  return Remembered::Kept;
 }
 
 }  // namespace
@@ -144,8 +152,8 @@ std::optional<std::string> remembered_sha256(const fs::path& file, const struct 
   return match(std::string_view(buf, static_cast<std::size_t>(n)), name, key);
 }
 
-void remember_sha256(const fs::path& file, int fd, const ContentKey& before, const std::string& sha256) {
-  if (sha256.size() != 64 || !same_file_still(fd, before)) return;
+Remembered remember_sha256(const fs::path& file, int fd, const ContentKey& before, const std::string& sha256) {
+  if (sha256.size() != 64 || !same_file_still(fd, before)) return Remembered::NotKept;
   const fs::path dir = directory_of(file);
   const std::string name = file.filename().string();
   const std::string text = encode(name, before, sha256);
@@ -153,14 +161,16 @@ void remember_sha256(const fs::path& file, int fd, const ContentKey& before, con
     switch (remember_in_xattr(dir, name, fd, before, text)) {
       case XattrOutcome::Kept:
         ::unlink(sha_sidecar_path(file).c_str());  // an older entry from before the xattr worked
-        return;
+        return Remembered::Kept;
       case XattrOutcome::TooRecent:
-        return;  // the next run hashes and remembers; a sidecar would only litter the directory
+        return Remembered::TooRecent;  // a sidecar would only litter the directory
+      case XattrOutcome::Changed:
+        return Remembered::NotKept;
       case XattrOutcome::Unsupported:
         break;
     }
   }
-  remember_in_sidecar(file, fd, before, text);
+  return remember_in_sidecar(file, fd, before, text);
 }
 
 }  // namespace sacker::client_detail

@@ -43,8 +43,11 @@ std::optional<std::string> remembered_sha256(const std::filesystem::path& file, 
 // Remembers that `fd`, open on `file`, held `sha256` when it had the key `before`
 // (fstat taken before its bytes were hashed or written). Nothing is kept if the
 // file changed since (`fd`'s key now differs) or if the change is too recent for
-// its ctime to tell a later one apart.
-void remember_sha256(const std::filesystem::path& file, int fd, const ContentKey& before, const std::string& sha256);
+// its ctime to tell a later one apart (TooRecent: the same call succeeds once the
+// file system's clock has moved past that ctime).
+enum class Remembered { Kept, TooRecent, NotKept };
+Remembered remember_sha256(const std::filesystem::path& file, int fd, const ContentKey& before,
+                           const std::string& sha256);
 
 // The sidecar's path (also when the entry is in an xattr).
 std::filesystem::path sha_sidecar_path(const std::filesystem::path& file);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -129,13 +130,29 @@ bool already_there(const fs::path& dest, const VersionRecord& r, unsigned mode, 
 
 // After a verified download: remembers the sha256 of the file now at `dest` if it
 // is the one written (`dev`, `ino`).
+//
+// The file was written a moment ago, so its ctime is usually the file system's
+// current clock tick: too recent to be remembered by (known_sha.h), and the next run
+// (a fleet's first poll after a deploy) would hash it all again. For a file that
+// costs more to hash than a few ticks, this waits, in steps of 1 ms and for 20 ms at
+// most, until the clock has moved past that ctime (ext4's tick is 1-4 ms; a file
+// system with a coarser clock gets the re-hash).
 void remember_downloaded(const fs::path& dest, std::uint64_t dev, std::uint64_t ino, const std::string& sha256) {
+  constexpr std::uint64_t kWorthWaitingFrom = 8u << 20;  // ~6 ms of SHA-256
+  constexpr int kSteps = 20;
   const int fd = ::open(dest.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return;
   struct stat st {};
   if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_dev) == dev &&
-      static_cast<std::uint64_t>(st.st_ino) == ino)
-    remember_sha256(dest, fd, content_key(st), sha256);
+      static_cast<std::uint64_t>(st.st_ino) == ino) {
+    const ContentKey key = content_key(st);
+    for (int step = 0; remember_sha256(dest, fd, key, sha256) == Remembered::TooRecent && key.size >= kWorthWaitingFrom &&
+                       step < kSteps;
+         ++step) {
+      const struct timespec millisecond {0, 1'000'000};
+      ::nanosleep(&millisecond, nullptr);
+    }
+  }
   ::close(fd);
 }
 

@@ -196,6 +196,29 @@ TEST_P(KnownSha, AChangedModeIsFixedAndHashedOnceMore) {
   EXPECT_EQ(download().bytes_hashed, 0u);
 }
 
+// What remember_sha256 answers, which the download's wait for the clock relies on:
+// Kept once the file system's clock is past the file's ctime, NotKept for a file
+// changed since its key was taken (never TooRecent: waiting would not help).
+TEST_P(KnownSha, RememberSaysKeptOnceTheClockPassedAndNotKeptForAChangedFile) {
+  using client_detail::Remembered;
+  using client_detail::remember_sha256;
+  const fs::path f = dir / "remembered";
+  write_file(f, "one");
+  const int fd = ::open(f.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  struct stat st {};
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  const auto key = content_key(st);
+  const std::string sha = Sha256::hex_of("one", 3);
+  const Remembered now = remember_sha256(f, fd, key, sha);
+  EXPECT_TRUE(now == Remembered::TooRecent || now == Remembered::Kept);
+  wait_until_fs_clock_passes(f);
+  EXPECT_EQ(remember_sha256(f, fd, key, sha), Remembered::Kept);
+  ASSERT_EQ(::pwrite(fd, "two", 3, 0), 3);
+  EXPECT_EQ(remember_sha256(f, fd, key, sha), Remembered::NotKept);
+  ::close(fd);
+}
+
 INSTANTIATE_TEST_SUITE_P(Where, KnownSha,
                          ::testing::Values(Param{true, false, false}, Param{false, false, false},
                                            Param{true, true, false}, Param{false, true, false},
