@@ -2,7 +2,7 @@
 // tests/fixtures/fault_proxy.py (a 200 to a Range request, a wrong Content-Range,
 // a response cut mid-body, an object changed between or during two runs, a kept
 // chunk zeroed on disk) and SIGKILLs of `download` and `add` of a 256 MiB blob
-// at a point chosen by the bytes the proxy has moved. Each ends verified after
+// at a random point (seeded, printed) chosen by the bytes the proxy has moved. Each ends verified after
 // resume, or fails with its documented exit code (README "Exit codes": 5
 // integrity, 7 unavailable) with the destination absent; a partial that does
 // not fit the blob is discarded, never served. The proxy's counters say what
@@ -11,6 +11,11 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
 
 #include "s3_transfer_fixture.h"
 
@@ -24,6 +29,25 @@ using s3test::kOverheadPerRequest;
 using s3test::SackerRun;
 
 constexpr std::uint64_t kChunk = 5 * kMiB;  // --part-size 5M: the download's chunk and part
+
+// A kill point between 3/8 and 7/8 of `size` bytes (early enough to leave work, late
+// enough that every stream finished a chunk or part before it), drawn from a seed that
+// is printed (and taken from $SACKER_TEST_KILL_SEED when set), so that a failure at
+// one point can be run again at exactly that point.
+std::uint64_t random_kill_point(std::uint64_t size) {
+  std::uint64_t seed = 0;
+  if (const char* s = std::getenv("SACKER_TEST_KILL_SEED"); s && *s)
+    seed = std::strtoull(s, nullptr, 10);
+  else
+    seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+  std::mt19937_64 rng(seed);
+  const std::uint64_t at = size * 3 / 8 + rng() % (size / 2);
+  std::printf("kill point %llu of %llu bytes (SACKER_TEST_KILL_SEED=%llu repeats it)\n",
+              static_cast<unsigned long long>(at), static_cast<unsigned long long>(size),
+              static_cast<unsigned long long>(seed));
+  ::testing::Test::RecordProperty("kill_seed", std::to_string(seed));
+  return at;
+}
 
 class S3DownloadFault : public s3test::TransferTest {
  protected:
@@ -288,15 +312,15 @@ TEST_F(S3DownloadFault, AKeptChunkOverwrittenWithZerosIsDetectedAndFetchedAgain)
   expect_verified_download();
 }
 
-// SIGKILL of a 256 MiB download (default chunks of 8 MiB, 8 streams) once half
-// of it (plus an odd 12345 bytes) went through the proxy. The rerun is
+// SIGKILL of a 256 MiB download (default chunks of 8 MiB, 8 streams) at a random
+// point between 3/8 and 7/8 of it, counted at the proxy. The rerun is
 // byte-identical and moves at most what the first run never got plus one chunk
 // per stream (what was in flight, or received out of order, when the kill came).
 // 256 MiB rather than the 1 GiB keeps CI time and the OSD's memory low.
-TEST_F(S3DownloadFault, ADownloadOf256MiBKilledAtHalfResumesMovingOnlyTheRest) {
+TEST_F(S3DownloadFault, ADownloadOf256MiBKilledAtARandomPointResumesMovingOnlyTheRest) {
   constexpr std::uint64_t kSize = 256 * kMiB, kDefaultChunk = 8 * kMiB, kStreams = 8;
   add_blob(kSize, 17);
-  const std::uint64_t at = kSize / 2 + 12345;
+  const std::uint64_t at = random_kill_point(kSize);
   auto killed = run_killed_at_bytes(download({}, false), "down", at);
   ASSERT_TRUE(killed.stopped) << killed.result.err;
   EXPECT_FALSE(fs::exists(dest()));
@@ -317,17 +341,17 @@ TEST_F(S3DownloadFault, ADownloadOf256MiBKilledAtHalfResumesMovingOnlyTheRest) {
               json_of(r)["resumed_from"].dump().c_str());
 }
 
-// The same for `add` (multipart, 8 MiB parts, 4 streams), killed once half the
-// blob went up: the rerun sends at most the rest plus one part per stream, and
+// The same for `add` (multipart, 8 MiB parts, 4 streams), killed at a random point
+// of its upload: the rerun sends at most the rest plus one part per stream, and
 // the stored object is the file's bytes.
-TEST_F(S3DownloadFault, AnAddOf256MiBKilledAtHalfResumesSendingOnlyTheRest) {
+TEST_F(S3DownloadFault, AnAddOf256MiBKilledAtARandomPointResumesSendingOnlyTheRest) {
   constexpr std::uint64_t kSize = 256 * kMiB, kPartSize = 8 * kMiB, kStreams = 4;
   const auto file = dir_ / "big.bin";
   const std::string sha = test::write_random_file(file, kSize, 18);
   const std::string store = "s3://" + s3test::bucket() + "/" + unique_ + "/";
   const std::vector<std::string> add = {"--ledger", ledger(), "--store",  store, "add",      "app",
                                         file.string(), "--parallel", "4", "--part-size", "8M"};
-  const std::uint64_t at = kSize / 2 + 12345;
+  const std::uint64_t at = random_kill_point(kSize);
   auto killed = run_killed_at_bytes(add, "up", at);
   ASSERT_TRUE(killed.stopped) << killed.result.err;
   EXPECT_EQ(moved("up"), at);

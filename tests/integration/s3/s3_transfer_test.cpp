@@ -198,6 +198,8 @@ TEST_F(S3Transfer, TransferKnobsAreCheckedAndReadFromTheConfigFile) {
   auto from_file =
       run({"--config", config.string(), "--ledger", ledger(), "--store", store, "add", "app", file.string()});
   EXPECT_EQ(from_file.result.exit_code, 2) << "the config file's transfer.parallel was not read";
+  EXPECT_NE(from_file.result.err.find("the config file's transfer.parallel"), std::string::npos)
+      << "the error does not say where the bad value came from: " << from_file.result.err;
   test::write_file(config, "{\"transfer\": {\"parallel\": 4, \"part_size\": \"8M\", \"stall_timeout\": \"10s\"}}");
   auto ok = run({"--config", config.string(), "--ledger", ledger(), "--store", store, "add", "app", file.string()});
   EXPECT_EQ(ok.result.exit_code, 0) << ok.result.err;
