@@ -254,13 +254,11 @@ std::optional<S3ObjectInfo> S3Client::get_range(const std::string& bucket, const
   if (r.status == 206 || r.status == 200) {
     S3ObjectInfo info = info_from(r);
     if (r.status == 206) {
-      // The answer must be the range asked for, clipped at the object's end; a
-      // Content-Range that contradicts itself (a last byte at or past its own total)
-      // is the server's or a proxy's fault, not a range past the end.
+      // The answer must be the range asked for, clipped at the object's end (a
+      // Content-Range that contradicts itself parses as none: net/http.h).
       const net::ContentRange range = net::content_range(r);
       const auto& total = range.total;
-      if (!total || range.first != first || !range.last || *range.last >= *total ||
-          *range.last != std::min<std::uint64_t>(last, *total - 1))
+      if (!total || range.first != first || !range.last || *range.last != std::min<std::uint64_t>(last, *total - 1))
         throw Error(ErrorKind::Unavailable,
                     fmt::format("{}: ranged GET from byte {} answered 206 without a matching Content-Range",
                                 display(bucket, key), first));

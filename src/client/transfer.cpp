@@ -146,9 +146,9 @@ void remember_downloaded(const fs::path& dest, std::uint64_t dev, std::uint64_t 
   if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_dev) == dev &&
       static_cast<std::uint64_t>(st.st_ino) == ino) {
     const ContentKey key = content_key(st);
-    for (int step = 0; remember_sha256(dest, fd, key, sha256) == Remembered::TooRecent && key.size >= kWorthWaitingFrom &&
-                       step < kSteps;
-         ++step) {
+    for (int step = 0;; ++step) {
+      if (remember_sha256(dest, fd, key, sha256) != Remembered::TooRecent) break;
+      if (key.size < kWorthWaitingFrom || step == kSteps) break;
       const struct timespec millisecond {0, 1'000'000};
       ::nanosleep(&millisecond, nullptr);
     }

@@ -146,7 +146,9 @@ struct HttpResponse {
 };
 
 // A Content-Range header: "bytes 0-99/1234" -> {0, 99, 1234}; "bytes */1234" ->
-// total only; anything else (or no header) -> all empty.
+// total only; anything else (or no header) -> all empty. So is a range that
+// contradicts itself (first > last, or a last byte at or past the total): the
+// server's or a proxy's fault, never a range that is merely past the end.
 struct ContentRange {
   std::optional<std::uint64_t> first, last, total;
 };

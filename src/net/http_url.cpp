@@ -139,6 +139,7 @@ ContentRange content_range(const HttpResponse& response) {
   if (range != "*" && dash != std::string_view::npos) {
     cr.first = codec::parse_decimal(range.substr(0, dash));
     cr.last = codec::parse_decimal(range.substr(dash + 1));
+    if (cr.first && cr.last && cr.total && (*cr.first > *cr.last || *cr.last >= *cr.total)) return {};
   }
   return cr;
 }

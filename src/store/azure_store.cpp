@@ -282,8 +282,6 @@ class AzureStore final : public Store, public GcSupport {
       std::string why;
       if (!a->partial)
         why = "the whole blob (200) instead of the range";
-      else if (a->last >= a->properties.size)  // contradicts itself: the server's or a proxy's fault
-        why = fmt::format("Content-Range {}-{}/{}", a->first, a->last, a->properties.size);
       else if (a->properties.size < offset + length)
         throw past_end(sha256, offset, length, a->properties.size);
       else if (a->first != offset || a->last != last)

@@ -689,5 +689,28 @@ TEST(HttpUrl, ErrorKindsForStatuses) {
   EXPECT_EQ(error_kind_for_status(302), ErrorKind::Internal);
 }
 
+// The pure Content-Range parser: a range that contradicts itself is no range.
+TEST(ContentRange, ParsesRangesAndRefusesOnesThatContradictThemselves) {
+  auto parse = [](const std::string& value) {
+    HttpResponse r;
+    r.headers.emplace_back("content-range", value);
+    return content_range(r);
+  };
+  const auto ok = parse("bytes 0-99/1234");
+  EXPECT_EQ(ok.first, 0u);
+  EXPECT_EQ(ok.last, 99u);
+  EXPECT_EQ(ok.total, 1234u);
+  const auto star = parse("bytes */1234");
+  EXPECT_FALSE(star.first);
+  EXPECT_EQ(star.total, 1234u);
+  const auto end = parse("bytes 1233-1233/1234");
+  EXPECT_EQ(end.last, 1233u);
+  for (const char* bad : {"bytes 0-99/50", "bytes 0-1234/1234", "bytes 9-5/100", "bytes 0-0/0", "items 0-1/2", ""}) {
+    const auto cr = parse(bad);
+    EXPECT_FALSE(cr.first || cr.last || cr.total) << bad;
+  }
+  EXPECT_FALSE(content_range(HttpResponse{}).total);
+}
+
 }  // namespace
 }  // namespace sacker::net
