@@ -166,6 +166,10 @@ TEST_F(S3DownloadFault, AWrongContentRangeIsRefusedAndTheVerifiedChunksAreKept) 
   EXPECT_EQ(proxy_->stats()["fired"], 1);
   EXPECT_FALSE(fs::exists(dest()));
   EXPECT_GE(journaled_chunks(), kept) << "a refused range lost kept chunks";
+  // The refused part is never journaled. Which part it is depends on which of the
+  // resumed read's parallel GETs reached the proxy first (it may be the short last
+  // one), so the check is that something is still missing, not a whole chunk.
+  EXPECT_LT(journaled_bytes(), size_) << "the refused range was journaled";
 
   // A Content-Range whose total contradicts its own last byte (a lying size) is
   // the same server trouble (exit 7), not a range past the end (exit 2).
@@ -178,7 +182,7 @@ TEST_F(S3DownloadFault, AWrongContentRangeIsRefusedAndTheVerifiedChunksAreKept) 
   EXPECT_FALSE(fs::exists(dest()));
   EXPECT_GE(journaled_chunks(), kept) << "a lying Content-Range lost kept chunks";
   const std::uint64_t kept_bytes = journaled_bytes();
-  EXPECT_LE(kept_bytes, size_ - kChunk) << "the refused range was journaled";
+  EXPECT_LT(kept_bytes, size_) << "the refused range was journaled";
 
   proxy_->reset();
   auto r = run(download({"--json"}));
